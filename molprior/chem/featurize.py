@@ -1,0 +1,290 @@
+"""SMILES -> graph arrays, fast, in one process or several, with an on-disk cache.
+
+The input is the canonical SMILES that :func:`molprior.chem.standardize.standardize_smiles`
+writes (every molecule passes through it once, when a table is read).  Such a string has
+already been sanitised by RDKit, so :func:`smiles_to_graph` parses it with only the
+sanitisation steps the features need (valence and Hs, conjugation, hybridisation, rings)
+and skips kekulisation and aromaticity perception, which dominate RDKit's parse time; the
+aromatic flags come from the canonical string itself.  Per-atom properties are read with
+a handful of single-atom SMARTS matches (C++ loops) instead of one Python call per atom
+and property.  Anything outside that fast path (explicit hydrogens, aromatic charged
+bracket atoms, a failed partial sanitisation, a string that is not canonical in the
+checked ways) takes the exact per-atom route of :func:`molprior.chem.features.reference_graph`.
+The tests check both routes give identical arrays on real molecules.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from multiprocessing import get_all_start_methods, get_context
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+import numpy as np
+from rdkit import Chem, RDLogger
+
+from molprior.chem.features import (
+    ATOM_FEATURES,
+    BOND_FEATURES,
+    HYBRIDIZATION_INDEX,
+    STEREO_INDEX,
+    atomic_num_index,
+    charge_index,
+    chirality_index,
+    radical_index,
+    reference_graph,
+)
+from molprior.chem.graphs import MolGraphs
+
+RDLogger.DisableLog("rdApp.*")
+
+if TYPE_CHECKING:
+    from molprior.chem.cache import FeatureCache
+
+_S = Chem.SanitizeFlags
+_FAST_SANITIZE = (
+    _S.SANITIZE_FINDRADICALS
+    | _S.SANITIZE_SETCONJUGATION
+    | _S.SANITIZE_SETHYBRIDIZATION
+    | _S.SANITIZE_ADJUSTHS
+    | _S.SANITIZE_PROPERTIES
+)
+_ATOM_TOKEN = re.compile(r"\[[^\]]+\]|Br|Cl|[BCNOPSFIbcnops]")
+_ORGANIC = {"B": 5, "C": 6, "N": 7, "O": 8, "P": 15, "S": 16, "F": 9, "Cl": 17, "Br": 35, "I": 53}
+_BOND_ORDER_INDEX = {1.0: 0, 2.0: 1, 3.0: 2, 1.5: 3}
+
+
+class FeaturizationError(ValueError):
+    """A SMILES string that cannot be turned into a graph."""
+
+
+@lru_cache(maxsize=None)
+def _smarts(pattern: str) -> Chem.Mol:
+    return Chem.MolFromSmarts(pattern)
+
+
+_H_QUERIES = tuple((k, f"[H{k}]") for k in range(1, 5))
+_HYB_QUERIES = ((0, "[^1]"), (1, "[^2]"), (2, "[^3]"))
+
+
+@lru_cache(maxsize=4096)
+def _token_info(token: str) -> tuple[int, int, int, int] | None:
+    """(atomic-number index, charge index, aromatic, is-bracket) of one atom token.
+
+    ``None`` for tokens the fast path does not handle (hydrogen atoms, aromatic charged
+    bracket atoms, unparseable brackets).
+    """
+    if token[0] != "[":
+        z = _ORGANIC[token.capitalize() if len(token) == 1 else token]
+        return atomic_num_index(z), charge_index(0), int(token.islower()), 0
+    atom = Chem.AtomFromSmiles(token)
+    if atom is None or atom.GetAtomicNum() == 1:
+        return None
+    if atom.GetIsAromatic() and atom.GetFormalCharge() != 0:
+        return None
+    return atomic_num_index(atom.GetAtomicNum()), charge_index(atom.GetFormalCharge()), int(atom.GetIsAromatic()), 1
+
+
+def _matched(mol: Chem.Mol, pattern: str, n_atoms: int) -> np.ndarray:
+    hits = mol.GetSubstructMatches(_smarts(pattern), uniquify=False, maxMatches=n_atoms)
+    return np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
+
+
+def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Graph arrays through the fast path, or ``None`` when the exact route is needed."""
+    mol = Chem.MolFromSmiles(smiles, sanitize=False)
+    if mol is None:
+        return None
+    n = mol.GetNumAtoms()
+    tokens = _ATOM_TOKEN.findall(smiles)
+    if len(tokens) != n or n == 0:
+        return None
+    info = [_token_info(t) for t in tokens]
+    if None in info:
+        return None
+    if Chem.SanitizeMol(mol, _FAST_SANITIZE, catchErrors=True) != _S.SANITIZE_NONE:
+        return None
+    Chem.FastFindRings(mol)
+    has_chiral = "@" in smiles
+    has_stereo = has_chiral or "/" in smiles or "\\" in smiles
+    if has_stereo:
+        Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
+
+    table = np.array(info, dtype=np.uint8)
+    x = np.zeros((n, len(ATOM_FEATURES)), dtype=np.uint8)
+    x[:, 0] = table[:, 0]
+    x[:, 3] = table[:, 1]
+    x[:, 7] = table[:, 2]
+    for k, pattern in _H_QUERIES:
+        x[_matched(mol, pattern, n), 4] = k
+    hyb = np.full(n, 255, dtype=np.uint8)
+    for value, pattern in _HYB_QUERIES:
+        hyb[_matched(mol, pattern, n)] = value
+    for i in np.flatnonzero(hyb == 255):
+        hyb[i] = HYBRIDIZATION_INDEX.get(mol.GetAtomWithIdx(int(i)).GetHybridization(), 5)
+    x[:, 6] = hyb
+    x[_matched(mol, "[R]", n), 8] = 1
+
+    bracket = np.flatnonzero(table[:, 3])
+    for i in bracket:
+        x[i, 5] = radical_index(mol.GetAtomWithIdx(int(i)).GetNumRadicalElectrons())
+    if has_chiral:
+        for i, token in enumerate(tokens):
+            if "@" in token:
+                x[i, 1] = chirality_index(int(mol.GetAtomWithIdx(i).GetChiralTag()))
+
+    adjacency = Chem.GetAdjacencyMatrix(mol, useBO=True)
+    src, dst = np.nonzero(adjacency)
+    if len(src) != 2 * mol.GetNumBonds():  # zero-order or dative bonds: exact route
+        return None
+    heavy_degree = np.bincount(src, minlength=n)
+    x[:, 2] = np.minimum(heavy_degree + x[:, 4], 11)
+
+    orders = adjacency[src, dst]
+    edge_attr = np.zeros((len(src), len(BOND_FEATURES)), dtype=np.uint8)
+    bond_type = np.full(len(src), 4, dtype=np.uint8)
+    for order, index in _BOND_ORDER_INDEX.items():
+        bond_type[orders == order] = index
+    edge_attr[:, 0] = bond_type
+    conjugated = bond_type == 3
+    pi_atom = hyb <= 1
+    candidates = np.flatnonzero((bond_type < 3) & pi_atom[src] & pi_atom[dst] & (src < dst))
+    double = np.flatnonzero((bond_type == 1) & (src < dst)) if has_stereo else ()
+    lookup = {}
+    for e in candidates:
+        bond = mol.GetBondBetweenAtoms(int(src[e]), int(dst[e]))
+        lookup[(src[e], dst[e])] = bond
+        conjugated[e] = bond.GetIsConjugated()
+    for e in double:
+        bond = lookup.get((src[e], dst[e])) or mol.GetBondBetweenAtoms(int(src[e]), int(dst[e]))
+        edge_attr[e, 1] = STEREO_INDEX.get(bond.GetStereo(), 5)
+    edge_attr[:, 2] = conjugated
+    if len(candidates) or len(double):  # mirror the upper-triangle values onto the reverse edges
+        position = {(a, b): e for e, (a, b) in enumerate(zip(src.tolist(), dst.tolist()))}
+        for e in list(candidates) + list(double):
+            r = position[(dst[e], src[e])]
+            edge_attr[r, 1:] = edge_attr[e, 1:]
+    edge_index = np.stack([src, dst]).astype(np.int64)
+    return x, edge_index, edge_attr
+
+
+def smiles_to_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Graph arrays ``(x, edge_index, edge_attr)`` of one (canonical) SMILES.
+
+    Raises :class:`FeaturizationError` when RDKit cannot parse or sanitise it.
+    """
+    fast = _fast_graph(smiles)
+    if fast is not None:
+        return fast
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise FeaturizationError(f"RDKit cannot parse or sanitise SMILES {smiles!r}")
+    if mol.GetNumAtoms() == 0:
+        raise FeaturizationError("empty molecule")
+    return reference_graph(mol)
+
+
+def _featurize_chunk(smiles: Sequence[str]) -> tuple[MolGraphs, dict[int, str]]:
+    graphs, errors, kept = [], {}, []
+    for i, s in enumerate(smiles):
+        try:
+            graphs.append(smiles_to_graph(s))
+            kept.append(s)
+        except FeaturizationError as error:
+            errors[i] = str(error)
+    return MolGraphs.from_arrays(kept, graphs), errors
+
+
+@dataclass
+class FeaturizationResult:
+    """Graphs of the molecules that featurised, in input order, and why the others did not."""
+
+    graphs: MolGraphs
+    index: np.ndarray  # positions in the input of graphs[0], graphs[1], ...
+    errors: dict[int, str] = field(default_factory=dict)
+    from_cache: int = 0  # how many graphs came from the on-disk cache
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS
+        return os.cpu_count() or 1
+
+
+def featurize_smiles(
+    smiles: Sequence[str],
+    n_jobs: int = 1,
+    cache: "FeatureCache | None" = None,
+    chunk_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> FeaturizationResult:
+    """Featurise canonical SMILES into one :class:`MolGraphs` store.
+
+    Args:
+        smiles: canonical SMILES (see the module docstring); duplicates are featurised once.
+        n_jobs: worker processes (``-1``: all cores).
+        cache: an on-disk :class:`~molprior.chem.cache.FeatureCache`; graphs found there are
+            not recomputed, and new ones are added to it.
+        chunk_size: molecules per task handed to a worker.
+        progress: called with the number of molecules done after each chunk.
+    """
+    smiles = list(smiles)
+    unique = list(dict.fromkeys(smiles))
+    found: dict[str, int] = {}
+    stores: list[MolGraphs] = []
+    if cache is not None:
+        cached = cache.get_many(unique)
+        if len(cached):
+            stores.append(cached)
+            found.update({s: i for i, s in enumerate(cached.smiles)})
+            if progress:
+                progress(len(cached))
+    todo = [s for s in unique if s not in found]
+    errors_by_smiles: dict[str, str] = {}
+    new_stores = []
+    for store, errors, chunk in _run_chunks(todo, n_jobs, chunk_size):
+        new_stores.append(store)
+        errors_by_smiles.update({chunk[i]: reason for i, reason in errors.items()})
+        if progress:
+            progress(len(chunk))
+    fresh = MolGraphs.concat(new_stores) if new_stores else MolGraphs.empty()
+    if cache is not None and len(fresh):
+        cache.put_many(fresh)
+    everything = MolGraphs.concat(stores + [fresh]) if stores else fresh
+    position = {s: i for i, s in enumerate(everything.smiles)}
+    index, order, errors = [], [], {}
+    for i, s in enumerate(smiles):
+        if s in position:
+            index.append(i)
+            order.append(position[s])
+        else:
+            errors[i] = errors_by_smiles.get(s, "not featurised")
+    graphs = everything.select(np.asarray(order, dtype=np.int64))
+    return FeaturizationResult(graphs, np.asarray(index, dtype=np.int64), errors, from_cache=len(found))
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _run_chunks(todo: Sequence[str], n_jobs: int, chunk_size: int):
+    if not todo:
+        return
+    workers = default_workers() if n_jobs == -1 else max(1, n_jobs)
+    chunks = list(_chunks(todo, chunk_size))
+    if workers == 1 or len(chunks) == 1:
+        for chunk in chunks:
+            store, errors = _featurize_chunk(chunk)
+            yield store, errors, chunk
+        return
+    context = get_context("fork") if "fork" in get_all_start_methods() else get_context()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for chunk, (store, errors) in zip(chunks, pool.map(_featurize_chunk, chunks)):
+            yield store, errors, chunk
+

@@ -1,0 +1,1 @@
+"""The ``molprior`` command-line interface: a thin shell over library functions."""

@@ -1,0 +1,86 @@
+"""``molprior data check``: validate and standardise an input file, report every bad row.
+
+Writes into the output directory (each file atomically):
+
+* ``standardized.csv`` -- the assay table (schema in :mod:`molprior.data.schema`) with
+  canonical SMILES, duplicates merged;
+* ``rejected.csv`` -- one row per rejected input line: line, input, column, reason;
+* ``duplicates.csv`` -- every merged group and the rule applied (see
+  :mod:`molprior.data.duplicates`);
+* ``summary.json`` -- counts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from molprior.data.curation import CurationOptions, standardize_table
+from molprior.data.duplicates import aggregate_duplicates
+from molprior.data.readers import read_table
+from molprior.files import write_csv, write_text
+
+
+@dataclass
+class CheckSummary:
+    input: str
+    format: str
+    measurements_read: int
+    rows_rejected: int
+    molecules_kept: int
+    measurements_kept: int
+    duplicate_groups: int
+    conflicting_groups: int
+    assays: int
+    outputs: dict[str, str]
+
+
+def check_file(
+    path: str | Path,
+    output_dir: str | Path,
+    format: str = "auto",
+    smiles_column: str | None = None,
+    target_columns: Sequence[str] | None = None,
+    assay_column: str | None = None,
+    value_column: str | None = None,
+    options: CurationOptions = CurationOptions(),
+    n_jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> CheckSummary:
+    """Read, standardise and de-duplicate ``path``; write the results into ``output_dir``."""
+    from molprior.data.readers import sniff_format
+
+    kind = sniff_format(path) if format == "auto" else format
+    result = read_table(path, kind, smiles_column, target_columns, assay_column, value_column)
+    if on_read:
+        on_read(len(result.table))
+    kept, problems = standardize_table(result.table, options, n_jobs=n_jobs, progress=progress)
+    merged, report = aggregate_duplicates(kept)
+    rejected = pd.concat([result.problems, problems], ignore_index=True)
+    rejected = rejected.drop_duplicates().sort_values("line", kind="stable").reset_index(drop=True)
+    out = Path(output_dir)
+    outputs = {
+        "standardized": str(write_csv(merged, out / "standardized.csv")),
+        "rejected": str(write_csv(rejected, out / "rejected.csv")),
+        "duplicates": str(write_csv(report, out / "duplicates.csv")),
+    }
+    summary = CheckSummary(
+        input=str(path),
+        format=kind,
+        measurements_read=len(result.table),
+        rows_rejected=int(rejected["line"].nunique()) if len(rejected) else 0,
+        molecules_kept=int(merged["smiles"].nunique()) if len(merged) else 0,
+        measurements_kept=len(merged),
+        duplicate_groups=len(report),
+        conflicting_groups=int(report["conflict"].sum()) if len(report) else 0,
+        assays=int(merged["assay"].nunique()) if len(merged) else 0,
+        outputs=outputs,
+    )
+    outputs["summary"] = str(out / "summary.json")
+    write_text(json.dumps(asdict(summary), indent=2) + "\n", out / "summary.json")
+    return summary
