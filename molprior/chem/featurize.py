@@ -66,7 +66,8 @@ def _smarts(pattern: str) -> Chem.Mol:
     return Chem.MolFromSmarts(pattern)
 
 
-_H_QUERIES = tuple((k, f"[H{k}]") for k in range(1, 5))
+_H_QUERIES = ((1, "[H1]"), (2, "[H2]"), (3, "[H3]"))
+_H_ISOLATED_QUERY = (4, "[H4]")  # only an atom without heavy neighbours (CH4, NH4+) can carry 4 Hs
 _HYB_QUERIES = ((0, "[^1]"), (1, "[^2]"), (2, "[^3]"))
 
 
@@ -88,9 +89,9 @@ def _token_info(token: str) -> tuple[int, int, int, int] | None:
     return atomic_num_index(atom.GetAtomicNum()), charge_index(atom.GetFormalCharge()), int(atom.GetIsAromatic()), 1
 
 
-def _matched(mol: Chem.Mol, pattern: str, n_atoms: int) -> np.ndarray:
-    hits = mol.GetSubstructMatches(_smarts(pattern), uniquify=False, maxMatches=n_atoms)
-    return np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
+def _matched(mol: Chem.Mol, pattern: str, n_atoms: int) -> list[int]:
+    """Indices of the atoms matching a single-atom SMARTS pattern."""
+    return [hit[0] for hit in mol.GetSubstructMatches(_smarts(pattern), uniquify=False, maxMatches=n_atoms)]
 
 
 def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -118,7 +119,13 @@ def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
     x[:, 0] = table[:, 0]
     x[:, 3] = table[:, 1]
     x[:, 7] = table[:, 2]
-    for k, pattern in _H_QUERIES:
+    adjacency = Chem.GetAdjacencyMatrix(mol, useBO=True)
+    src, dst = np.nonzero(adjacency)
+    if len(src) != 2 * mol.GetNumBonds():  # zero-order or dative bonds: exact route
+        return None
+    heavy_degree = np.bincount(src, minlength=n)
+    queries = _H_QUERIES + ((_H_ISOLATED_QUERY,) if (heavy_degree == 0).any() else ())
+    for k, pattern in queries:
         x[_matched(mol, pattern, n), 4] = k
     hyb = np.full(n, 255, dtype=np.uint8)
     for value, pattern in _HYB_QUERIES:
@@ -135,12 +142,6 @@ def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
         for i, token in enumerate(tokens):
             if "@" in token:
                 x[i, 1] = chirality_index(int(mol.GetAtomWithIdx(i).GetChiralTag()))
-
-    adjacency = Chem.GetAdjacencyMatrix(mol, useBO=True)
-    src, dst = np.nonzero(adjacency)
-    if len(src) != 2 * mol.GetNumBonds():  # zero-order or dative bonds: exact route
-        return None
-    heavy_degree = np.bincount(src, minlength=n)
     x[:, 2] = np.minimum(heavy_degree + x[:, 4], 11)
 
     orders = adjacency[src, dst]
@@ -153,20 +154,16 @@ def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
     pi_atom = hyb <= 1
     candidates = np.flatnonzero((bond_type < 3) & pi_atom[src] & pi_atom[dst] & (src < dst))
     double = np.flatnonzero((bond_type == 1) & (src < dst)) if has_stereo else ()
-    lookup = {}
     for e in candidates:
-        bond = mol.GetBondBetweenAtoms(int(src[e]), int(dst[e]))
-        lookup[(src[e], dst[e])] = bond
-        conjugated[e] = bond.GetIsConjugated()
+        conjugated[e] = mol.GetBondBetweenAtoms(int(src[e]), int(dst[e])).GetIsConjugated()
     for e in double:
-        bond = lookup.get((src[e], dst[e])) or mol.GetBondBetweenAtoms(int(src[e]), int(dst[e]))
-        edge_attr[e, 1] = STEREO_INDEX.get(bond.GetStereo(), 5)
+        edge_attr[e, 1] = STEREO_INDEX.get(mol.GetBondBetweenAtoms(int(src[e]), int(dst[e])).GetStereo(), 5)
     edge_attr[:, 2] = conjugated
     if len(candidates) or len(double):  # mirror the upper-triangle values onto the reverse edges
-        position = {(a, b): e for e, (a, b) in enumerate(zip(src.tolist(), dst.tolist()))}
-        for e in list(candidates) + list(double):
-            r = position[(dst[e], src[e])]
-            edge_attr[r, 1:] = edge_attr[e, 1:]
+        upper = np.union1d(candidates, double).astype(np.int64)
+        # edges come sorted by (src, dst), so the reverse of (i, j) is found by binary search
+        reverse = np.searchsorted(src * n + dst, dst[upper] * n + src[upper])
+        edge_attr[reverse, 1:] = edge_attr[upper, 1:]
     edge_index = np.stack([src, dst]).astype(np.int64)
     return x, edge_index, edge_attr
 

@@ -18,7 +18,7 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 RDLogger.DisableLog("rdApp.*")
 
 #: Molecules with more heavy atoms than this are rejected (proteins, polymers, mistakes).
-DEFAULT_MAX_HEAVY_ATOMS = 300
+DEFAULT_MAX_HEAVY_ATOMS = 1000
 
 
 @dataclass(frozen=True)

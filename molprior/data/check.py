@@ -17,11 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import pandas as pd
-
-from molprior.data.curation import CurationOptions, standardize_table
-from molprior.data.duplicates import aggregate_duplicates
-from molprior.data.readers import read_table
+from molprior.data.curation import CurationOptions
+from molprior.data.prepare import prepare_table
 from molprior.files import write_csv, write_text
 
 
@@ -53,16 +50,9 @@ def check_file(
     on_read: Callable[[int], None] | None = None,
 ) -> CheckSummary:
     """Read, standardise and de-duplicate ``path``; write the results into ``output_dir``."""
-    from molprior.data.readers import sniff_format
-
-    kind = sniff_format(path) if format == "auto" else format
-    result = read_table(path, kind, smiles_column, target_columns, assay_column, value_column)
-    if on_read:
-        on_read(len(result.table))
-    kept, problems = standardize_table(result.table, options, n_jobs=n_jobs, progress=progress)
-    merged, report = aggregate_duplicates(kept)
-    rejected = pd.concat([result.problems, problems], ignore_index=True)
-    rejected = rejected.drop_duplicates().sort_values("line", kind="stable").reset_index(drop=True)
+    prepared = prepare_table(path, format, smiles_column, target_columns, assay_column, value_column,
+                             options, n_jobs, progress, on_read)
+    merged, rejected, report = prepared.table, prepared.rejected, prepared.duplicates
     out = Path(output_dir)
     outputs = {
         "standardized": str(write_csv(merged, out / "standardized.csv")),
@@ -71,8 +61,8 @@ def check_file(
     }
     summary = CheckSummary(
         input=str(path),
-        format=kind,
-        measurements_read=len(result.table),
+        format=prepared.format,
+        measurements_read=prepared.measurements_read,
         rows_rejected=int(rejected["line"].nunique()) if len(rejected) else 0,
         molecules_kept=int(merged["smiles"].nunique()) if len(merged) else 0,
         measurements_kept=len(merged),

@@ -27,12 +27,13 @@ CONFLICT_LOG_UNITS = 1.0
 REPORT_COLUMNS = ("smiles", "assay", "n_measurements", "lines", "values", "relations", "action", "conflict")
 
 
-def _merge(values: np.ndarray, relations: np.ndarray, unit: str) -> tuple[float | None, str, str, bool]:
-    """(value, relation, action, conflict) for one group; value ``None`` drops it."""
+def _merge(values: np.ndarray, relations: np.ndarray, unit: str, binary: bool) -> tuple[float | None, str, str, bool]:
+    """(value, relation, action, conflict) for one group of an assay (``binary``: a 0/1
+    assay); value ``None`` drops the group."""
     exact = relations == "="
     if exact.any():
         v = values[exact]
-        if np.isin(v, (0.0, 1.0)).all() and np.isin(values, (0.0, 1.0)).all():
+        if binary:
             ones, zeros = int((v == 1).sum()), int((v == 0).sum())
             if ones == zeros:
                 return None, "=", f"dropped: {ones} active vs {zeros} inactive labels", True
@@ -67,6 +68,8 @@ def aggregate_duplicates(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     sizes = keyed.groupby("_key", sort=False)["_key"].transform("size")
     single = keyed[sizes == 1]
     repeated = keyed[sizes > 1]
+    binary_assays = {assay for assay, rows in keyed.groupby("assay", sort=False)
+                     if labelling.is_binary(rows["value"].to_numpy(dtype=np.float64), rows["relation"].to_numpy(dtype=object))}
     merged_rows, report = [], []
     for _, group in repeated.groupby("_key", sort=False):
         values = group["value"].to_numpy(dtype=np.float64)
@@ -78,7 +81,7 @@ def aggregate_duplicates(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
             report.append((first["smiles"], first["assay"], len(group), lines, "", "", "kept first (no values)", False))
             continue
         value, relation, action, conflict = _merge(values[~np.isnan(values)], relations[~np.isnan(values)],
-                                                   str(first["unit"]))
+                                                   str(first["unit"]), first["assay"] in binary_assays)
         report.append((first["smiles"], first["assay"], len(group), lines,
                        ";".join(f"{v:g}" for v in values), ";".join(relations), action, conflict))
         if value is None:

@@ -25,16 +25,22 @@ def lower_is_active(unit: str) -> bool:
     return str(unit).strip().lower() in CONCENTRATION_UNITS
 
 
-def threshold_labels(values: np.ndarray, relations: np.ndarray, threshold: float, lower_active: bool) -> np.ndarray:
-    """Label each measurement against ``threshold``; censored ones only when decided."""
+def threshold_labels(values: np.ndarray, relations: np.ndarray, threshold: float, lower_active: bool,
+                     strict: bool = False) -> np.ndarray:
+    """Label each measurement against ``threshold``; censored ones only when decided.
+
+    A value equal to the threshold is active unless ``strict`` (MHC: a binder is *below*
+    500 nM).  Missing values get NaN.
+    """
     values = np.asarray(values, dtype=np.float64)
     relations = np.asarray(relations, dtype=object)
     labels = np.full(len(values), np.nan)
-    exact = relations == "="
-    below = relations == "<"
-    above = relations == ">"
+    finite = ~np.isnan(values)
+    exact = (relations == "=") & finite
+    below = (relations == "<") & finite
+    above = (relations == ">") & finite
     if lower_active:
-        labels[exact] = values[exact] <= threshold
+        labels[exact] = values[exact] < threshold if strict else values[exact] <= threshold
         labels[below & (values <= threshold)] = 1.0
         labels[above & (values >= threshold)] = 0.0
     else:
@@ -42,6 +48,14 @@ def threshold_labels(values: np.ndarray, relations: np.ndarray, threshold: float
         labels[below & (values <= threshold)] = 0.0
         labels[above & (values >= threshold)] = 1.0
     return labels
+
+
+def is_binary(values: np.ndarray, relations: np.ndarray) -> bool:
+    """Whether an assay's measurements are 0/1 labels (all exact, all 0 or 1)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = ~np.isnan(values)
+    return bool(finite.any() and np.isin(values[finite], (0.0, 1.0)).all()
+                and (np.asarray(relations, dtype=object)[finite] == "=").all())
 
 
 def assay_threshold(values: np.ndarray, relations: np.ndarray) -> float:
@@ -66,8 +80,8 @@ def assign_labels(table: pd.DataFrame) -> pd.DataFrame:
             continue
         unit = str(rows["unit"].iat[0])
         if (rows["input_type"] == "peptide").all() and unit.lower() == "nm":
-            labels[index] = threshold_labels(values, relations, BINDER_NM, lower_active=True)
-        elif np.isin(values[finite], (0.0, 1.0)).all() and (relations == "=").all():
+            labels[index] = threshold_labels(values, relations, BINDER_NM, lower_active=True, strict=True)
+        elif is_binary(values, relations):
             labels[index] = values
         else:
             threshold = assay_threshold(values[finite], relations[finite])

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import csv
 import difflib
+import gzip
+import io
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -25,7 +28,6 @@ from molprior.data import labels as labelling
 from molprior.data.schema import assay_table, empty_table, problems_table
 
 SMILES_ALIASES = ("smiles", "smile", "canonical_smiles", "mol", "molecule", "structure")
-FIRST_DATA_LINE = 2  # the header is line 1
 
 _VALUE = re.compile(r"^\s*(<=|>=|<|>|=|~)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 _MISSING = {"", "nan", "na", "n/a", "none", "null"}
@@ -43,35 +45,60 @@ class ReadResult:
     problems: pd.DataFrame
 
 
+def open_text(path: Path) -> io.TextIOBase:
+    """Open a (possibly gzip- or zip-compressed) text file; bad UTF-8 bytes become U+FFFD."""
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
+    if path.suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        members = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(members) != 1:
+            raise InputError(f"{path} holds {len(members)} files; expected exactly one")
+        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8", errors="replace", newline="")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
 def read_text_table(path: str | Path) -> tuple[pd.DataFrame, list[tuple]]:
-    """Read a delimited file as strings, keeping every line (blank ones too).
+    """Read a delimited file as strings; the frame's index is each row's line in the file.
 
     Bytes that are not UTF-8 become U+FFFD, so the rows that hold them can be reported.
-    Returns the frame (index ``i`` is file line ``i + 2``) and problems for malformed lines.
+    Empty lines and lines whose number of fields differs from the header's are returned
+    as problems ``(line, input, column, reason)`` and left out of the frame.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
     if path.is_dir():
         raise InputError(f"{path} is a directory, expected a file")
-    sep = "\t" if path.suffix in {".tsv", ".tab"} or path.name.endswith((".tsv.gz",)) else ","
-    options = dict(sep=sep, dtype=str, keep_default_na=False, encoding="utf-8", encoding_errors="replace",
-                   skip_blank_lines=False)
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    sep = "\t" if name.endswith((".tsv", ".tab")) else ","
     problems: list[tuple] = []
-    try:
-        frame = pd.read_csv(path, **options)
-    except pd.errors.EmptyDataError as error:
-        raise InputError(f"{path} is empty") from error
-    except pd.errors.ParserError:
-        bad: list[list[str]] = []
-
-        def keep(fields: list[str]) -> None:
-            bad.append(fields)
-
-        frame = pd.read_csv(path, engine="python", on_bad_lines=keep, **options)
-        problems = [(-1, sep.join(fields), "", f"malformed line: {len(fields)} fields, the header has {frame.shape[1]}")
-                    for fields in bad]
-    frame.columns = [str(c).strip() for c in frame.columns]
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    with open_text(path) as handle:
+        reader = csv.reader(handle, delimiter=sep)
+        header = next(reader, None)
+        while header == []:
+            header = next(reader, None)
+        if header is None:
+            raise InputError(f"{path} is empty")
+        header = [h.strip() for h in header]
+        previous = reader.line_num
+        for row in reader:
+            line = previous + 1  # first physical line of this record
+            previous = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                problems.append((line, "", "", "empty line"))
+            elif len(row) != len(header):
+                problems.append((line, sep.join(row), "",
+                                 f"malformed line: {len(row)} fields, the header has {len(header)}"))
+            else:
+                rows.append(row)
+                lines.append(line)
+    if len(set(header)) != len(header):
+        duplicated = sorted({h for h in header if header.count(h) > 1})
+        raise InputError(f"{path.name}: duplicated column names {duplicated}")
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(lines, dtype=np.int64, name="line"), dtype=object)
     return frame, problems
 
 
@@ -130,13 +157,6 @@ def parse_values(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return values, relations, reasons
 
 
-def _blank_line_problems(frame: pd.DataFrame, molecule: pd.Series) -> tuple[np.ndarray, list[tuple]]:
-    """Rows whose every cell is blank are reported once as empty lines and skipped."""
-    blank = (frame == "").all(axis=1).to_numpy()
-    problems = [(int(i) + FIRST_DATA_LINE, "", "", "empty line") for i in np.flatnonzero(blank)]
-    return blank, problems
-
-
 def read_wide(
     path: str | Path,
     smiles_column: str | None = None,
@@ -153,23 +173,21 @@ def read_wide(
         targets = [c for c in frame.columns if c != smiles_col]
     if not targets:
         raise InputError(f"{path.name}: no target columns besides {smiles_col!r}")
-    blank, blank_problems = _blank_line_problems(frame, frame[smiles_col])
-    problems += blank_problems
     pieces = []
-    lines = np.arange(len(frame)) + FIRST_DATA_LINE
+    lines = frame.index.to_numpy()
     measured = np.zeros(len(frame), dtype=bool)
     reported = np.zeros(len(frame), dtype=bool)
     for target in targets:
         values, relations, reasons = parse_values(frame[target])
-        bad = (reasons != None) & (reasons != "missing") & ~blank  # noqa: E711
+        bad = (reasons != None) & (reasons != "missing")  # noqa: E711
         for i in np.flatnonzero(bad):
             problems.append((int(lines[i]), frame[smiles_col].iat[i], target, reasons[i]))
         reported |= bad
-        keep = ~np.isnan(values) & ~blank
+        keep = ~np.isnan(values)
         measured |= keep
         pieces.append(assay_table(lines[keep], frame[smiles_col].to_numpy()[keep], target, values[keep],
                                   relation=relations[keep], source=source or path.name))
-    for i in np.flatnonzero(~measured & ~reported & ~blank):
+    for i in np.flatnonzero(~measured & ~reported):
         problems.append((int(lines[i]), frame[smiles_col].iat[i], "", "no measurement in any target column"))
     table = pd.concat(pieces, ignore_index=True) if pieces else empty_table()
     table = table.sort_values(["line", "assay"], kind="stable").reset_index(drop=True)
@@ -194,29 +212,34 @@ def read_long(
     value_col = find_column(frame, value_column, "value", path, ("value", "y", "activity", "label", "measurement"))
     relation_col = _optional_column(frame, relation_column, ("relation", "measurement_inequality", "qualifier"), path)
     unit_col = _optional_column(frame, unit_column, ("unit", "units"), path)
-    blank, blank_problems = _blank_line_problems(frame, frame[smiles_col])
-    problems += blank_problems
     values, relations, reasons = parse_values(frame[value_col])
     if relation_col is not None:
-        given = frame[relation_col].str.strip().replace({"": "=", "<=": "<", ">=": ">", "~": "="})
-        bad_relation = ~given.isin(["=", "<", ">"]).to_numpy()
-        for i in np.flatnonzero(bad_relation & ~blank & (reasons == None)):  # noqa: E711
-            reasons[i] = f"unknown relation {frame[relation_col].iat[i]!r} (expected =, < or >)"
-        relations = np.where(relations == "=", given.to_numpy(dtype=object), relations)
+        relations = _merge_relations(frame[relation_col], relations, reasons)
     assays = frame[assay_col].str.strip().to_numpy(dtype=object)
-    for i in np.flatnonzero((assays == "") & ~blank & (reasons == None)):  # noqa: E711
+    for i in np.flatnonzero((assays == "") & (reasons == None)):  # noqa: E711
         reasons[i] = "missing assay"
-    lines = np.arange(len(frame)) + FIRST_DATA_LINE
-    for i in np.flatnonzero((reasons != None) & ~blank):  # noqa: E711
+    lines = frame.index.to_numpy()
+    for i in np.flatnonzero((reasons != None)):  # noqa: E711
         column = assay_col if reasons[i] == "missing assay" else value_col
         reason = "missing value" if reasons[i] == "missing" else reasons[i]
         problems.append((int(lines[i]), frame[smiles_col].iat[i], column, reason))
-    keep = (reasons == None) & ~blank  # noqa: E711
+    keep = (reasons == None)  # noqa: E711
     units = frame[unit_col].to_numpy(dtype=object)[keep] if unit_col else ""
     table = assay_table(lines[keep], frame[smiles_col].to_numpy()[keep], assays[keep], values[keep],
                         relation=relations[keep], unit=units, source=source or path.name)
     table = labelling.assign_labels(table)
     return ReadResult(table, problems_table(problems))
+
+
+def _merge_relations(column: pd.Series, relations: np.ndarray, reasons: np.ndarray) -> np.ndarray:
+    """Combine a relation column with relations written into the values; an unknown
+    relation becomes the row's reason (``reasons`` is updated in place)."""
+    given = column.str.strip().replace({"": "=", "<=": "<", ">=": ">", "~": "="})
+    bad = ~given.isin(["=", "<", ">"]).to_numpy()
+    for i in np.flatnonzero(bad & (reasons == None)):  # noqa: E711
+        reasons[i] = f"unknown relation {column.iat[i]!r} (expected =, < or >)"
+    given = given.where(~bad, "=")
+    return np.where(relations == "=", given.to_numpy(dtype=object), relations)
 
 
 def _optional_column(frame: pd.DataFrame, wanted: str | None, aliases: Sequence[str], path: Path) -> str | None:
@@ -249,7 +272,7 @@ def read_moleculeace(path: str | Path) -> ReadResult:
         assay = file.stem
         measure = assay.rsplit("_", 1)[-1]
         values, _, reasons = parse_values(frame["y"])
-        lines = np.arange(len(frame)) + FIRST_DATA_LINE
+        lines = frame.index.to_numpy()
         for i in np.flatnonzero(reasons != None):  # noqa: E711
             problems.append((int(lines[i]), frame["smiles"].iat[i], "y", reasons[i]))
         keep = reasons == None  # noqa: E711
@@ -280,12 +303,12 @@ def read_mhc(path: str | Path, allele_column: str | None = None, peptide_column:
     relation_col = _optional_column(frame, None, ("measurement_inequality", "inequality", "relation"), path)
     values, relations, reasons = parse_values(frame[value_col])
     if relation_col is not None:
-        given = frame[relation_col].str.strip().replace({"": "="})
-        relations = np.where(relations == "=", given.to_numpy(dtype=object), relations)
-    lines = np.arange(len(frame)) + FIRST_DATA_LINE
+        relations = _merge_relations(frame[relation_col], relations, reasons)
+    lines = frame.index.to_numpy()
     peptides = frame[peptide_col].to_numpy(dtype=object)
     for i in np.flatnonzero(reasons != None):  # noqa: E711
-        problems.append((int(lines[i]), peptides[i], value_col, "missing value" if reasons[i] == "missing" else reasons[i]))
+        column = value_col if reasons[i] == "missing" or "value" in reasons[i] else relation_col
+        problems.append((int(lines[i]), peptides[i], column, "missing value" if reasons[i] == "missing" else reasons[i]))
     keep = reasons == None  # noqa: E711
     table = assay_table(lines[keep], peptides[keep], frame[allele_col].to_numpy(dtype=object)[keep], values[keep],
                         input_type="peptide", relation=relations[keep], unit="nM", source=path.name)
@@ -299,7 +322,7 @@ def read_smiles_list(path: str | Path, smiles_column: str | None = None) -> Read
     path = Path(path)
     if path.suffix.lower() in {".smi", ".txt", ".smiles"}:
         raw = path.read_bytes().decode("utf-8", errors="replace").splitlines()
-        first = raw[0].strip().lower() if raw else ""
+        first = raw[0].split()[0].lower() if raw and raw[0].split() else ""
         start = 1 if first in SMILES_ALIASES else 0
         items = [(n + 1, line.strip().split()[0] if line.strip() else "") for n, line in enumerate(raw) if n >= start]
         problems = [(n, "", "", "empty line") for n, s in items if not s]
@@ -309,11 +332,9 @@ def read_smiles_list(path: str | Path, smiles_column: str | None = None) -> Read
         return ReadResult(table, problems_table(problems))
     frame, problems = read_text_table(path)
     smiles_col = find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
-    blank, blank_problems = _blank_line_problems(frame, frame[smiles_col])
-    lines = np.arange(len(frame)) + FIRST_DATA_LINE
-    table = assay_table(lines[~blank], frame[smiles_col].to_numpy()[~blank], "", np.full(int((~blank).sum()), np.nan),
+    table = assay_table(frame.index.to_numpy(), frame[smiles_col].to_numpy(), "", np.full(len(frame), np.nan),
                         source=path.name)
-    return ReadResult(table, problems_table(problems + blank_problems))
+    return ReadResult(table, problems_table(problems))
 
 
 FORMATS = ("auto", "wide", "long", "moleculeace", "mhc", "smiles")
@@ -338,7 +359,7 @@ def sniff_format(path: str | Path) -> str:
         return "moleculeace"
     if "peptide" in columns and columns & {"allele", "mhc", "hla"}:
         return "mhc"
-    if columns & {"assay", "task", "assay_id"} and columns & {"value", "activity", "y", "label", "measurement"}:
+    if columns & {"assay", "task", "assay_id", "target"} and columns & {"value", "activity", "y", "label", "measurement"}:
         return "long"
     if path.suffix.lower() == ".txt" and len(columns) == 1:
         return "smiles"

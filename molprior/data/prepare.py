@@ -1,0 +1,75 @@
+"""Read -> standardise -> merge duplicates: the one path every command takes into the schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from molprior.data.curation import CurationOptions, standardize_table
+from molprior.data.duplicates import aggregate_duplicates
+from molprior.data import catalog
+from molprior.data.readers import ReadResult, read_table, sniff_format
+
+
+@dataclass
+class PreparedTable:
+    """A standardised, de-duplicated assay table and everything that was set aside."""
+
+    format: str
+    table: pd.DataFrame  # the schema of molprior.data.schema, plus a notes column
+    rejected: pd.DataFrame  # line, input, column, reason
+    duplicates: pd.DataFrame  # the merge report of molprior.data.duplicates
+    measurements_read: int
+
+
+DATASET_PREFIX = "dataset:"
+
+
+def read_input(path: str | Path, format: str = "auto", smiles_column: str | None = None,
+               target_columns: Sequence[str] | None = None, assay_column: str | None = None,
+               value_column: str | None = None) -> tuple[ReadResult, str]:
+    """Read a file, or a catalog dataset named ``dataset:NAME`` (MoleculeNet through deepchem's
+    loaders; the others from their fetched files).  Returns the result and the format used."""
+    text = str(path)
+    if text.startswith(DATASET_PREFIX):
+        name = text[len(DATASET_PREFIX):]
+        dataset = catalog.get(name)
+        if dataset.loader:
+            from molprior.data.moleculenet import load_moleculenet
+
+            return load_moleculenet(name), "moleculenet"
+        if not dataset.reader:
+            raise catalog.DatasetError(f"{name} can be fetched (molprior data fetch {name}) but not read as a table yet")
+        path = catalog.fetch(name)
+        format = dataset.reader if format == "auto" else format
+    kind = sniff_format(path) if format == "auto" else format
+    return read_table(path, kind, smiles_column, target_columns, assay_column, value_column), kind
+
+
+def prepare_table(
+    path: str | Path,
+    format: str = "auto",
+    smiles_column: str | None = None,
+    target_columns: Sequence[str] | None = None,
+    assay_column: str | None = None,
+    value_column: str | None = None,
+    options: CurationOptions = CurationOptions(),
+    n_jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> PreparedTable:
+    """Read ``path`` in any supported format and standardise it (see ``molprior data check``).
+
+    ``on_read`` is told how many distinct inputs will be standardised, before it starts.
+    """
+    result, kind = read_input(path, format, smiles_column, target_columns, assay_column, value_column)
+    if on_read:
+        on_read(int(result.table[["input_type", "input"]].drop_duplicates().shape[0]))
+    kept, problems = standardize_table(result.table, options, n_jobs=n_jobs, progress=progress)
+    merged, report = aggregate_duplicates(kept)
+    rejected = pd.concat([result.problems, problems], ignore_index=True)
+    rejected = rejected.drop_duplicates().sort_values("line", kind="stable").reset_index(drop=True)
+    return PreparedTable(kind, merged, rejected, report, len(result.table))

@@ -1,0 +1,1 @@
+"""Evaluation protocols, metrics and plots (no MLflow: runs are logged by the caller)."""

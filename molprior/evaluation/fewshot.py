@@ -1,0 +1,140 @@
+"""The few-shot assay protocol (FS-Mol style), for any set of methods.
+
+For every test assay and support size ``k``, ``n_draws`` stratified supports are drawn
+(``k/2`` actives, ``k/2`` inactives; the query is the rest of the assay).  Every method
+sees the same episodes.  Reported per (method, k, metric): the mean over assays of each
+assay's mean over draws, the standard deviation of those per-assay means, the number of
+assays and of draws.  Assays too small for a support size are left out of that size
+(``n_tasks`` says how many took part).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from molprior.chem.fingerprints import ecfp
+from molprior.data.episodes import Episode, can_sample, fewshot_episodes
+from molprior.evaluation.metrics import METRICS
+from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
+
+RESULT_COLUMNS = ("method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws")
+
+
+@dataclass
+class FewShotTask:
+    """One assay's labelled molecules (canonical SMILES, 0/1 labels)."""
+
+    assay: str
+    smiles: list[str]
+    labels: np.ndarray
+    _fingerprints: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def fingerprints(self) -> np.ndarray:
+        """ECFP4 (2048 bits), computed once."""
+        if self._fingerprints is None:
+            self._fingerprints = ecfp(self.smiles)
+        return self._fingerprints
+
+
+#: A method scores the query of an episode: ``(task, episode, seed) -> scores``.
+Method = Callable[[FewShotTask, Episode, int], np.ndarray]
+
+
+def rf_ecfp(task: FewShotTask, episode: Episode, seed: int) -> np.ndarray:
+    x = task.fingerprints
+    return random_forest_scores(x[episode.support], task.labels[episode.support], x[episode.query], seed=seed)
+
+
+def knn_tanimoto(task: FewShotTask, episode: Episode, seed: int) -> np.ndarray:
+    x = task.fingerprints
+    return tanimoto_knn_scores(x[episode.support], task.labels[episode.support], x[episode.query])
+
+
+BASELINES: dict[str, Method] = {"rf_ecfp": rf_ecfp, "knn_tanimoto": knn_tanimoto}
+
+
+def tasks_from_table(table: pd.DataFrame, assays: Sequence[str]) -> list[FewShotTask]:
+    """One task per assay from a standardised table (rows with a label only)."""
+    known = set(table["assay"].unique())
+    missing = [a for a in assays if a not in known]
+    if missing:
+        raise ValueError(f"assays not in the table: {missing}; available: {sorted(known)}")
+    tasks = []
+    for assay in assays:
+        rows = table[(table["assay"] == assay) & table["label"].notna()]
+        tasks.append(FewShotTask(assay, rows["smiles"].tolist(), rows["label"].to_numpy(dtype=np.float64)))
+    return tasks
+
+
+def episode_seed(seed: int, assay: str, support_size: int) -> int:
+    """A seed shared by all methods for one (assay, support size)."""
+    return int(np.random.SeedSequence([seed, support_size, zlib.crc32(assay.encode())]).generate_state(1)[0])
+
+
+def run_fewshot(
+    tasks: Sequence[FewShotTask],
+    support_sizes: Sequence[int],
+    methods: Mapping[str, Method],
+    n_draws: int = 10,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Per-draw results: method, assay, support_size, draw, n_query, active_fraction, metrics."""
+    rows = []
+    for task in tasks:
+        for k in support_sizes:
+            if not can_sample(task.labels, k // 2, k - k // 2):
+                if progress:
+                    progress(n_draws * len(methods))
+                continue
+            episodes = fewshot_episodes(task.labels, k, n_draws, episode_seed(seed, task.assay, k))
+            for draw, episode in enumerate(episodes):
+                truth = task.labels[episode.query]
+                for name, method in methods.items():
+                    scores = method(task, episode, seed + draw)
+                    row = {"method": name, "assay": task.assay, "support_size": k, "draw": draw,
+                           "n_query": len(episode.query), "active_fraction": float(truth.mean())}
+                    row.update({metric: fn(truth, scores) for metric, fn in METRICS.items()})
+                    rows.append(row)
+                    if progress:
+                        progress(1)
+    return pd.DataFrame(rows)
+
+
+def per_task_means(per_draw: pd.DataFrame) -> pd.DataFrame:
+    """Each assay's mean over draws, per method, support size and metric."""
+    long = per_draw.melt(id_vars=["method", "assay", "support_size", "draw"], value_vars=list(METRICS),
+                         var_name="metric", value_name="value")
+    return (long.groupby(["method", "support_size", "metric", "assay"], sort=False)["value"]
+            .agg(mean="mean", n_draws="size").reset_index())
+
+
+def summarize(per_draw: pd.DataFrame) -> pd.DataFrame:
+    """The results table: ``method,support_size,metric,mean,std,n_tasks,n_draws``."""
+    if per_draw.empty:
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    tasks = per_task_means(per_draw)
+    summary = (tasks.groupby(["method", "support_size", "metric"], sort=False)
+               .agg(mean=("mean", "mean"), std=("mean", lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0),
+                    n_tasks=("assay", "nunique"), n_draws=("n_draws", "sum"))
+               .reset_index())
+    return summary[list(RESULT_COLUMNS)]
+
+
+def format_results(summary: pd.DataFrame) -> str:
+    """A plain-text table: one row per method, one column per metric and support size."""
+    if summary.empty:
+        return "(no results)"
+    cell = summary.assign(text=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["mean"], summary["std"])])
+    wide = cell.pivot(index="method", columns=["metric", "support_size"], values="text")
+    wide = wide.reindex(columns=sorted(wide.columns, key=lambda c: (c[0], c[1])))
+    methods = list(dict.fromkeys(summary["method"]))
+    wide = wide.reindex(methods)
+    wide.columns = [f"{metric}@{k}" for metric, k in wide.columns]
+    return wide.to_string()

@@ -1,0 +1,36 @@
+"""Plots of benchmark results (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from molprior.files import atomic_path
+
+
+def plot_metric_vs_support(summary: pd.DataFrame, path: str | Path, metric: str = "delta_auprc") -> Path:
+    """One line per method: ``metric`` (mean ± std over assays) against support size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = summary[summary["metric"] == metric]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for method, group in rows.groupby("method", sort=False):
+        group = group.sort_values("support_size")
+        axis.errorbar(group["support_size"], group["mean"], yerr=group["std"], marker="o", capsize=3, label=method)
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(sorted(rows["support_size"].unique()))
+    axis.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    axis.set_xlabel("support size (molecules)")
+    axis.set_ylabel({"delta_auprc": "ΔAUPRC", "roc_auc": "ROC-AUC"}.get(metric, metric))
+    axis.legend()
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    plt.close(figure)
+    return path

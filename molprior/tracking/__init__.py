@@ -1,0 +1,1 @@
+"""MLflow bookkeeping: the tracking URI, runs with parameters, data hashes and artifacts."""

@@ -1,0 +1,129 @@
+"""MLflow runs for every command that computes something.
+
+The tracking URI is ``$MLFLOW_TRACKING_URI`` when set, otherwise ``sqlite:///mlflow.db`` in
+the working directory (MLflow's file store under ``./mlruns`` is deprecated).  Pass the
+same URI to Lightning's ``MLFlowLogger`` (:func:`tracking_uri`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+
+from molprior import __version__
+from molprior.files import file_hash, frame_hash
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "molprior"
+
+
+def tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` (relative to the working directory)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _quiet() -> None:
+    for name in ("mlflow", "alembic", "sqlalchemy", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextmanager
+def tracked_run(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    nested: bool = False,
+) -> Iterator[Any]:
+    """Start an MLflow run (nested under the active one when ``nested``); yield it."""
+    import mlflow
+
+    _quiet()
+    mlflow.set_tracking_uri(tracking_uri())
+    if not nested:
+        ensure_experiment(experiment)
+    all_tags = {"molprior.version": __version__, "molprior.command": name, **(tags or {})}
+    with mlflow.start_run(run_name=name, nested=nested, tags=all_tags) as run:
+        if params:
+            mlflow.log_params({k: _param(v) for k, v in params.items()})
+        yield run
+
+
+def ensure_experiment(name: str) -> None:
+    """Select experiment ``name``, creating it if needed.  With a local sqlite store its
+    artifacts go to ``./mlartifacts`` (as ``mlflow server`` does), not the legacy ``./mlruns``."""
+    import mlflow
+
+    if mlflow.get_experiment_by_name(name) is None:
+        location = None
+        if tracking_uri().startswith("sqlite:"):
+            location = (Path.cwd() / "mlartifacts").resolve().as_uri()
+        try:
+            mlflow.create_experiment(name, artifact_location=location)
+        except mlflow.exceptions.MlflowException:
+            pass  # created concurrently by another process
+    mlflow.set_experiment(name)
+
+
+def _param(value: Any) -> str:
+    text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def log_input_file(path: str | Path, role: str = "input") -> str:
+    """Log the SHA-256 of an input file or directory as parameter ``<role>.sha256``."""
+    import mlflow
+
+    if not Path(path).exists():  # a catalog dataset name: its table hash is logged instead
+        mlflow.log_param(f"{role}.path", str(path))
+        return ""
+    digest = file_hash(path)
+    mlflow.log_params({f"{role}.path": str(path), f"{role}.sha256": digest})
+    return digest
+
+
+def log_table_hash(frame: pd.DataFrame, role: str) -> str:
+    """Log the hash of an in-memory table as parameter ``<role>.sha256``."""
+    import mlflow
+
+    digest = frame_hash(frame)
+    mlflow.log_param(f"{role}.sha256", digest)
+    return digest
+
+
+def log_metrics(metrics: Mapping[str, float]) -> None:
+    import mlflow
+
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+
+
+def log_files(paths: Mapping[str, str | Path] | list[str | Path], artifact_path: str | None = None) -> None:
+    """Log output files as run artifacts."""
+    import mlflow
+
+    for path in (paths.values() if isinstance(paths, Mapping) else paths):
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
+    """Log a table as a CSV artifact."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        frame.to_csv(path, index=False)
+        parent = str(Path(artifact_file).parent)
+        mlflow.log_artifact(str(path), artifact_path=None if parent == "." else parent)
+
+
+def active() -> bool:
+    """Whether an MLflow run is active in this process."""
+    import mlflow
+
+    return mlflow.active_run() is not None

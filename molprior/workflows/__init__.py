@@ -1,0 +1,1 @@
+"""End-to-end jobs (read, compute, write, track) that the CLI and notebooks call."""

@@ -1,0 +1,62 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from molprior.data.readers import read_moleculeace
+from molprior.data.curation import standardize_table
+from molprior.data.duplicates import aggregate_duplicates
+from molprior.evaluation.fewshot import (
+    BASELINES, RESULT_COLUMNS, FewShotTask, format_results, run_fewshot, summarize, tasks_from_table,
+)
+
+ASSAYS = ["CHEMBL4203_Ki", "CHEMBL2047_EC50"]
+
+
+@pytest.fixture(scope="module")
+def table(moleculeace_dir):
+    raw = read_moleculeace(moleculeace_dir).table
+    kept, _ = standardize_table(raw[raw["assay"].isin(ASSAYS)])
+    return aggregate_duplicates(kept)[0]
+
+
+def test_protocol_runs_every_method_on_the_same_draws(table):
+    tasks = tasks_from_table(table, ASSAYS)
+    per_draw = run_fewshot(tasks, [16, 32], BASELINES, n_draws=3, seed=0)
+    assert len(per_draw) == len(ASSAYS) * 2 * 3 * len(BASELINES)
+    same = per_draw.groupby(["assay", "support_size", "draw"])["n_query"].nunique()
+    assert (same == 1).all()
+    summary = summarize(per_draw)
+    assert list(summary.columns) == list(RESULT_COLUMNS)
+    assert set(summary["metric"]) == {"delta_auprc", "roc_auc"}
+    assert (summary["n_tasks"] == 2).all() and (summary["n_draws"] == 6).all()
+    rf = summary[(summary.method == "rf_ecfp") & (summary.metric == "roc_auc")]
+    assert (rf["mean"] > 0.55).all()
+
+
+def test_summary_is_the_mean_of_per_assay_means(table):
+    per_draw = run_fewshot(tasks_from_table(table, ASSAYS), [16], {"rf_ecfp": BASELINES["rf_ecfp"]}, n_draws=2)
+    summary = summarize(per_draw)
+    row = summary[summary.metric == "delta_auprc"].iloc[0]
+    per_assay = per_draw.groupby("assay")["delta_auprc"].mean()
+    assert row["mean"] == pytest.approx(per_assay.mean())
+    assert row["std"] == pytest.approx(per_assay.std(ddof=1))
+    assert "delta_auprc@16" in format_results(summary)
+
+
+def test_results_are_reproducible(table):
+    tasks = tasks_from_table(table, ASSAYS[:1])
+    first = run_fewshot(tasks, [16], BASELINES, n_draws=2, seed=3)
+    second = run_fewshot(tasks, [16], BASELINES, n_draws=2, seed=3)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_assay_too_small_for_a_support_size_is_left_out():
+    task = FewShotTask("tiny", ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O"], np.array([1, 0, 1, 0, 1, 0.0]))
+    per_draw = run_fewshot([task], [16], BASELINES, n_draws=2)
+    assert per_draw.empty
+    assert summarize(per_draw).empty
+
+
+def test_unknown_assay_names_the_available_ones(table):
+    with pytest.raises(ValueError, match="CHEMBL4203_Ki"):
+        tasks_from_table(table, ["NOT_AN_ASSAY"])
