@@ -1,16 +1,20 @@
 """SMILES -> graph arrays, fast, in one process or several, with an on-disk cache.
 
-The input is the canonical SMILES that :func:`molprior.chem.standardize.standardize_smiles`
-writes (every molecule passes through it once, when a table is read).  Such a string has
-already been sanitised by RDKit, so :func:`smiles_to_graph` parses it with only the
-sanitisation steps the features need (valence and Hs, conjugation, hybridisation, rings)
-and skips kekulisation and aromaticity perception, which dominate RDKit's parse time; the
-aromatic flags come from the canonical string itself.  Per-atom properties are read with
-a handful of single-atom SMARTS matches (C++ loops) instead of one Python call per atom
-and property.  Anything outside that fast path (explicit hydrogens, aromatic charged
-bracket atoms, a failed partial sanitisation, a string that is not canonical in the
-checked ways) takes the exact per-atom route of :func:`molprior.chem.features.reference_graph`.
-The tests check both routes give identical arrays on real molecules.
+**Input contract.** The input is RDKit canonical SMILES, as written by
+:func:`molprior.chem.standardize.standardize_smiles` (every molecule passes through it
+once, when a table is read).  Such a string has already been sanitised by RDKit, so
+:func:`smiles_to_graph` parses it with only the sanitisation steps the features need
+(valence and Hs, conjugation, hybridisation, rings) and skips kekulisation and
+aromaticity perception, which dominate RDKit's parse time; the aromatic flags come from
+the canonical string itself.  Per-atom properties are read with a handful of
+single-atom SMARTS matches (C++ loops) instead of one Python call per atom and property.
+Molecules the fast path does not cover (hydrogen atoms, charged or uncommon aromatic
+bracket atoms such as ``[n+]`` or ``[se]``, zero-order bonds, a failed partial
+sanitisation) take the exact per-atom route of
+:func:`molprior.chem.features.reference_graph`; the tests check both routes give
+identical arrays on real molecules.  Strings that are not canonical SMILES (a Kekulé
+form, an invalid aromatic ring) are only handled correctly with
+``featurize_smiles(..., canonical=False)``, which canonicalises them first.
 """
 
 from __future__ import annotations
@@ -34,10 +38,12 @@ from molprior.chem.features import (
     atomic_num_index,
     charge_index,
     chirality_index,
+    num_hs_index,
     radical_index,
     reference_graph,
 )
 from molprior.chem.graphs import MolGraphs
+from molprior.chem.standardize import canonical_smiles
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -66,8 +72,10 @@ def _smarts(pattern: str) -> Chem.Mol:
     return Chem.MolFromSmarts(pattern)
 
 
+# An organic-subset atom with a heavy neighbour carries at most 3 Hs; bracket atoms and
+# isolated atoms (CH4) are read one by one instead.
 _H_QUERIES = ((1, "[H1]"), (2, "[H2]"), (3, "[H3]"))
-_H_ISOLATED_QUERY = (4, "[H4]")  # only an atom without heavy neighbours (CH4, NH4+) can carry 4 Hs
+_AROMATIC_BRACKET_ELEMENTS = {6, 7, 8, 16}  # [cH-]-free, [nH], [o], [s]: no radical subtleties
 _HYB_QUERIES = ((0, "[^1]"), (1, "[^2]"), (2, "[^3]"))
 
 
@@ -84,7 +92,7 @@ def _token_info(token: str) -> tuple[int, int, int, int] | None:
     atom = Chem.AtomFromSmiles(token)
     if atom is None or atom.GetAtomicNum() == 1:
         return None
-    if atom.GetIsAromatic() and atom.GetFormalCharge() != 0:
+    if atom.GetIsAromatic() and (atom.GetFormalCharge() != 0 or atom.GetAtomicNum() not in _AROMATIC_BRACKET_ELEMENTS):
         return None
     return atomic_num_index(atom.GetAtomicNum()), charge_index(atom.GetFormalCharge()), int(atom.GetIsAromatic()), 1
 
@@ -124,9 +132,10 @@ def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
     if len(src) != 2 * mol.GetNumBonds():  # zero-order or dative bonds: exact route
         return None
     heavy_degree = np.bincount(src, minlength=n)
-    queries = _H_QUERIES + ((_H_ISOLATED_QUERY,) if (heavy_degree == 0).any() else ())
-    for k, pattern in queries:
+    for k, pattern in _H_QUERIES:
         x[_matched(mol, pattern, n), 4] = k
+    for i in np.flatnonzero(table[:, 3].astype(bool) | (heavy_degree == 0)):
+        x[i, 4] = num_hs_index(mol.GetAtomWithIdx(int(i)).GetTotalNumHs())
     hyb = np.full(n, 255, dtype=np.uint8)
     for value, pattern in _HYB_QUERIES:
         hyb[_matched(mol, pattern, n)] = value
@@ -219,11 +228,15 @@ def featurize_smiles(
     cache: "FeatureCache | None" = None,
     chunk_size: int = 2000,
     progress: Callable[[int], None] | None = None,
+    canonical: bool = True,
 ) -> FeaturizationResult:
-    """Featurise canonical SMILES into one :class:`MolGraphs` store.
+    """Featurise SMILES into one :class:`MolGraphs` store.
 
     Args:
-        smiles: canonical SMILES (see the module docstring); duplicates are featurised once.
+        smiles: RDKit canonical SMILES (see the module docstring); duplicates are
+            featurised once.  With ``canonical=False`` any SMILES is accepted: each is
+            canonicalised first (at the cost of a full RDKit parse) and the graphs are
+            keyed by the canonical form.
         n_jobs: worker processes (``-1``: all cores).
         cache: an on-disk :class:`~molprior.chem.cache.FeatureCache`; graphs found there are
             not recomputed, and new ones are added to it.
@@ -231,7 +244,16 @@ def featurize_smiles(
         progress: called with the number of molecules done after each chunk.
     """
     smiles = list(smiles)
-    unique = list(dict.fromkeys(smiles))
+    invalid: dict[int, str] = {}
+    if not canonical:
+        converted = []
+        for i, s in enumerate(smiles):
+            c = canonical_smiles(s) if isinstance(s, str) and s else None
+            if c is None:
+                invalid[i] = f"RDKit cannot parse or sanitise SMILES {s!r}"
+            converted.append(c or "")
+        smiles = converted
+    unique = [s for s in dict.fromkeys(smiles) if s]
     found: dict[str, int] = {}
     stores: list[MolGraphs] = []
     if cache is not None:
@@ -256,11 +278,13 @@ def featurize_smiles(
     position = {s: i for i, s in enumerate(everything.smiles)}
     index, order, errors = [], [], {}
     for i, s in enumerate(smiles):
-        if s in position:
+        if i in invalid:
+            errors[i] = invalid[i]
+        elif s in position:
             index.append(i)
             order.append(position[s])
         else:
-            errors[i] = errors_by_smiles.get(s, "not featurised")
+            errors[i] = errors_by_smiles.get(s, "empty SMILES" if not s else "not featurised")
     graphs = everything.select(np.asarray(order, dtype=np.int64))
     return FeaturizationResult(graphs, np.asarray(index, dtype=np.int64), errors, from_cache=len(found))
 

@@ -74,8 +74,15 @@ class MolGraphs:
     def __len__(self) -> int:
         return len(self.smiles)
 
+    def _position(self, i: int) -> int:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"graph {i} out of range for {n} graphs")
+        return i + n if i < 0 else i
+
     def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x, edge_index, edge_attr)`` of graph ``i`` (views, no copies)."""
+        i = self._position(i)
         a0, a1 = self.atom_ptr[i], self.atom_ptr[i + 1]
         e0, e1 = self.edge_ptr[i], self.edge_ptr[i + 1]
         return self.x[a0:a1], self.edge_index[:, e0:e1], self.edge_attr[e0:e1]
@@ -83,6 +90,9 @@ class MolGraphs:
     def select(self, order: np.ndarray) -> "MolGraphs":
         """A new store with graphs ``order[0], order[1], ...`` (repeats allowed)."""
         order = np.asarray(order, dtype=np.int64)
+        if len(order) and (order.min() < -len(self) or order.max() >= len(self)):
+            raise IndexError(f"graph indices out of range for {len(self)} graphs")
+        order = np.where(order < 0, order + len(self), order)
         if len(order) == len(self) and np.array_equal(order, np.arange(len(self))):
             return self
         atoms = self.atom_ptr[order + 1] - self.atom_ptr[order]
@@ -103,6 +113,7 @@ class MolGraphs:
         import torch
         from torch_geometric.data import Data
 
+        i = self._position(i)
         x, edge_index, edge_attr = self.arrays(i)
         return Data(
             x=torch.from_numpy(x.astype(np.int64)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import pandas as pd
 from rdkit import Chem, RDLogger
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
@@ -90,10 +91,22 @@ def standardize_mol(mol: Chem.Mol, options: StandardizeOptions = StandardizeOpti
     return mol, notes
 
 
+def _is_missing(value: object) -> bool:
+    """None, NaN of any float type, or pandas' NA."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # arrays and other non-scalars are not "missing"
+        return False
+
+
 def standardize_smiles(smiles: object, options: StandardizeOptions = StandardizeOptions()) -> Standardized:
     """Standardise one input value; never raises for bad input, it returns the reason."""
     text = "" if smiles is None else str(smiles)
-    if smiles is None or (isinstance(smiles, float) and smiles != smiles):
+    if _is_missing(smiles):
         return Standardized(text, None, "missing SMILES")
     stripped = text.strip()
     if not stripped:

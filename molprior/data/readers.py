@@ -343,18 +343,18 @@ FORMATS = ("auto", "wide", "long", "moleculeace", "mhc", "smiles")
 def sniff_format(path: str | Path) -> str:
     """Guess a file's format from its name and header."""
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
     if path.is_dir():
         return "moleculeace"
     if path.suffix.lower() in {".smi", ".smiles"}:
         return "smiles"
-    try:
-        frame = pd.read_csv(path, nrows=0, encoding="utf-8", encoding_errors="replace",
-                            sep="\t" if path.suffix in {".tsv", ".tab"} else ",")
-    except Exception as error:  # unreadable header: let the reader raise its clear error
-        if path.suffix.lower() == ".txt":
-            return "smiles"
-        raise InputError(f"cannot read the header of {path}: {error}") from error
-    columns = {str(c).strip().lower() for c in frame.columns}
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    with open_text(path) as handle:
+        header = next(csv.reader(handle, delimiter="\t" if name.endswith((".tsv", ".tab")) else ","), [])
+    if not header:
+        raise InputError(f"{path} is empty: cannot read the header")
+    columns = {c.strip().lower() for c in header}
     if {"smiles", "y", "cliff_mol", "split"} <= columns:
         return "moleculeace"
     if "peptide" in columns and columns & {"allele", "mhc", "hla"}:

@@ -71,6 +71,12 @@ def test_benzene_reference_graph():
     assert edge_attr.tolist() == [[3, 0, 1]] * 12  # aromatic, no stereo, conjugated
 
 
+def test_cyclohexane_is_in_a_ring_but_not_aromatic():
+    x, _, edge_attr = reference_graph(Chem.MolFromSmiles("C1CCCCC1"))
+    assert x.tolist() == [[5, 0, 4, 5, 2, 0, 2, 0, 1]] * 6
+    assert edge_attr.tolist() == [[0, 0, 0]] * 12
+
+
 def test_stereo_charge_radical_and_triple_bond_features():
     x, _, _ = reference_graph(Chem.MolFromSmiles("C[C@H](N)C(=O)O"))  # L-alanine
     assert x[1, 1] == int(Chem.ChiralType.CHI_TETRAHEDRAL_CCW) == 2

@@ -152,7 +152,7 @@ def test_featurize_keeps_input_order_and_reports_errors(drugs):
     assert result.graphs.smiles == [names[0], names[1], names[2], names[3]]
     assert sorted(result.errors) == [1, 3, 5]
     assert "C1CC" in result.errors[1] and "not a smiles" in result.errors[3]
-    assert result.errors[5] == "empty molecule"
+    assert result.errors[5] == "empty SMILES"
     for k, i in enumerate(result.index):
         _assert_same_graph(result, k, inputs[i])
     assert result.from_cache == 0
@@ -199,10 +199,19 @@ def mixed_inputs(real_canonical_smiles):
     return smiles + smiles[:30] + ["FC(F)(F)(F)F"]  # duplicates and one more invalid entry at the end
 
 
-def test_two_workers_give_the_same_result_as_one(mixed_inputs):
+def test_two_workers_give_the_same_result_as_one(mixed_inputs, monkeypatch):
     serial = featurize_smiles(mixed_inputs, n_jobs=1, chunk_size=25)
+    pools = []
+
+    class RecordingPool(fz.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(fz, "ProcessPoolExecutor", RecordingPool)
     done = []
     parallel = featurize_smiles(mixed_inputs, n_jobs=2, chunk_size=25, progress=done.append)
+    assert pools == [2]  # the work really went to a pool of two processes
     assert len(done) >= 10  # several chunks ran
     assert sum(done) == len(set(mixed_inputs))
     _assert_results_equal(serial, parallel)

@@ -1,0 +1,140 @@
+"""The molprior command: help for every subcommand, data list/fetch/check, benchmark, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from molprior.cli.main import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBCOMMANDS = [[], ["data"], ["data", "list"], ["data", "fetch"], ["data", "check"], ["benchmark"],
+               ["benchmark", "fewshot"], ["demo"]]
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "molprior")
+def test_every_subcommand_has_help(words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*words, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: molprior" in capsys.readouterr().out
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "molprior", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("molprior ")
+
+
+def test_data_list_shows_sources_and_licences(capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("tox21", "toxcast", "sider", "muv", "clintox", "bbbp", "bace", "hiv", "esol", "freesolv",
+                 "lipophilicity", "moleculeace", "mhc_class1", "moses", "fsmol"):
+        assert name in out
+    assert "MIT" in out and "Apache-2.0" in out and "md5:2882d69e" in out
+
+
+def test_data_fetch_offline_fails_clearly(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MOLPRIOR_DATA_MIRROR", str(tmp_path))  # an empty mirror: nothing to take
+    assert main(["data", "fetch", "tox21"]) == 1
+    err = capsys.readouterr().err
+    assert "MOLPRIOR_DATA_MIRROR" in err and "tox21.csv.gz" in err
+
+
+def test_data_fetch_unknown_name_lists_known_ones(capsys):
+    assert main(["data", "fetch", "tox22"]) == 1
+    assert "tox21" in capsys.readouterr().err
+
+
+def test_data_check_messy_file(tmp_path, capsys):
+    messy = tmp_path / "messy.csv"
+    rows = [
+        "smiles,activity",
+        "CC(=O)Oc1ccccc1C(=O)O,5.2",           # aspirin
+        ",4.0",                                 # empty SMILES
+        "not a molecule,3.0",                   # garbage
+        "C(C)(C)(C)(C)C,2.0",                   # valence error
+        "CN1C=NC2=C1C(=O)N(C(=O)N2C)C,abc",     # caffeine, non-numeric value
+        "CC(C)Cc1ccc(cc1)C(C)C(=O)O,nan",       # ibuprofen, NaN value
+        "[Na+].CC(=O)Oc1ccccc1C(=O)[O-],6.2",   # aspirin sodium salt: merges with line 2
+        "C" * 1500 + ",1.0",                    # 1,500 heavy atoms
+    ]
+    messy.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    assert main(["-q", "data", "check", str(messy), "-o", str(out), "-j", "1"]) == 0
+    rejected = pd.read_csv(out / "rejected.csv")
+    reasons = dict(zip(rejected["line"], rejected["reason"]))
+    assert reasons[3] == "empty SMILES"
+    assert "syntax error" in reasons[4]
+    assert "valence" in reasons[5]
+    assert "non-numeric value 'abc'" in reasons[6]
+    assert "no measurement" in reasons[7]
+    assert "too large: 1500 heavy atoms" in reasons[9]
+    kept = pd.read_csv(out / "standardized.csv")
+    assert kept["smiles"].tolist() == ["CC(=O)Oc1ccccc1C(=O)O"]
+    assert kept["value"].iloc[0] == pytest.approx(5.7)  # mean of 5.2 and 6.2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows_rejected"] == 6 and summary["duplicate_groups"] == 1
+    assert "1 duplicate groups merged" in capsys.readouterr().out
+    run = mlflow.search_runs(experiment_names=["molprior"]).iloc[0]
+    assert run["tags.molprior.command"] == "data-check"
+    assert run["params.input.sha256"]
+    assert run["metrics.rows_rejected"] == 6
+
+
+def test_data_check_misnamed_column_lists_columns(tmp_path, capsys):
+    path = tmp_path / "assay.csv"
+    path.write_text("smile,pIC50\nCCO,5\n")
+    assert main(["data", "check", str(path), "-o", str(tmp_path / "out"), "--smiles-column", "SMILES_"]) == 2
+    err = capsys.readouterr().err
+    assert "'smile'" in err and "'pIC50'" in err
+
+
+def test_data_check_missing_file(tmp_path, capsys):
+    assert main(["data", "check", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "out")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_benchmark_fewshot_writes_results(tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = main(["-q", "benchmark", "fewshot", "--input", str(ROOT / "data" / "moleculeace" / "CHEMBL4203_Ki.csv"),
+                 "--test-assays", "CHEMBL4203_Ki", "--support-sizes", "16", "--draws", "2", "-o", str(out), "-j", "1"])
+    assert code == 0
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == ["method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws"]
+    assert set(results["method"]) == {"rf_ecfp", "knn_tanimoto"}
+    assert (out / "per_task.csv").exists() and (out / "delta_auprc.png").stat().st_size > 1000
+    assert "delta_auprc@16" in capsys.readouterr().out
+
+
+def test_benchmark_fewshot_wide_file_with_test_columns(tmp_path):
+    """A MoleculeNet-style wide file: one column per assay, binary labels, blanks unmeasured."""
+    frame = pd.read_csv(ROOT / "data" / "moleculeace" / "CHEMBL214_Ki.csv").head(120)
+    wide = pd.DataFrame({"smiles": frame["smiles"],
+                         "task_a": (frame["y"] > frame["y"].median()).astype(int),
+                         "task_b": (frame["cliff_mol"]).astype(float).where(frame.index % 5 != 0)})
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    out = tmp_path / "bench"
+    assert main(["-q", "benchmark", "fewshot", "--input", str(path), "--test-assays", "task_a",
+                 "--support-sizes", "20", "--draws", "2", "--methods", "knn_tanimoto", "-o", str(out)]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["method"]) == {"knn_tanimoto"} and (results["n_tasks"] == 1).all()
+
+
+def test_benchmark_unknown_method_is_an_error(tmp_path, capsys):
+    code = main(["benchmark", "fewshot", "--input", str(ROOT / "data" / "moleculeace" / "CHEMBL4203_Ki.csv"),
+                 "--test-assays", "CHEMBL4203_Ki", "--methods", "magic", "-o", str(tmp_path)])
+    assert code == 2
+    assert "unknown methods ['magic']" in capsys.readouterr().err
+
+
+def test_parser_knows_all_commands():
+    parser = build_parser()
+    assert parser.parse_args(["data", "list"]).handler.__name__ == "run_list"
