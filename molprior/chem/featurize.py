@@ -60,7 +60,6 @@ _FAST_SANITIZE = (
 )
 _ATOM_TOKEN = re.compile(r"\[[^\]]+\]|Br|Cl|[BCNOPSFIbcnops]")
 _ORGANIC = {"B": 5, "C": 6, "N": 7, "O": 8, "P": 15, "S": 16, "F": 9, "Cl": 17, "Br": 35, "I": 53}
-_BOND_ORDER_INDEX = {1.0: 0, 2.0: 1, 3.0: 2, 1.5: 3}
 
 
 class FeaturizationError(ValueError):
@@ -102,89 +101,149 @@ def _matched(mol: Chem.Mol, pattern: str, n_atoms: int) -> list[int]:
     return [hit[0] for hit in mol.GetSubstructMatches(_smarts(pattern), uniquify=False, maxMatches=n_atoms)]
 
 
-def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Graph arrays through the fast path, or ``None`` when the exact route is needed."""
-    mol = Chem.MolFromSmiles(smiles, sanitize=False)
-    if mol is None:
-        return None
-    n = mol.GetNumAtoms()
-    tokens = _ATOM_TOKEN.findall(smiles)
-    if len(tokens) != n or n == 0:
-        return None
-    info = [_token_info(t) for t in tokens]
-    if None in info:
-        return None
-    if Chem.SanitizeMol(mol, _FAST_SANITIZE, catchErrors=True) != _S.SANITIZE_NONE:
-        return None
-    Chem.FastFindRings(mol)
-    has_chiral = "@" in smiles
-    has_stereo = has_chiral or "/" in smiles or "\\" in smiles
-    if has_stereo:
-        Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
-
-    table = np.array(info, dtype=np.uint8)
-    x = np.zeros((n, len(ATOM_FEATURES)), dtype=np.uint8)
-    x[:, 0] = table[:, 0]
-    x[:, 3] = table[:, 1]
-    x[:, 7] = table[:, 2]
-    adjacency = Chem.GetAdjacencyMatrix(mol, useBO=True)
-    src, dst = np.nonzero(adjacency)
-    if len(src) != 2 * mol.GetNumBonds():  # zero-order or dative bonds: exact route
-        return None
-    heavy_degree = np.bincount(src, minlength=n)
-    for k, pattern in _H_QUERIES:
-        x[_matched(mol, pattern, n), 4] = k
-    for i in np.flatnonzero(table[:, 3].astype(bool) | (heavy_degree == 0)):
-        x[i, 4] = num_hs_index(mol.GetAtomWithIdx(int(i)).GetTotalNumHs())
-    hyb = np.full(n, 255, dtype=np.uint8)
-    for value, pattern in _HYB_QUERIES:
-        hyb[_matched(mol, pattern, n)] = value
-    for i in np.flatnonzero(hyb == 255):
-        hyb[i] = HYBRIDIZATION_INDEX.get(mol.GetAtomWithIdx(int(i)).GetHybridization(), 5)
-    x[:, 6] = hyb
-    x[_matched(mol, "[R]", n), 8] = 1
-
-    bracket = np.flatnonzero(table[:, 3])
-    for i in bracket:
-        x[i, 5] = radical_index(mol.GetAtomWithIdx(int(i)).GetNumRadicalElectrons())
-    if has_chiral:
-        for i, token in enumerate(tokens):
-            if "@" in token:
-                x[i, 1] = chirality_index(int(mol.GetAtomWithIdx(i).GetChiralTag()))
-    x[:, 2] = np.minimum(heavy_degree + x[:, 4], 11)
-
-    orders = adjacency[src, dst]
-    edge_attr = np.zeros((len(src), len(BOND_FEATURES)), dtype=np.uint8)
-    bond_type = np.full(len(src), 4, dtype=np.uint8)
-    for order, index in _BOND_ORDER_INDEX.items():
-        bond_type[orders == order] = index
-    edge_attr[:, 0] = bond_type
-    conjugated = bond_type == 3
-    pi_atom = hyb <= 1
-    candidates = np.flatnonzero((bond_type < 3) & pi_atom[src] & pi_atom[dst] & (src < dst))
-    double = np.flatnonzero((bond_type == 1) & (src < dst)) if has_stereo else ()
-    for e in candidates:
-        conjugated[e] = mol.GetBondBetweenAtoms(int(src[e]), int(dst[e])).GetIsConjugated()
-    for e in double:
-        edge_attr[e, 1] = STEREO_INDEX.get(mol.GetBondBetweenAtoms(int(src[e]), int(dst[e])).GetStereo(), 5)
-    edge_attr[:, 2] = conjugated
-    if len(candidates) or len(double):  # mirror the upper-triangle values onto the reverse edges
-        upper = np.union1d(candidates, double).astype(np.int64)
-        # edges come sorted by (src, dst), so the reverse of (i, j) is found by binary search
-        reverse = np.searchsorted(src * n + dst, dst[upper] * n + src[upper])
-        edge_attr[reverse, 1:] = edge_attr[upper, 1:]
-    edge_index = np.stack([src, dst]).astype(np.int64)
-    return x, edge_index, edge_attr
+_BOND_TYPE_BY_TWICE_ORDER = np.array([4, 4, 0, 3, 1, 4, 2, 4], dtype=np.uint8)  # 2*order -> index
 
 
-def smiles_to_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Graph arrays ``(x, edge_index, edge_attr)`` of one (canonical) SMILES.
+class _FastBatch:
+    """Accumulates the molecules of a chunk that take the fast path, as flat lists; the
+    arrays are built once per chunk (per-molecule NumPy work and allocations dominate
+    otherwise)."""
 
-    Raises :class:`FeaturizationError` when RDKit cannot parse or sanitise it.
-    """
-    fast = _fast_graph(smiles)
-    if fast is not None:
-        return fast
+    def __init__(self) -> None:
+        self.smiles: list[str] = []
+        self.info: list[tuple[int, int, int, int]] = []  # per atom: atomic num, charge, aromatic, bracket
+        self.hs: list[int] = []
+        self.hyb: list[int] = []
+        self.ring: list[int] = []
+        self.chiral: list[tuple[int, int]] = []  # (atom, index) where not 0
+        self.radical: list[tuple[int, int]] = []
+        self.src: list[np.ndarray] = []  # global atom indices
+        self.dst: list[np.ndarray] = []
+        self.orders: list[np.ndarray] = []
+        self.conjugated: list[tuple[int, int]] = []  # global (i, j), i < j, non-aromatic conjugated bonds
+        self.stereo: list[tuple[int, int, int]] = []  # global (i, j, index), i < j
+        self.atoms: list[int] = []
+        self.edges: list[int] = []
+
+    def add(self, smiles: str) -> bool:
+        """Featurise one canonical SMILES into the batch; ``False`` if it needs the exact route."""
+        mol = Chem.MolFromSmiles(smiles, sanitize=False)
+        if mol is None:
+            return False
+        n = mol.GetNumAtoms()
+        tokens = _ATOM_TOKEN.findall(smiles)
+        if len(tokens) != n or n == 0:
+            return False
+        info = [_token_info(t) for t in tokens]
+        if None in info:
+            return False
+        if Chem.SanitizeMol(mol, _FAST_SANITIZE, catchErrors=True) != _S.SANITIZE_NONE:
+            return False
+        adjacency = Chem.GetAdjacencyMatrix(mol, useBO=True)
+        src, dst = np.nonzero(adjacency)
+        if len(src) != 2 * mol.GetNumBonds():  # zero-order or dative bonds
+            return False
+        Chem.FastFindRings(mol)
+        # Chiral tags come from the parser (a canonical string has '@' only on real
+        # stereocentres); E/Z labels need RDKit's perception of the directional bonds.
+        has_stereo = "/" in smiles or "\\" in smiles
+        if has_stereo:
+            Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
+
+        base = len(self.hs)
+        hs = [0] * n
+        for k, pattern in _H_QUERIES:
+            for i in _matched(mol, pattern, n):
+                hs[i] = k
+        hyb = [255] * n
+        for value, pattern in _HYB_QUERIES:
+            for i in _matched(mol, pattern, n):
+                hyb[i] = value
+        if 255 in hyb:
+            for i in [i for i, h in enumerate(hyb) if h == 255]:
+                hyb[i] = HYBRIDIZATION_INDEX.get(mol.GetAtomWithIdx(i).GetHybridization(), 5)
+        ring = [0] * n
+        for i in _matched(mol, "[R]", n):
+            ring[i] = 1
+        isolated = n == 1 or "." in smiles  # only an atom without heavy neighbours (CH4) has 4 Hs
+        for i, (_, _, _, bracket) in enumerate(info):
+            if bracket or (isolated and not (adjacency[i] != 0).any()):
+                atom = mol.GetAtomWithIdx(i)
+                hs[i] = num_hs_index(atom.GetTotalNumHs())
+                if bracket:
+                    radicals = atom.GetNumRadicalElectrons()
+                    if radicals:
+                        self.radical.append((base + i, radical_index(radicals)))
+        if "@" in smiles:
+            for i, token in enumerate(tokens):
+                if "@" in token:
+                    tag = int(mol.GetAtomWithIdx(i).GetChiralTag())
+                    if tag:
+                        self.chiral.append((base + i, chirality_index(tag)))
+
+        orders = adjacency[src, dst]
+        for a, b, order in zip(src.tolist(), dst.tolist(), orders.tolist()):
+            if a < b:
+                if order != 1.5 and hyb[a] <= 1 and hyb[b] <= 1:
+                    if mol.GetBondBetweenAtoms(a, b).GetIsConjugated():
+                        self.conjugated.append((base + a, base + b))
+                if has_stereo and order == 2.0:
+                    stereo = STEREO_INDEX.get(mol.GetBondBetweenAtoms(a, b).GetStereo(), 5)
+                    if stereo:
+                        self.stereo.append((base + a, base + b, stereo))
+        self.smiles.append(smiles)
+        self.info.extend(info)
+        self.hs.extend(hs)
+        self.hyb.extend(hyb)
+        self.ring.extend(ring)
+        self.src.append(src + base)
+        self.dst.append(dst + base)
+        self.orders.append(orders)
+        self.atoms.append(n)
+        self.edges.append(len(src))
+        return True
+
+    def build(self) -> MolGraphs:
+        if not self.smiles:
+            return MolGraphs.empty()
+        n_total = len(self.hs)
+        info = np.array(self.info, dtype=np.uint8).reshape(-1, 4)
+        x = np.zeros((n_total, len(ATOM_FEATURES)), dtype=np.uint8)
+        x[:, 0] = info[:, 0]
+        x[:, 3] = info[:, 1]
+        x[:, 7] = info[:, 2]
+        x[:, 4] = self.hs
+        x[:, 6] = self.hyb
+        x[:, 8] = self.ring
+        for column, pairs in ((1, self.chiral), (5, self.radical)):
+            if pairs:
+                index, value = zip(*pairs)
+                x[list(index), column] = value
+        src = np.concatenate(self.src)
+        dst = np.concatenate(self.dst)
+        orders = np.concatenate(self.orders)
+        heavy_degree = np.bincount(src, minlength=n_total)
+        x[:, 2] = np.minimum(heavy_degree + x[:, 4], 11)
+        edge_attr = np.zeros((len(src), len(BOND_FEATURES)), dtype=np.uint8)
+        bond_type = _BOND_TYPE_BY_TWICE_ORDER[np.minimum(np.rint(orders * 2), 7).astype(np.intp)]
+        edge_attr[:, 0] = bond_type
+        edge_attr[:, 2] = bond_type == 3  # aromatic bonds are conjugated
+        keys = src * n_total + dst  # sorted: molecules in order, edges by (src, dst) within each
+        for column, triples in ((2, [(a, b, 1) for a, b in self.conjugated]), (1, self.stereo)):
+            if triples:
+                a, b, value = (np.asarray(v, dtype=np.int64) for v in zip(*triples))
+                forward = np.searchsorted(keys, a * n_total + b)
+                backward = np.searchsorted(keys, b * n_total + a)
+                edge_attr[forward, column] = value
+                edge_attr[backward, column] = value
+        atom_ptr = np.concatenate([[0], np.cumsum(self.atoms)]).astype(np.int64)
+        edge_ptr = np.concatenate([[0], np.cumsum(self.edges)]).astype(np.int64)
+        offsets = np.repeat(atom_ptr[:-1], self.edges)
+        edge_index = np.stack([src - offsets, dst - offsets]).astype(np.int64)
+        return MolGraphs(list(self.smiles), x, edge_index, edge_attr, atom_ptr, edge_ptr)
+
+
+def _exact_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise FeaturizationError(f"RDKit cannot parse or sanitise SMILES {smiles!r}")
@@ -193,15 +252,40 @@ def smiles_to_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return reference_graph(mol)
 
 
+def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Graph arrays through the fast path, or ``None`` when the exact route is needed."""
+    batch = _FastBatch()
+    return batch.build().arrays(0) if batch.add(smiles) else None
+
+
+def smiles_to_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Graph arrays ``(x, edge_index, edge_attr)`` of one canonical SMILES.
+
+    Raises :class:`FeaturizationError` when RDKit cannot parse or sanitise it.
+    """
+    fast = _fast_graph(smiles)
+    return fast if fast is not None else _exact_graph(smiles)
+
+
 def _featurize_chunk(smiles: Sequence[str]) -> tuple[MolGraphs, dict[int, str]]:
-    graphs, errors, kept = [], {}, []
+    """Graphs of a chunk, in input order (failures left out), and errors by position."""
+    batch = _FastBatch()
+    fast_positions, exact, exact_positions, errors = [], [], [], {}
     for i, s in enumerate(smiles):
+        if batch.add(s):
+            fast_positions.append(i)
+            continue
         try:
-            graphs.append(smiles_to_graph(s))
-            kept.append(s)
+            exact.append(_exact_graph(s))
+            exact_positions.append(i)
         except FeaturizationError as error:
             errors[i] = str(error)
-    return MolGraphs.from_arrays(kept, graphs), errors
+    graphs = batch.build()
+    if exact:
+        graphs = MolGraphs.concat([graphs, MolGraphs.from_arrays([smiles[i] for i in exact_positions], exact)])
+        order = np.argsort(np.asarray(fast_positions + exact_positions), kind="stable")
+        graphs = graphs.select(order)
+    return graphs, errors
 
 
 @dataclass
@@ -226,7 +310,7 @@ def featurize_smiles(
     smiles: Sequence[str],
     n_jobs: int = 1,
     cache: "FeatureCache | None" = None,
-    chunk_size: int = 2000,
+    chunk_size: int = 1000,
     progress: Callable[[int], None] | None = None,
     canonical: bool = True,
 ) -> FeaturizationResult:

@@ -74,8 +74,13 @@ def test_real_molecules_mostly_take_the_fast_path(real_canonical_smiles):
 def test_fast_path_equals_reference_on_hard_cases(smiles):
     mol = Chem.MolFromSmiles(smiles)
     assert mol is not None
-    _assert_identical(smiles)
-    _assert_identical(Chem.MolToSmiles(mol))
+    _assert_identical(Chem.MolToSmiles(mol))  # the documented input: canonical SMILES
+    # Any other spelling goes through canonical=False, which canonicalises first.
+    result = featurize_smiles([smiles], canonical=False)
+    canonical = Chem.MolToSmiles(mol)
+    assert result.graphs.smiles == [canonical]
+    for got, want in zip(result.graphs.arrays(0), reference_graph(Chem.MolFromSmiles(canonical))):
+        assert np.array_equal(got, want), smiles
 
 
 def test_non_canonical_aromatic_smiles_equal_reference(moleculeace_smiles):
