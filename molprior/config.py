@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from molprior.data.readers import InputSpec
+
 
 @dataclass
 class FewShotConfig:
@@ -24,6 +26,11 @@ class FewShotConfig:
     methods: list[str] = field(default_factory=lambda: ["rf_ecfp", "knn_tanimoto"])
     draws: int = 10
     seed: int = 0
+
+    @property
+    def spec(self) -> InputSpec:
+        """How to read :attr:`input`."""
+        return InputSpec(self.format, self.smiles_column, self.target_columns, self.assay_column, self.value_column)
 
 
 @dataclass

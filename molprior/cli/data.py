@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from molprior.cli.options import add_input_options, add_jobs_option, jobs
+from molprior.cli.options import add_input_options, add_jobs_option, input_spec, jobs
 
 
 def add_parser(commands) -> None:
@@ -92,8 +92,7 @@ def run_check(args: argparse.Namespace) -> int:
         with runs.tracked_run("data-check", params={k: v for k, v in params.items() if v is not None}):
             runs.log_input_file(args.input)
             with progress_bar("standardising", None) as advance:
-                summary = check_file(args.input, args.output, args.format, args.smiles_column, args.target_columns,
-                                     args.assay_column, args.value_column, CurationOptions(molecules),
+                summary = check_file(args.input, args.output, input_spec(args), CurationOptions(molecules),
                                      n_jobs=jobs(args.jobs), progress=advance)
             runs.log_metrics({k: v for k, v in asdict(summary).items() if isinstance(v, int)})
             runs.log_files(summary.outputs, artifact_path="check")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molprior.data.readers import FORMATS
+from molprior.data.readers import FORMATS, InputSpec
 
 
 def comma_list(text: str) -> list[str]:
@@ -30,6 +30,11 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
                        help="wide files: the assay columns to read (default: every other column)")
     group.add_argument("--assay-column", help="long files: column naming the assay (default: 'assay')")
     group.add_argument("--value-column", help="long files: column holding the measurement (default: 'value')")
+
+
+def input_spec(args: argparse.Namespace) -> InputSpec:
+    """The input options given on the command line."""
+    return InputSpec(args.format, args.smiles_column, args.target_columns, args.assay_column, args.value_column)
 
 
 def add_jobs_option(parser: argparse.ArgumentParser) -> None:

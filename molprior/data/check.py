@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from molprior.data.curation import CurationOptions
 from molprior.data.prepare import prepare_table
+from molprior.data.readers import InputSpec
 from molprior.files import write_csv, write_text
 
 
@@ -39,19 +40,14 @@ class CheckSummary:
 def check_file(
     path: str | Path,
     output_dir: str | Path,
-    format: str = "auto",
-    smiles_column: str | None = None,
-    target_columns: Sequence[str] | None = None,
-    assay_column: str | None = None,
-    value_column: str | None = None,
+    spec: InputSpec = InputSpec(),
     options: CurationOptions = CurationOptions(),
     n_jobs: int = 1,
     progress: Callable[[int], None] | None = None,
     on_read: Callable[[int], None] | None = None,
 ) -> CheckSummary:
     """Read, standardise and de-duplicate ``path``; write the results into ``output_dir``."""
-    prepared = prepare_table(path, format, smiles_column, target_columns, assay_column, value_column,
-                             options, n_jobs, progress, on_read)
+    prepared = prepare_table(path, spec, options, n_jobs, progress, on_read)
     merged, rejected, report = prepared.table, prepared.rejected, prepared.duplicates
     out = Path(output_dir)
     outputs = {

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import pandas as pd
 
 from molprior.data.curation import CurationOptions, standardize_table
 from molprior.data.duplicates import aggregate_duplicates
 from molprior.data import catalog
-from molprior.data.readers import ReadResult, read_table, sniff_format
+from molprior.data.readers import InputSpec, ReadResult, read_table, sniff_format
 
 
 @dataclass
@@ -28,9 +28,7 @@ class PreparedTable:
 DATASET_PREFIX = "dataset:"
 
 
-def read_input(path: str | Path, format: str = "auto", smiles_column: str | None = None,
-               target_columns: Sequence[str] | None = None, assay_column: str | None = None,
-               value_column: str | None = None) -> tuple[ReadResult, str]:
+def read_input(path: str | Path, spec: InputSpec = InputSpec()) -> tuple[ReadResult, str]:
     """Read a file, or a catalog dataset named ``dataset:NAME`` (MoleculeNet through deepchem's
     loaders; the others from their fetched files).  Returns the result and the format used."""
     text = str(path)
@@ -44,18 +42,15 @@ def read_input(path: str | Path, format: str = "auto", smiles_column: str | None
         if not dataset.reader:
             raise catalog.DatasetError(f"{name} can be fetched (molprior data fetch {name}) but not read as a table yet")
         path = catalog.fetch(name)
-        format = dataset.reader if format == "auto" else format
-    kind = sniff_format(path) if format == "auto" else format
-    return read_table(path, kind, smiles_column, target_columns, assay_column, value_column), kind
+        if spec.format == "auto":
+            spec = replace(spec, format=dataset.reader)
+    kind = sniff_format(path) if spec.format == "auto" else spec.format
+    return read_table(path, replace(spec, format=kind)), kind
 
 
 def prepare_table(
     path: str | Path,
-    format: str = "auto",
-    smiles_column: str | None = None,
-    target_columns: Sequence[str] | None = None,
-    assay_column: str | None = None,
-    value_column: str | None = None,
+    spec: InputSpec = InputSpec(),
     options: CurationOptions = CurationOptions(),
     n_jobs: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -65,7 +60,7 @@ def prepare_table(
 
     ``on_read`` is told how many distinct inputs will be standardised, before it starts.
     """
-    result, kind = read_input(path, format, smiles_column, target_columns, assay_column, value_column)
+    result, kind = read_input(path, spec)
     if on_read:
         on_read(int(result.table[["input_type", "input"]].drop_duplicates().shape[0]))
     kept, problems = standardize_table(result.table, options, n_jobs=n_jobs, progress=progress)

@@ -340,6 +340,21 @@ def read_smiles_list(path: str | Path, smiles_column: str | None = None) -> Read
 FORMATS = ("auto", "wide", "long", "moleculeace", "mhc", "smiles")
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """How to read an input file: its format and which columns hold what.
+
+    The names follow Chemprop's options (``--smiles-column``, ``--target-columns``) plus
+    ``--assay-column`` and ``--value-column`` for long files; ``None`` means the default.
+    """
+
+    format: str = "auto"
+    smiles_column: str | None = None
+    target_columns: Sequence[str] | None = None
+    assay_column: str | None = None
+    value_column: str | None = None
+
+
 def sniff_format(path: str | Path) -> str:
     """Guess a file's format from its name and header."""
     path = Path(path)
@@ -368,27 +383,20 @@ def sniff_format(path: str | Path) -> str:
     return "wide"
 
 
-def read_table(
-    path: str | Path,
-    format: str = "auto",
-    smiles_column: str | None = None,
-    target_columns: Sequence[str] | None = None,
-    assay_column: str | None = None,
-    value_column: str | None = None,
-) -> ReadResult:
-    """Read any supported file into the assay schema (``format="auto"`` sniffs it)."""
-    if format not in FORMATS:
-        raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    kind = sniff_format(path) if format == "auto" else format
+def read_table(path: str | Path, spec: InputSpec = InputSpec()) -> ReadResult:
+    """Read any supported file into the assay schema (format ``"auto"`` sniffs it)."""
+    if spec.format not in FORMATS:
+        raise InputError(f"unknown format {spec.format!r}; choose one of {', '.join(FORMATS)}")
+    kind = sniff_format(path) if spec.format == "auto" else spec.format
     if kind == "wide":
-        return read_wide(path, smiles_column, target_columns)
+        return read_wide(path, spec.smiles_column, spec.target_columns)
     if kind == "long":
-        return read_long(path, smiles_column, assay_column, value_column)
+        return read_long(path, spec.smiles_column, spec.assay_column, spec.value_column)
     if kind == "moleculeace":
         return read_moleculeace(path)
     if kind == "mhc":
-        return read_mhc(path, value_column=value_column)
-    return read_smiles_list(path, smiles_column)
+        return read_mhc(path, value_column=spec.value_column)
+    return read_smiles_list(path, spec.smiles_column)
 
 
 csv.field_size_limit(1 << 24)  # molecules of thousands of atoms make long SMILES fields

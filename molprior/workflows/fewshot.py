@@ -36,9 +36,7 @@ def prepare(config: FewShotConfig, jobs: int) -> PreparedTable:
         state["total"] = n
 
     with progress_bar("standardising", None) as advance:
-        prepared = prepare_table(config.input, config.format, config.smiles_column, config.target_columns,
-                                 config.assay_column, config.value_column, n_jobs=jobs, progress=advance,
-                                 on_read=on_read)
+        prepared = prepare_table(config.input, config.spec, n_jobs=jobs, progress=advance, on_read=on_read)
     log.info("%d measurements of %d molecules in %d assays; %d input lines rejected",
              len(prepared.table), prepared.table["smiles"].nunique(), prepared.table["assay"].nunique(),
              prepared.rejected["line"].nunique() if len(prepared.rejected) else 0)

@@ -28,6 +28,7 @@ from _realdata import (
     UNCLOSED_RING,
 )
 from molprior.data.check import check_file
+from molprior.data.readers import InputSpec
 
 OUTPUTS = ("standardized.csv", "rejected.csv", "duplicates.csv", "summary.json")
 
@@ -204,7 +205,7 @@ def test_check_real_moleculeace_file(tmp_path):
 def test_check_options_are_passed_to_the_reader(tmp_path):
     path = tmp_path / "tox.csv"
     path.write_text(f"mol_id,smiles,NR-AR,SR-p53\nTOX1,{ASPIRIN},1,0\nTOX2,{CAFFEINE},0,\n")
-    summary = check_file(path, tmp_path / "out", format="wide", target_columns=["SR-p53"])
+    summary = check_file(path, tmp_path / "out", InputSpec(format="wide", target_columns=["SR-p53"]))
     standardized, rejected, _, _ = read_outputs(tmp_path / "out")
     assert set(standardized["assay"]) == {"SR-p53"}
     assert rejected["line"].tolist() == [3]
@@ -238,5 +239,5 @@ def test_check_missing_input_raises_and_writes_nothing(tmp_path):
     from molprior.data.readers import InputError
 
     with pytest.raises(InputError):
-        check_file(tmp_path / "absent.csv", tmp_path / "out", format="wide")
+        check_file(tmp_path / "absent.csv", tmp_path / "out", InputSpec(format="wide"))
     assert not (tmp_path / "out").exists()

@@ -583,7 +583,7 @@ def test_read_table_dispatches_and_format_overrides(tmp_path):
     path = write_text(tmp_path / "l.csv", f"smiles,assay,value\n{ASPIRIN},CHEMBL204,<7\n")
     auto = readers.read_table(path)
     assert rows(auto.table, "assay", "value", "relation") == [("CHEMBL204", 7.0, "<")]
-    forced = readers.read_table(path, format="wide")  # treat every column as a target
+    forced = readers.read_table(path, readers.InputSpec(format="wide"))  # treat every column as a target
     assert set(forced.problems["column"]) == {"assay"}
     assert rows(forced.table, "assay", "relation") == [("value", "<")]
 
@@ -591,7 +591,7 @@ def test_read_table_dispatches_and_format_overrides(tmp_path):
 def test_read_table_unknown_format(tmp_path):
     path = write_text(tmp_path / "l.csv", f"smiles,a\n{ASPIRIN},1\n")
     with pytest.raises(InputError) as error:
-        readers.read_table(path, format="sdf")
+        readers.read_table(path, readers.InputSpec(format="sdf"))
     assert "'sdf'" in str(error.value) and "moleculeace" in str(error.value)
 
 
