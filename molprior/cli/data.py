@@ -93,7 +93,7 @@ def run_check(args: argparse.Namespace) -> int:
             runs.log_input_file(args.input)
             with progress_bar("standardising", None) as advance:
                 summary = check_file(args.input, args.output, input_spec(args), CurationOptions(molecules),
-                                     n_jobs=jobs(args.jobs), progress=advance)
+                                     n_jobs=jobs(args.jobs), progress=advance, on_read=advance.set_total)
             runs.log_metrics({k: v for k, v in asdict(summary).items() if isinstance(v, int)})
             runs.log_files(summary.outputs, artifact_path="check")
     except InputError as error:

@@ -30,13 +30,8 @@ class FewShotOutcome:
 
 def prepare(config: FewShotConfig, jobs: int) -> PreparedTable:
     """Read and standardise the benchmark input, with a progress bar."""
-    state: dict = {}
-
-    def on_read(n: int) -> None:
-        state["total"] = n
-
     with progress_bar("standardising", None) as advance:
-        prepared = prepare_table(config.input, config.spec, n_jobs=jobs, progress=advance, on_read=on_read)
+        prepared = prepare_table(config.input, config.spec, n_jobs=jobs, progress=advance, on_read=advance.set_total)
     log.info("%d measurements of %d molecules in %d assays; %d input lines rejected",
              len(prepared.table), prepared.table["smiles"].nunique(), prepared.table["assay"].nunique(),
              prepared.rejected["line"].nunique() if len(prepared.rejected) else 0)
