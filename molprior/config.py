@@ -42,6 +42,37 @@ class DemoConfig:
     jobs: int = -1
 
 
+@dataclass
+class PretrainConfig:
+    """Generative pretraining: corpus, model shape, optimisation, Trainer flags.
+
+    ``encoder``, ``decoder``, ``optim`` and ``trainer`` hold the fields of
+    :class:`~molprior.models.encoder.EncoderConfig`, :class:`~molprior.models.generative.DecoderConfig`,
+    :class:`~molprior.training.pretrain_module.OptimConfig` and
+    :class:`~molprior.training.trainer.TrainerConfig` (their defaults where left out).
+    """
+
+    corpus: str = "data/moses/moses_train_50k.csv.gz"
+    smiles_column: str | None = None
+    max_molecules: int | None = None
+    max_tokens: int = 99
+    val_fraction: float = 0.05
+    batch_size: int = 128
+    seed: int = 0
+    encoder: dict = field(default_factory=dict)
+    decoder: dict = field(default_factory=dict)
+    optim: dict = field(default_factory=dict)
+    trainer: dict = field(default_factory=dict)
+
+
+def load_pretrain_config(path: str | Path | None) -> PretrainConfig:
+    """Read a pretraining YAML file (``None``: the defaults)."""
+    if path is None:
+        return PretrainConfig()
+    values = yaml.safe_load(Path(path).read_text()) or {}
+    return _build(PretrainConfig, values)
+
+
 def _build(cls, values: dict[str, Any]):
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))

@@ -1,4 +1,4 @@
-"""The ``molprior`` command: ``data``, ``benchmark`` and ``demo`` subcommands.
+"""The ``molprior`` command: ``data``, ``pretrain``, ``generate``, ``benchmark`` and ``demo``.
 
 Every subcommand is a thin shell: it parses arguments, calls library functions, prints.
 """
@@ -11,9 +11,9 @@ import sys
 from typing import Sequence
 
 from molprior import __version__
-from molprior.cli import benchmark, data, demo
+from molprior.cli import benchmark, data, demo, pretrain
 
-COMMANDS = (data, benchmark, demo)
+COMMANDS = (data, pretrain, benchmark, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

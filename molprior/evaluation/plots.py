@@ -34,3 +34,29 @@ def plot_metric_vs_support(summary: pd.DataFrame, path: str | Path, metric: str 
         figure.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
     plt.close(figure)
     return path
+
+
+def plot_loss_curves(history: list[dict[str, float]], path: str | Path) -> Path:
+    """Training and validation loss per epoch (``history``: one dict of metrics per epoch)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for key, label in (("train_loss", "train"), ("val_loss", "validation"), ("train_reconstruction", "train (recon.)"),
+                       ("val_reconstruction", "validation (recon.)")):
+        points = [(h["epoch"], h[key]) for h in history if key in h]
+        if points:
+            epochs, values = zip(*points)
+            axis.plot(epochs, values, marker="o", label=label, linestyle="-" if "loss" in key else "--")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss")
+    axis.legend()
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=120, format="png")
+    plt.close(figure)
+    return path

@@ -40,8 +40,10 @@ def tracked_run(
     tags: Mapping[str, str] | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
     nested: bool = False,
+    run_id: str | None = None,
 ) -> Iterator[Any]:
-    """Start an MLflow run (nested under the active one when ``nested``); yield it."""
+    """Start an MLflow run (nested under the active one when ``nested``; continuing run
+    ``run_id`` when given, e.g. a resumed training); yield it."""
     import mlflow
 
     _quiet()
@@ -49,7 +51,10 @@ def tracked_run(
     if not nested:
         ensure_experiment(experiment)
     all_tags = {"molprior.version": __version__, "molprior.command": name, **(tags or {})}
-    with mlflow.start_run(run_name=name, nested=nested, tags=all_tags) as run:
+    if run_id is not None:
+        params = None  # already logged by the run being continued (MLflow refuses to change them)
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else name, nested=nested,
+                          tags=None if run_id else all_tags) as run:
         if params:
             mlflow.log_params({k: _param(v) for k, v in params.items()})
         yield run
@@ -127,3 +132,13 @@ def active() -> bool:
     import mlflow
 
     return mlflow.active_run() is not None
+
+
+def lightning_logger(run_id: str | None = None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None):
+    """Lightning's ``MLFlowLogger`` on :func:`tracking_uri` (logging into ``run_id`` when given,
+    e.g. the run a command already started)."""
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    _quiet()
+    return MLFlowLogger(experiment_name=experiment, run_name=run_name, tracking_uri=tracking_uri(), run_id=run_id,
+                        log_model=False)

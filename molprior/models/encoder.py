@@ -1,0 +1,103 @@
+"""The graph encoder: the prior that every downstream stage starts from.
+
+GINE-style message passing (Hu et al., 2020, "Strategies for pre-training graph neural
+networks") on the OGB-style categorical features of :mod:`molprior.chem.features`: each
+layer embeds the bond features, passes messages ``ReLU(h_j + e_ij)``, updates with an MLP,
+and adds a residual connection with LayerNorm.  LayerNorm rather than BatchNorm keeps the
+encoder free of running statistics, so MAML's functional inner loop treats it as a plain
+function of its parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch_geometric.nn import GINEConv, global_add_pool, global_max_pool, global_mean_pool
+
+from molprior.chem.features import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+
+READOUTS = ("mean", "sum", "max", "mean+max")
+
+
+@dataclass
+class EncoderConfig:
+    """Width, depth and readout of the graph encoder."""
+
+    hidden_dim: int = 128
+    num_layers: int = 4
+    dropout: float = 0.0
+    readout: str = "mean"
+
+    def __post_init__(self) -> None:
+        if self.readout not in READOUTS:
+            raise ValueError(f"unknown readout {self.readout!r}; choose one of {READOUTS}")
+        if self.hidden_dim < 1 or self.num_layers < 1:
+            raise ValueError("hidden_dim and num_layers must be positive")
+
+    @property
+    def output_dim(self) -> int:
+        """Size of the molecule embedding."""
+        return 2 * self.hidden_dim if self.readout == "mean+max" else self.hidden_dim
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CategoricalEmbedding(nn.Module):
+    """Sum of one embedding table per categorical feature column (OGB's Atom/BondEncoder)."""
+
+    def __init__(self, dims: tuple[int, ...], hidden_dim: int):
+        super().__init__()
+        self.tables = nn.ModuleList(nn.Embedding(d, hidden_dim) for d in dims)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        out = self.tables[0](features[:, 0])
+        for column, table in enumerate(self.tables[1:], start=1):
+            out = out + table(features[:, column])
+        return out
+
+
+class GraphEncoder(nn.Module):
+    """Atom embeddings and a molecule embedding from a (batched) molecular graph."""
+
+    def __init__(self, config: EncoderConfig = EncoderConfig()):
+        super().__init__()
+        self.config = config
+        h = config.hidden_dim
+        self.atom_embedding = CategoricalEmbedding(ATOM_FEATURE_DIMS, h)
+        self.bond_embeddings = nn.ModuleList(CategoricalEmbedding(BOND_FEATURE_DIMS, h) for _ in range(config.num_layers))
+        self.convs = nn.ModuleList(
+            GINEConv(nn.Sequential(nn.Linear(h, 2 * h), nn.ReLU(), nn.Linear(2 * h, h)), train_eps=True)
+            for _ in range(config.num_layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(config.num_layers))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def atom_embeddings(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        """One embedding per atom after all message-passing layers."""
+        h = self.atom_embedding(x)
+        for conv, bonds, norm in zip(self.convs, self.bond_embeddings, self.norms):
+            h = h + self.dropout(torch.relu(norm(conv(h, edge_index, bonds(edge_attr)))))
+        return h
+
+    def readout(self, h: torch.Tensor, batch: torch.Tensor, size: int | None = None) -> torch.Tensor:
+        kind = self.config.readout
+        if kind == "mean":
+            return global_mean_pool(h, batch, size)
+        if kind == "sum":
+            return global_add_pool(h, batch, size)
+        if kind == "max":
+            return global_max_pool(h, batch, size)
+        return torch.cat([global_mean_pool(h, batch, size), global_max_pool(h, batch, size)], dim=-1)
+
+    def forward(self, data) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(atom_embeddings, molecule_embeddings)`` of a PyG ``Batch`` (or ``Data``)."""
+        batch = data.batch if getattr(data, "batch", None) is not None else data.x.new_zeros(data.x.size(0))
+        h = self.atom_embeddings(data.x, data.edge_index, data.edge_attr)
+        return h, self.readout(h, batch, getattr(data, "num_graphs", None))
+
+    def embed(self, data) -> torch.Tensor:
+        """Molecule embeddings only."""
+        return self.forward(data)[1]

@@ -1,0 +1,48 @@
+"""Where a model lives: a local directory, an MLflow run or registry URI, or the shipped prior.
+
+``resolve_model_dir`` turns any of them into a local directory; MLflow URIs are downloaded
+with ``mlflow.artifacts.download_artifacts`` (weights are safetensors, so nothing is
+unpickled on the way in).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+SHIPPED_PRIOR = Path(__file__).resolve().parents[1] / "priors" / "default"
+MARKERS = {"generator": "generator.json", "encoder": "encoder.json"}
+
+
+def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path:
+    """A local directory holding a ``kind`` model ("generator" or "encoder").
+
+    ``model`` may be ``None`` (the shipped prior), a model directory, a pretraining output
+    directory (its ``model/`` is used), or an MLflow URI such as ``runs:/<id>/model``,
+    ``runs:/<id>/encoder`` or ``models:/NAME@ALIAS``.
+    """
+    marker = MARKERS[kind]
+    if model is None:
+        if not (SHIPPED_PRIOR / marker).exists() and not (SHIPPED_PRIOR / "encoder" / marker).exists():
+            raise FileNotFoundError(f"no shipped prior in {SHIPPED_PRIOR}; pass --model")
+        return SHIPPED_PRIOR
+    text = str(model)
+    if text.startswith(("runs:/", "models:/", "mlflow-artifacts:/")):
+        import mlflow
+
+        from molprior.tracking.runs import tracking_uri
+
+        mlflow.set_tracking_uri(tracking_uri())
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=tempfile.mkdtemp(prefix="molprior-")))
+        return _find(local, marker, text)
+    path = Path(model)
+    if not path.exists():
+        raise FileNotFoundError(f"no such model directory: {path}")
+    return _find(path, marker, text)
+
+
+def _find(path: Path, marker: str, name: str) -> Path:
+    for candidate in (path, path / "model", path / "encoder", path / "model" / "encoder"):
+        if (candidate / marker).exists():
+            return candidate
+    raise FileNotFoundError(f"{name} holds no {marker}: not a molprior model")

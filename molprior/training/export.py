@@ -1,0 +1,116 @@
+"""Save and load trained models as safetensors weights plus a JSON description.
+
+Nothing is ever unpickled: weights are safetensors, everything else is JSON.  Layout of an
+exported generator directory::
+
+    generator.safetensors   the whole VAE (encoder, latent heads, decoder)
+    generator.json          format, configs, SELFIES vocabulary, featuriser version, metadata
+    encoder/
+        encoder.safetensors the graph encoder alone: the prior for later stages
+        encoder.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from molprior.chem.features import FEATURIZER_VERSION
+from molprior.chem.tokenizer import SelfiesVocabulary
+from molprior.files import atomic_path, write_text
+from molprior.models.encoder import EncoderConfig, GraphEncoder
+from molprior.models.generative import DecoderConfig, MoleculeVAE
+
+GENERATOR_FORMAT = "molprior-generator/1"
+ENCODER_FORMAT = "molprior-encoder/1"
+
+
+class ModelFormatError(ValueError):
+    """A directory that does not hold a model molprior can load."""
+
+
+def _save_weights(module: torch.nn.Module, path: Path) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+
+
+def _read_description(path: Path, expected_format: str) -> dict[str, Any]:
+    if not path.exists():
+        raise ModelFormatError(f"{path.parent} holds no {path.name}: not a molprior model directory")
+    description = json.loads(path.read_text())
+    if description.get("format") != expected_format:
+        raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected {expected_format!r}")
+    if description.get("featurizer_version") != FEATURIZER_VERSION:
+        raise ModelFormatError(
+            f"{path}: trained on features {description.get('featurizer_version')!r}, but this molprior "
+            f"featurises with {FEATURIZER_VERSION!r}; re-train or use a matching molprior version")
+    return description
+
+
+def save_encoder(encoder: GraphEncoder, directory: str | Path, metadata: dict | None = None) -> Path:
+    """Write ``encoder.safetensors`` and ``encoder.json`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _save_weights(encoder, directory / "encoder.safetensors")
+    description = {"format": ENCODER_FORMAT, "encoder": encoder.config.to_dict(),
+                   "featurizer_version": FEATURIZER_VERSION, "metadata": metadata or {}}
+    write_text(json.dumps(description, indent=2) + "\n", directory / "encoder.json")
+    return directory
+
+
+def load_encoder(directory: str | Path) -> tuple[GraphEncoder, dict]:
+    """The graph encoder saved in ``directory`` (an encoder or a generator directory)."""
+    directory = Path(directory)
+    if not (directory / "encoder.json").exists() and (directory / "encoder" / "encoder.json").exists():
+        directory = directory / "encoder"
+    description = _read_description(directory / "encoder.json", ENCODER_FORMAT)
+    encoder = GraphEncoder(EncoderConfig(**description["encoder"]))
+    encoder.load_state_dict(load_file(str(directory / "encoder.safetensors")))
+    encoder.eval()
+    return encoder, description.get("metadata", {})
+
+
+def save_generator(model: MoleculeVAE, vocabulary: SelfiesVocabulary, directory: str | Path,
+                   metadata: dict | None = None) -> Path:
+    """Write the whole generator, and its encoder alone under ``encoder/``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _save_weights(model, directory / "generator.safetensors")
+    description = {"format": GENERATOR_FORMAT, "encoder": model.encoder.config.to_dict(),
+                   "decoder": model.decoder.config.to_dict(), "vocabulary": vocabulary.to_dict(),
+                   "featurizer_version": FEATURIZER_VERSION, "metadata": metadata or {}}
+    write_text(json.dumps(description, indent=2) + "\n", directory / "generator.json")
+    save_encoder(model.encoder, directory / "encoder", metadata)
+    return directory
+
+
+def load_generator(directory: str | Path) -> tuple[MoleculeVAE, SelfiesVocabulary, dict]:
+    """The generator saved in ``directory``, in eval mode."""
+    directory = Path(directory)
+    description = _read_description(directory / "generator.json", GENERATOR_FORMAT)
+    vocabulary = SelfiesVocabulary.from_dict(description["vocabulary"])
+    model = MoleculeVAE(len(vocabulary), EncoderConfig(**description["encoder"]), DecoderConfig(**description["decoder"]))
+    model.load_state_dict(load_file(str(directory / "generator.safetensors")))
+    model.eval()
+    return model, vocabulary, description.get("metadata", {})
+
+
+@torch.no_grad()
+def sample_smiles(model: MoleculeVAE, vocabulary: SelfiesVocabulary, n: int, temperature: float = 1.0,
+                  seed: int | None = None, batch_size: int = 1000) -> list[str]:
+    """``n`` molecules sampled from the prior (canonical SMILES; "" where decoding gave nothing)."""
+    generator = torch.Generator()
+    if seed is not None:
+        generator.manual_seed(seed)
+    out: list[str] = []
+    for start in range(0, n, batch_size):
+        z = torch.randn(min(batch_size, n - start), model.latent_dim, generator=generator)
+        ids = model.decoder.generate(z, vocabulary.max_length, vocabulary.bos_id, vocabulary.eos_id,
+                                     temperature, generator=generator)
+        out += [vocabulary.decode(row) for row in ids.tolist()]
+    return out

@@ -1,0 +1,146 @@
+"""The LightningModule that pretrains the molecular VAE.
+
+Loss: token cross-entropy of the SELFIES reconstruction plus ``beta`` times the KL
+divergence to the standard normal prior, with ``beta`` warmed up linearly over the first
+steps (KL annealing, against posterior collapse).  Each validation epoch logs the
+validation loss, the reconstruction accuracy (greedy decoding from the latent mean equals
+the molecule's canonical SMILES) on held-out molecules, and the MOSES validity,
+uniqueness, novelty and internal diversity of molecules sampled from the prior.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, asdict
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from molprior.chem.tokenizer import SelfiesVocabulary
+from molprior.evaluation.generation import generation_metrics
+from molprior.models.encoder import EncoderConfig
+from molprior.models.generative import DecoderConfig, MoleculeVAE
+
+
+@dataclass
+class OptimConfig:
+    """Optimisation and monitoring settings of pretraining."""
+
+    learning_rate: float = 1e-3
+    beta: float = 0.1
+    kl_warmup_steps: int = 2000
+    sample_size: int = 1000
+    reconstruction_size: int = 500
+    temperature: float = 1.0
+
+
+class PretrainModule(pl.LightningModule):
+    """Trains a :class:`MoleculeVAE`; the encoder is what later stages reuse."""
+
+    def __init__(self, vocabulary: dict, encoder: dict | None = None, decoder: dict | None = None,
+                 optim: dict | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.vocabulary = SelfiesVocabulary.from_dict(vocabulary)
+        self.optim = OptimConfig(**(optim or {}))
+        self.model = MoleculeVAE(len(self.vocabulary), EncoderConfig(**(encoder or {})), DecoderConfig(**(decoder or {})))
+        self._epoch_start = 0.0
+        self._epoch_molecules = 0
+        self.history: list[dict[str, float]] = []
+
+    def beta(self) -> float:
+        warmup = max(1, self.optim.kl_warmup_steps)
+        return self.optim.beta * min(1.0, self.global_step / warmup)
+
+    def losses(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        graphs, inputs, targets = batch
+        logits, mean, logvar = self.model(graphs, inputs)
+        reconstruction = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                         ignore_index=self.vocabulary.pad_id)
+        kl = -0.5 * torch.mean(torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1))
+        return reconstruction + self.beta() * kl, reconstruction, kl
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss, reconstruction, kl = self.losses(batch)
+        size = batch[1].size(0)
+        self._epoch_molecules += size
+        self.log_dict({"train_loss": loss, "train_reconstruction": reconstruction, "train_kl": kl, "beta": self.beta()},
+                      batch_size=size, on_step=False, on_epoch=True, prog_bar=False)
+        self.log("loss", loss, batch_size=size, prog_bar=True, on_step=True, on_epoch=False, logger=False)
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        _, reconstruction, kl = self.losses(batch)
+        # Validation loss uses the full beta, so it is comparable across epochs (early stopping).
+        loss = reconstruction + self.optim.beta * kl
+        size = batch[1].size(0)
+        self.log_dict({"val_loss": loss, "val_reconstruction": reconstruction, "val_kl": kl}, batch_size=size,
+                      prog_bar=True, on_epoch=True)
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start, self._epoch_molecules = time.perf_counter(), 0
+
+    def on_train_epoch_end(self) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        if seconds > 0 and self._epoch_molecules:
+            self.log("train_mol_per_s", self._epoch_molecules / seconds)
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("train_", "val_"))}
+        self.history.append({"epoch": self.current_epoch, **metrics})
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        metrics = self.sample_metrics(getattr(datamodule, "train_smiles", None))
+        if datamodule is not None and datamodule.val_set is not None:
+            metrics["reconstruction_accuracy"] = self.reconstruction_accuracy(datamodule.val_set)
+        self.log_dict(metrics)
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float | None = None, seed: int | None = None) -> list[str]:
+        """``n`` canonical SMILES decoded from latent codes drawn from the prior."""
+        generator = torch.Generator(device=self.device)
+        if seed is not None:
+            generator.manual_seed(seed)
+        z = torch.randn(n, self.model.latent_dim, generator=generator, device=self.device)
+        ids = self.model.decoder.generate(z, self.vocabulary.max_length, self.vocabulary.bos_id,
+                                          self.vocabulary.eos_id, temperature or self.optim.temperature,
+                                          generator=generator)
+        return [self.vocabulary.decode(row) for row in ids.cpu().tolist()]
+
+    def sample_metrics(self, training_smiles=None) -> dict[str, float]:
+        was_training = self.training
+        self.eval()
+        samples = self.sample(self.optim.sample_size, seed=0)
+        self.train(was_training)
+        metrics = generation_metrics(samples, training_smiles, training_is_canonical=True)
+        return {f"sample_{k}": float(v) for k, v in metrics.items() if k in
+                ("validity", "uniqueness", "novelty", "internal_diversity")}
+
+    @torch.no_grad()
+    def reconstruction_accuracy(self, dataset) -> float:
+        """Fraction of held-out molecules whose greedy reconstruction is the same molecule."""
+        from torch_geometric.data import Batch
+
+        was_training = self.training
+        self.eval()
+        n = min(len(dataset), self.optim.reconstruction_size)
+        correct = 0
+        for start in range(0, n, 256):
+            idx = range(start, min(n, start + 256))
+            graphs = Batch.from_data_list([dataset.graphs[i] for i in idx]).to(self.device)
+            mean, _ = self.model.encode(graphs)
+            ids = self.model.decoder.generate(mean, self.vocabulary.max_length, self.vocabulary.bos_id,
+                                              self.vocabulary.eos_id, greedy=True)
+            for i, row in zip(idx, ids.cpu().tolist()):
+                correct += self.vocabulary.decode(row) == dataset.graphs.smiles[i]
+        self.train(was_training)
+        return correct / n if n else 0.0
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.optim.learning_rate)
+
+
+def optim_dict(config: OptimConfig) -> dict:
+    return asdict(config)

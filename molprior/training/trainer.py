@@ -1,0 +1,83 @@
+"""The Lightning Trainer set-up shared by the training stages."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, OnExceptionCheckpoint, TQDMProgressBar
+
+
+log = logging.getLogger(__name__)
+CHECKPOINT_NAMES = ("last.ckpt", "step.ckpt", "interrupted.ckpt", "best.ckpt")
+
+# With OnExceptionCheckpoint present Lightning looks for a "last" checkpoint on every fresh
+# fit and says so; molprior decides about resuming itself (see ``clear_checkpoints``).
+warnings.filterwarnings("ignore", message=r".*ckpt_path=None\)` was called without a model")
+warnings.filterwarnings("ignore", message=r".*there is no last checkpoint available")
+
+
+@dataclass
+class TrainerConfig:
+    """Hardware and stopping settings (Lightning's own flag names)."""
+
+    max_epochs: int = 10
+    accelerator: str = "cpu"  # "gpu"/"cuda" or "auto" for GPUs
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"  # "ddp" for several GPUs or nodes
+    precision: str = "32-true"
+    patience: int = 3  # epochs without val_loss improvement before stopping
+    checkpoint_every_n_steps: int = 500  # also mid-epoch, so a killed run loses little
+    gradient_clip_val: float = 1.0
+    log_every_n_steps: int = 20
+
+
+def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, progress_bar: bool = True,
+                  extra_callbacks: list | None = None) -> pl.Trainer:
+    """A Trainer that checkpoints into ``output_dir/checkpoints`` (``last.ckpt`` for resuming,
+    the best on ``val_loss``) and stops early when ``val_loss`` stops improving."""
+    checkpoints = Path(output_dir) / "checkpoints"
+    callbacks = [
+        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min", save_top_k=1,
+                        enable_version_counter=False),
+        # last.ckpt at the end of every training epoch; step.ckpt every few hundred steps within one
+        ModelCheckpoint(dirpath=checkpoints, save_top_k=0, save_last=True, save_on_train_epoch_end=True),
+        ModelCheckpoint(dirpath=checkpoints, filename="step", every_n_train_steps=config.checkpoint_every_n_steps,
+                        save_top_k=1, enable_version_counter=False),
+        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+        EarlyStopping(monitor="val_loss", mode="min", patience=config.patience),
+        *(extra_callbacks or []),
+    ]
+    if progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=10))
+    return pl.Trainer(
+        max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
+        num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
+        gradient_clip_val=config.gradient_clip_val, log_every_n_steps=config.log_every_n_steps,
+        callbacks=callbacks, logger=logger if logger is not None else False, enable_progress_bar=progress_bar,
+        enable_model_summary=False, default_root_dir=str(output_dir),
+    )
+
+
+def clear_checkpoints(output_dir: str | Path) -> None:
+    """Remove a previous run's checkpoints before a fresh (not resumed) run, so that nothing
+    of it is picked up (Lightning would otherwise resume from an old ``interrupted.ckpt``)."""
+    checkpoints = Path(output_dir) / "checkpoints"
+    old = [checkpoints / name for name in CHECKPOINT_NAMES if (checkpoints / name).exists()]
+    if old:
+        log.warning("starting afresh in %s: replacing the checkpoints of the previous run", output_dir)
+    for path in old:
+        path.unlink()
+
+
+def last_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest checkpoint a previous run left, if any: ``last.ckpt`` (end of an epoch),
+    ``step.ckpt`` (within an epoch) or ``interrupted.ckpt`` (saved on Ctrl-C or an exception)."""
+    checkpoints = Path(output_dir) / "checkpoints"
+    found = [checkpoints / name for name in ("last.ckpt", "step.ckpt", "interrupted.ckpt")]
+    found = [p for p in found if p.exists()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
