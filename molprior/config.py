@@ -35,9 +35,12 @@ class FewShotConfig:
 
 @dataclass
 class DemoConfig:
-    """What ``molprior demo`` runs."""
+    """What ``molprior demo`` runs: a short pretraining (``pretrain``: keys of
+    :class:`PretrainConfig`), ``generate`` molecules from the shipped prior, the few-shot table."""
 
     fewshot: FewShotConfig = field(default_factory=FewShotConfig)
+    pretrain: dict = field(default_factory=dict)
+    generate: int = 10
     output: str = "demo-output"
     jobs: int = -1
 

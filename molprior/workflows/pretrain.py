@@ -43,7 +43,7 @@ def _flat_params(config: PretrainConfig) -> dict:
 
 
 def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool = False, jobs: int = 1,
-                    progress: bool = True, cache_dir: str | Path | None = None) -> PretrainOutcome:
+                    progress: bool = True, cache_dir: str | Path | None = None, nested: bool = False) -> PretrainOutcome:
     """Pretrain on ``config.corpus``; write checkpoints, ``model/`` (generator and encoder),
     ``rejected.csv`` and ``loss_curves.png`` into ``output_dir`` and log them to MLflow.
 
@@ -59,7 +59,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         clear_checkpoints(out)
     previous_run = json.loads((out / RUN_FILE).read_text())["run_id"] if checkpoint and (out / RUN_FILE).exists() else None
 
-    with runs.tracked_run("pretrain", params=_flat_params(config), run_id=previous_run) as run:
+    with runs.tracked_run("pretrain", params=_flat_params(config), run_id=previous_run, nested=nested) as run:
         write_text(json.dumps({"run_id": run.info.run_id}) + "\n", out / RUN_FILE)
         runs.log_input_file(config.corpus, "corpus")
         with progress_bar("reading corpus", None) as advance:
