@@ -1,8 +1,11 @@
 """The LightningModule that pretrains the molecular VAE.
 
-Loss: token cross-entropy of the SELFIES reconstruction plus ``beta`` times the KL
-divergence to the standard normal prior, with ``beta`` warmed up linearly over the first
-steps (KL annealing, against posterior collapse).  Each validation epoch logs the
+Loss, per molecule: the SELFIES reconstruction's cross-entropy summed over its tokens plus
+``beta`` times the KL divergence to the standard normal prior.  Two standard guards against
+posterior collapse (a decoder that ignores the latent code, leaving the encoder untrained):
+``beta`` is warmed up linearly over the first steps (KL annealing), and a fraction
+``word_dropout`` of the decoder's input tokens are blanked during training (Bowman et al.
+2016), so the decoder has to rely on the latent code.  Each validation epoch logs the
 validation loss, the reconstruction accuracy (greedy decoding from the latent mean equals
 the molecule's canonical SMILES) on held-out molecules, and the MOSES validity,
 uniqueness, novelty and internal diversity of molecules sampled from the prior.
@@ -30,6 +33,7 @@ class OptimConfig:
     learning_rate: float = 1e-3
     beta: float = 0.1
     kl_warmup_steps: int = 2000
+    word_dropout: float = 0.25
     sample_size: int = 1000
     reconstruction_size: int = 500
     temperature: float = 1.0
@@ -55,9 +59,13 @@ class PretrainModule(pl.LightningModule):
 
     def losses(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         graphs, inputs, targets = batch
+        if self.training and self.optim.word_dropout > 0:
+            blank = torch.rand(inputs.shape, device=inputs.device) < self.optim.word_dropout
+            blank[:, 0] = False  # keep <bos>
+            inputs = inputs.masked_fill(blank, self.vocabulary.pad_id)
         logits, mean, logvar = self.model(graphs, inputs)
         reconstruction = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                         ignore_index=self.vocabulary.pad_id)
+                                         ignore_index=self.vocabulary.pad_id, reduction="sum") / targets.size(0)
         kl = -0.5 * torch.mean(torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1))
         return reconstruction + self.beta() * kl, reconstruction, kl
 

@@ -34,6 +34,7 @@ class TrainerConfig:
     checkpoint_every_n_steps: int = 500  # also mid-epoch, so a killed run loses little
     gradient_clip_val: float = 1.0
     log_every_n_steps: int = 20
+    max_time: str | None = None  # wall-clock limit "DD:HH:MM:SS"; training stops cleanly there
 
 
 def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, progress_bar: bool = True,
@@ -55,7 +56,7 @@ def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, pr
     if progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     return pl.Trainer(
-        max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
+        max_epochs=config.max_epochs, max_time=config.max_time, accelerator=config.accelerator, devices=config.devices,
         num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
         gradient_clip_val=config.gradient_clip_val, log_every_n_steps=config.log_every_n_steps,
         callbacks=callbacks, logger=logger if logger is not None else False, enable_progress_bar=progress_bar,
