@@ -18,6 +18,7 @@ CHECKPOINT_NAMES = ("last.ckpt", "step.ckpt", "interrupted.ckpt", "best.ckpt")
 # fit and says so; molprior decides about resuming itself (see ``clear_checkpoints``).
 warnings.filterwarnings("ignore", message=r".*ckpt_path=None\)` was called without a model")
 warnings.filterwarnings("ignore", message=r".*there is no last checkpoint available")
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 @dataclass
