@@ -68,7 +68,9 @@ def run_pretrain(args: argparse.Namespace) -> int:
         return 2
     for name, value in outcome.metrics.items():
         print(f"{name}: {value:.3f}")
-    print(f"model: {outcome.model_dir}  (encoder: {outcome.model_dir / 'encoder'}; MLflow: runs:/{outcome.run_id}/encoder)")
+    print(f"model: {outcome.model_dir}  (encoder: {outcome.model_dir / 'encoder'})")
+    print(f"MLflow: runs:/{outcome.run_id}/encoder; logged models models:/{outcome.model_ids['generator']} (generator), "
+          f"models:/{outcome.model_ids['encoder']} (encoder)")
     return 0
 
 

@@ -142,3 +142,23 @@ def lightning_logger(run_id: str | None = None, experiment: str = DEFAULT_EXPERI
     _quiet()
     return MLFlowLogger(experiment_name=experiment, run_name=run_name, tracking_uri=tracking_uri(), run_id=run_id,
                         log_model=False)
+
+
+def log_model_dir(name: str, directory: str | Path, model_type: str, tags: Mapping[str, str] | None = None) -> str:
+    """Log a model directory (safetensors + JSON) as an MLflow *logged model* of the active run.
+
+    The model can then be registered (``mlflow.register_model("models:/<model_id>", NAME)``) and
+    loaded back from ``models:/<model_id>`` or ``models:/NAME/VERSION``; returns the model id.
+    """
+    import mlflow
+
+    run = mlflow.active_run()
+    model = mlflow.initialize_logged_model(name=name, source_run_id=run.info.run_id if run else None,
+                                           model_type=model_type, tags=dict(tags or {}))
+    try:
+        mlflow.MlflowClient().log_model_artifacts(model.model_id, str(directory))
+    except Exception:
+        mlflow.finalize_logged_model(model.model_id, "FAILED")
+        raise
+    mlflow.finalize_logged_model(model.model_id, "READY")
+    return model.model_id

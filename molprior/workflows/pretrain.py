@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from molprior.chem.cache import FeatureCache
+from molprior.chem.features import FEATURIZER_VERSION
 from molprior.chem.tokenizer import SelfiesVocabulary
 from molprior.config import PretrainConfig
 from molprior.data.corpus import load_corpus
@@ -30,6 +31,7 @@ class PretrainOutcome:
     model_dir: Path
     run_id: str
     metrics: dict[str, float]
+    model_ids: dict[str, str]  # MLflow logged models: "generator" and "encoder" -> models:/<id>
 
 
 def _flat_params(config: PretrainConfig) -> dict:
@@ -109,4 +111,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         mlflow.log_artifacts(str(model_dir), artifact_path="model")
         mlflow.log_artifacts(str(model_dir / "encoder"), artifact_path="encoder")
         runs.log_files(outputs)
-    return PretrainOutcome(out, model_dir, run.info.run_id, final)
+        tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "pretrain"}
+        model_ids = {"generator": runs.log_model_dir("generator", model_dir, "molprior-generator", tags),
+                     "encoder": runs.log_model_dir("encoder", model_dir / "encoder", "molprior-encoder", tags)}
+    return PretrainOutcome(out, model_dir, run.info.run_id, final, model_ids)

@@ -68,6 +68,16 @@ def test_pretraining_learns_exports_and_logs(corpus, tmp_path):
     with torch.no_grad():
         assert torch.equal(encoder.embed(batch), model.encoder.embed(batch))
 
+    # the encoder is also an MLflow logged model: registered, it loads from a registry URI
+    version = mlflow.register_model(f"models:/{outcome.model_ids['encoder']}", "unit-test-encoder")
+    from molprior.tracking.artifacts import resolve_model_dir
+
+    registered, _ = load_encoder(resolve_model_dir(f"models:/unit-test-encoder/{version.version}", kind="encoder"))
+    with torch.no_grad():
+        assert torch.equal(registered.embed(batch), model.encoder.embed(batch))
+    generator_dir = resolve_model_dir(f"models:/{outcome.model_ids['generator']}")
+    assert (generator_dir / "generator.safetensors").exists()
+
 
 def test_resume_continues_the_same_run(corpus, tmp_path):
     out = tmp_path / "run"
