@@ -9,13 +9,29 @@ import pandas as pd
 from molprior.files import atomic_path
 
 
-def plot_metric_vs_support(summary: pd.DataFrame, path: str | Path, metric: str = "delta_auprc") -> Path:
-    """One line per method: ``metric`` (mean ± std over assays) against support size."""
+def _pyplot():
+    """matplotlib's pyplot on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(figure, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    _pyplot().close(figure)
+    return path
+
+
+def plot_metric_vs_support(summary: pd.DataFrame, path: str | Path, metric: str = "delta_auprc") -> Path:
+    """One line per method: ``metric`` (mean ± std over assays) against support size."""
+    import matplotlib
+
+    plt = _pyplot()
     rows = summary[summary["metric"] == metric]
     figure, axis = plt.subplots(figsize=(6, 4))
     for method, group in rows.groupby("method", sort=False):
@@ -29,21 +45,12 @@ def plot_metric_vs_support(summary: pd.DataFrame, path: str | Path, metric: str 
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_loss_curves(history: list[dict[str, float]], path: str | Path) -> Path:
     """Training and validation loss per epoch (``history``: one dict of metrics per epoch)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _pyplot().subplots(figsize=(6, 4))
     for key, label in (("train_loss", "train"), ("val_loss", "validation"), ("train_reconstruction", "train (recon.)"),
                        ("val_reconstruction", "validation (recon.)")):
         points = [(h["epoch"], h[key]) for h in history if key in h]
@@ -55,8 +62,4 @@ def plot_loss_curves(history: list[dict[str, float]], path: str | Path) -> Path:
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=120, format="png")
-    plt.close(figure)
-    return path
+    return _save(figure, path)

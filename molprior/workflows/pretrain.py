@@ -13,7 +13,7 @@ from molprior.chem.tokenizer import SelfiesVocabulary
 from molprior.config import PretrainConfig
 from molprior.data.corpus import load_corpus
 from molprior.evaluation.plots import plot_loss_curves
-from molprior.files import file_hash, write_csv, write_text
+from molprior.files import write_csv, write_text
 from molprior.tracking import runs
 from molprior.training.export import save_generator
 from molprior.training.pretrain_data import PretrainDataModule
@@ -63,7 +63,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
 
     with runs.tracked_run("pretrain", params=_flat_params(config), run_id=previous_run, nested=nested) as run:
         write_text(json.dumps({"run_id": run.info.run_id}) + "\n", out / RUN_FILE)
-        runs.log_input_file(config.corpus, "corpus")
+        corpus_sha256 = runs.log_input_file(config.corpus, "corpus")
         with progress_bar("reading corpus", None) as advance:
             corpus = load_corpus(config.corpus, config.smiles_column, config.max_tokens, config.max_molecules,
                                  n_jobs=jobs, progress=advance)
@@ -99,7 +99,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         runs.log_metrics(final)
 
         metadata = {"mlflow_run_id": run.info.run_id, "corpus": str(config.corpus),
-                    "corpus_sha256": file_hash(config.corpus), "corpus_molecules": len(corpus.smiles),
+                    "corpus_sha256": corpus_sha256, "corpus_molecules": len(corpus.smiles),
                     "epochs_trained": trainer.current_epoch, "metrics": final,
                     "config": asdict(config)}
         model_dir = save_generator(module.model, vocabulary, out / "model", metadata)
