@@ -1,0 +1,104 @@
+"""Model-agnostic meta-learning (Finn et al. 2017) with ``torch.func.functional_call``.
+
+The inner loop adapts a copy of the parameters to a task's support set with a few gradient
+steps; the outer loop updates the initial parameters so that the adapted model does well on
+the task's query set.  Options:
+
+* ``first_order``: drop the second-order terms (FOMAML): the inner gradients are treated as
+  constants, which is cheaper and often as good;
+* ``anil``: adapt only the head in the inner loop (Raghu et al. 2020, "Almost No Inner Loop");
+  the encoder runs once per task and is meta-learned by the outer loop alone;
+* ``learn_inner_lr``: one learnable inner learning rate per adapted parameter tensor element
+  (Meta-SGD, Li et al. 2017).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from molprior.models.heads import TaskModel
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class MAMLConfig:
+    """Inner-loop settings."""
+
+    inner_steps: int = 5
+    inner_lr: float = 0.01
+    first_order: bool = False
+    anil: bool = False
+    learn_inner_lr: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MAML(nn.Module):
+    """Wraps a :class:`TaskModel`; its parameters are the meta-learned initialisation."""
+
+    def __init__(self, model: TaskModel, config: MAMLConfig = MAMLConfig()):
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.inner_lrs = nn.ParameterDict()
+        if config.learn_inner_lr:
+            for name, parameter in self.adapted_parameters().items():
+                self.inner_lrs[_key(name)] = nn.Parameter(torch.full_like(parameter, config.inner_lr))
+
+    def adapted_parameters(self) -> dict[str, torch.Tensor]:
+        """The parameters the inner loop changes: the head's (ANIL) or all of them."""
+        module = self.model.head if self.config.anil else self.model
+        return dict(module.named_parameters())
+
+    def _learning_rate(self, name: str) -> torch.Tensor | float:
+        return self.inner_lrs[_key(name)] if self.config.learn_inner_lr else self.config.inner_lr
+
+    def adapt(self, support, targets: torch.Tensor, loss: Loss, steps: int | None = None) -> dict[str, torch.Tensor]:
+        """Fast weights after ``steps`` inner gradient steps on the support set.
+
+        In training mode the steps stay on the autograd graph (second order unless
+        ``first_order``), so the outer loss can differentiate through them.
+        """
+        with torch.enable_grad():  # adaptation needs gradients even when called for inference
+            params = self._adapt(support, targets, loss, self.config.inner_steps if steps is None else steps)
+        return params if self.training else {name: p.detach() for name, p in params.items()}
+
+    def _adapt(self, support, targets: torch.Tensor, loss: Loss, steps: int) -> dict[str, torch.Tensor]:
+        create_graph = self.training and not self.config.first_order
+        params = self.adapted_parameters()
+        if self.config.anil:
+            embedding = self.model.encoder.embed(support)
+            def forward(p):
+                return functional_call(self.model.head, p, (embedding,))
+        else:
+            def forward(p):
+                return functional_call(self.model, p, (support,))
+        for _ in range(steps):
+            value = loss(forward(params), targets)
+            grads = torch.autograd.grad(value, list(params.values()), create_graph=create_graph, allow_unused=True)
+            params = {name: p if g is None else p - self._learning_rate(name) * (g if create_graph else g.detach())
+                      for (name, p), g in zip(params.items(), grads)}
+        return params
+
+    def predict(self, params: dict[str, torch.Tensor], batch) -> torch.Tensor:
+        """Outputs of the adapted model (fast weights ``params``) on ``batch``."""
+        if self.config.anil:
+            return functional_call(self.model.head, params, (self.model.encoder.embed(batch),))
+        return functional_call(self.model, params, (batch,))
+
+    def query_loss(self, support, support_targets: torch.Tensor, query, query_targets: torch.Tensor,
+                   loss: Loss, query_loss: Loss | None = None) -> torch.Tensor:
+        """The meta-objective of one task: the adapted model's loss on the query set."""
+        params = self.adapt(support, support_targets, loss)
+        return (query_loss or loss)(self.predict(params, query), query_targets)
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
