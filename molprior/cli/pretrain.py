@@ -81,7 +81,8 @@ def run_generate(args: argparse.Namespace) -> int:
     from molprior.files import write_csv
     from molprior.tracking import runs
     from molprior.tracking.artifacts import resolve_model_dir
-    from molprior.training.export import load_generator, sample_smiles
+    from molprior.models.generative import sample_smiles
+    from molprior.training.export import load_generator
 
     if args.n < 1:
         print("molprior generate: error: -n must be at least 1", file=sys.stderr)

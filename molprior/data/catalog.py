@@ -261,11 +261,11 @@ def _extract(archive: Path, member: str, out_dir: Path) -> Path:
                     raise DatasetError(f"{archive.name} has no member {member!r}")
                 tf.extractall(tmp_dir, members=names, filter="data")
         out_dir.mkdir(parents=True, exist_ok=True)
-        for item in (tmp_dir / member.split("/")[0],):
-            dest = out_dir / item.name
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.move(str(item), dest)
+        top = tmp_dir / member.split("/")[0]
+        dest = out_dir / top.name
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.move(str(top), dest)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return target

@@ -100,9 +100,10 @@ def standardize_table(
     kept = table.loc[ok].copy()
     kept["smiles"] = [o.smiles for o, good in zip(rows, ok) if good]
     kept["notes"] = [o.notes for o, good in zip(rows, ok) if good]
-    if (table["input_type"] == "peptide").any():
+    has_peptides = bool((table["input_type"] == "peptide").any())
+    if has_peptides:
         kept["peptide"] = [o.normalized for o, good in zip(rows, ok) if good]
-    column = "peptide" if (table["input_type"] == "peptide").any() else "smiles"
+    column = "peptide" if has_peptides else "smiles"
     problems = problems_table([
         (int(line), text, column, outcome.reason)
         for line, text, outcome, good in zip(table["line"], inputs, rows, ok)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from molprior.chem.tokenizer import SelfiesVocabulary
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 
 
@@ -106,3 +107,20 @@ class MoleculeVAE(nn.Module):
         mean, logvar = self.encode(data)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if self.training else mean
         return self.decoder(z, inputs), mean, logvar
+
+
+@torch.no_grad()
+def sample_smiles(model: MoleculeVAE, vocabulary: SelfiesVocabulary, n: int, temperature: float = 1.0,
+                  seed: int | None = None, batch_size: int = 1000, device: torch.device | str = "cpu") -> list[str]:
+    """``n`` molecules decoded from latent codes drawn from the prior (canonical SMILES; ""
+    where decoding gave nothing); ``model`` must be on ``device``."""
+    generator = torch.Generator(device=device)
+    if seed is not None:
+        generator.manual_seed(seed)
+    out: list[str] = []
+    for start in range(0, n, batch_size):
+        z = torch.randn(min(batch_size, n - start), model.latent_dim, generator=generator, device=device)
+        ids = model.decoder.generate(z, vocabulary.max_length, vocabulary.bos_id, vocabulary.eos_id,
+                                     temperature, generator=generator)
+        out += [vocabulary.decode(row) for row in ids.cpu().tolist()]
+    return out

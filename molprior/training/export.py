@@ -98,19 +98,3 @@ def load_generator(directory: str | Path) -> tuple[MoleculeVAE, SelfiesVocabular
     model.load_state_dict(load_file(str(directory / "generator.safetensors")))
     model.eval()
     return model, vocabulary, description.get("metadata", {})
-
-
-@torch.no_grad()
-def sample_smiles(model: MoleculeVAE, vocabulary: SelfiesVocabulary, n: int, temperature: float = 1.0,
-                  seed: int | None = None, batch_size: int = 1000) -> list[str]:
-    """``n`` molecules sampled from the prior (canonical SMILES; "" where decoding gave nothing)."""
-    generator = torch.Generator()
-    if seed is not None:
-        generator.manual_seed(seed)
-    out: list[str] = []
-    for start in range(0, n, batch_size):
-        z = torch.randn(min(batch_size, n - start), model.latent_dim, generator=generator)
-        ids = model.decoder.generate(z, vocabulary.max_length, vocabulary.bos_id, vocabulary.eos_id,
-                                     temperature, generator=generator)
-        out += [vocabulary.decode(row) for row in ids.tolist()]
-    return out

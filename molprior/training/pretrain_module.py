@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from molprior.chem.tokenizer import SelfiesVocabulary
 from molprior.evaluation.generation import generation_metrics
 from molprior.models.encoder import EncoderConfig
-from molprior.models.generative import DecoderConfig, MoleculeVAE
+from molprior.models.generative import DecoderConfig, MoleculeVAE, sample_smiles
 
 
 @dataclass
@@ -105,22 +105,11 @@ class PretrainModule(pl.LightningModule):
             metrics["reconstruction_accuracy"] = self.reconstruction_accuracy(datamodule.val_set)
         self.log_dict(metrics)
 
-    @torch.no_grad()
-    def sample(self, n: int, temperature: float | None = None, seed: int | None = None) -> list[str]:
-        """``n`` canonical SMILES decoded from latent codes drawn from the prior."""
-        generator = torch.Generator(device=self.device)
-        if seed is not None:
-            generator.manual_seed(seed)
-        z = torch.randn(n, self.model.latent_dim, generator=generator, device=self.device)
-        ids = self.model.decoder.generate(z, self.vocabulary.max_length, self.vocabulary.bos_id,
-                                          self.vocabulary.eos_id, temperature or self.optim.temperature,
-                                          generator=generator)
-        return [self.vocabulary.decode(row) for row in ids.cpu().tolist()]
-
     def sample_metrics(self, training_smiles=None) -> dict[str, float]:
         was_training = self.training
         self.eval()
-        samples = self.sample(self.optim.sample_size, seed=0)
+        samples = sample_smiles(self.model, self.vocabulary, self.optim.sample_size, self.optim.temperature,
+                                seed=0, device=self.device)
         self.train(was_training)
         metrics = generation_metrics(samples, training_smiles, training_is_canonical=True)
         return {f"sample_{k}": float(v) for k, v in metrics.items() if k in

@@ -15,7 +15,8 @@ from molprior.config import DemoConfig, PretrainConfig
 from molprior.evaluation.generation import generation_metrics
 from molprior.files import write_csv
 from molprior.tracking.artifacts import resolve_model_dir
-from molprior.training.export import load_generator, sample_smiles
+from molprior.models.generative import sample_smiles
+from molprior.training.export import load_generator
 from molprior.workflows.pretrain import PretrainOutcome, run_pretraining
 from molprior.tracking import runs
 from molprior.workflows.fewshot import FewShotOutcome, prepare, run_benchmark

@@ -14,7 +14,8 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from molprior.config import PretrainConfig
-from molprior.training.export import load_encoder, load_generator, sample_smiles
+from molprior.models.generative import sample_smiles
+from molprior.training.export import load_encoder, load_generator
 from molprior.training.pretrain_module import PretrainModule
 from molprior.workflows.pretrain import run_pretraining
 
