@@ -13,7 +13,12 @@ from molprior.data.readers import InputSpec
 
 @dataclass
 class FewShotConfig:
-    """The few-shot assay protocol: which assays, support sizes, draws and methods."""
+    """The few-shot assay protocol: which assays, support sizes, draws and methods.
+
+    The meta-trained methods (``protonet``, ``maml_scratch``, ``maml_pretrained``) are
+    meta-trained on every assay of the input that is neither a test nor a validation assay,
+    with ``metatrain`` (keys of :class:`MetaTrainConfig`) over the defaults.
+    """
 
     input: str = "data/moleculeace"
     format: str = "auto"
@@ -26,6 +31,14 @@ class FewShotConfig:
     methods: list[str] = field(default_factory=lambda: ["rf_ecfp", "knn_tanimoto"])
     draws: int = 10
     seed: int = 0
+    seeds: list[int] | None = None  # several seeds: meta-training and draws repeated per seed
+    val_assays: list[str] = field(default_factory=list)  # meta-validation (checkpoint choice)
+    metatrain: dict = field(default_factory=dict)  # MetaTrainConfig keys for the meta-trained methods
+    model: str | None = None  # an already meta-trained model for maml_pretrained (skips its meta-training)
+
+    @property
+    def all_seeds(self) -> list[int]:
+        return list(self.seeds) if self.seeds else [self.seed]
 
     @property
     def spec(self) -> InputSpec:
@@ -66,6 +79,75 @@ class PretrainConfig:
     decoder: dict = field(default_factory=dict)
     optim: dict = field(default_factory=dict)
     trainer: dict = field(default_factory=dict)
+
+
+#: The project's fixed MoleculeACE split (meta-test and meta-validation; meta-train is the rest).
+MOLECULEACE_TEST_ASSAYS = ["CHEMBL1862_Ki", "CHEMBL204_Ki", "CHEMBL2047_EC50", "CHEMBL214_Ki",
+                           "CHEMBL231_Ki", "CHEMBL262_Ki", "CHEMBL3979_EC50", "CHEMBL4203_Ki"]
+MOLECULEACE_VAL_ASSAYS = ["CHEMBL1871_Ki", "CHEMBL218_EC50", "CHEMBL2971_Ki", "CHEMBL4616_EC50"]
+
+
+@dataclass
+class MetaTrainConfig:
+    """Meta-training across assays: data, split, initialisation, learner, optimisation.
+
+    ``prior`` is where the encoder starts: ``"shipped"`` (the shipped prior), ``"random"``
+    (the ablation), or a pretraining output directory or MLflow URI.  ``train_assays`` empty
+    means every assay that is neither in ``val_assays`` nor in ``test_assays`` (which are
+    never read).  ``head``, ``learner``, ``optim`` and ``trainer`` hold the fields of
+    :class:`~molprior.models.heads.HeadConfig`, :class:`~molprior.meta.learner.LearnerConfig`,
+    :class:`~molprior.training.metatrain_module.MetaOptimConfig` and
+    :class:`~molprior.training.trainer.TrainerConfig`.
+    """
+
+    input: str = "data/moleculeace"
+    format: str = "auto"
+    smiles_column: str | None = None
+    target_columns: list[str] | None = None
+    assay_column: str | None = None
+    value_column: str | None = None
+    train_assays: list[str] = field(default_factory=list)
+    val_assays: list[str] = field(default_factory=lambda: list(MOLECULEACE_VAL_ASSAYS))
+    test_assays: list[str] = field(default_factory=lambda: list(MOLECULEACE_TEST_ASSAYS))
+    prior: str = "shipped"
+    encoder: dict = field(default_factory=dict)
+    head: dict = field(default_factory=lambda: {"fingerprint_dim": 2048})
+    learner: dict = field(default_factory=dict)
+    optim: dict = field(default_factory=dict)
+    trainer: dict = field(default_factory=dict)
+    support_sizes: list[int] = field(default_factory=lambda: [16, 32, 64])
+    query_size: int = 64
+    tasks_per_step: int = 4
+    steps_per_epoch: int = 50
+    val_support_size: int = 16
+    val_draws: int = 5
+    seed: int = 0
+
+    @property
+    def spec(self) -> InputSpec:
+        return InputSpec(self.format, self.smiles_column, self.target_columns, self.assay_column, self.value_column)
+
+
+def load_metatrain_config(path: str | Path | None, **overrides: Any) -> MetaTrainConfig:
+    """Read a meta-training YAML file (``None``: the defaults); ``overrides`` not ``None`` win."""
+    values = (yaml.safe_load(Path(path).read_text()) or {}) if path is not None else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(MetaTrainConfig, values)
+
+
+#: Keys of a meta-training YAML that describe the data, not the method: the benchmark sets them.
+_DATA_KEYS = {"input", "format", "smiles_column", "target_columns", "assay_column", "value_column", "train_assays",
+              "val_assays", "test_assays", "seed"}
+
+
+def metatrain_overrides(path: str | Path | None) -> dict:
+    """The method settings of a meta-training YAML (``None``: none, the defaults of
+    :class:`MetaTrainConfig`), without the data keys a benchmark sets itself."""
+    if path is None:
+        return {}
+    values = yaml.safe_load(Path(path).read_text()) or {}
+    _build(MetaTrainConfig, values)  # unknown keys are an error here, not later
+    return {k: v for k, v in values.items() if k not in _DATA_KEYS}
 
 
 def load_pretrain_config(path: str | Path | None) -> PretrainConfig:

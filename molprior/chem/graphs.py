@@ -122,6 +122,27 @@ class MolGraphs:
             smiles=self.smiles[i],
         )
 
+    def to_batch(self, order: np.ndarray | None = None):
+        """Graphs ``order`` (all when ``None``) as one :class:`torch_geometric.data.Batch`,
+        built from the shared arrays without a per-graph ``Data`` (the same tensors as
+        ``Batch.from_data_list``, far faster for the many small batches of meta-learning)."""
+        import torch
+        from torch_geometric.data import Batch
+
+        store = self if order is None else self.select(order)
+        atoms = np.diff(store.atom_ptr)
+        edges = np.diff(store.edge_ptr)
+        shift = np.repeat(store.atom_ptr[:-1], edges)
+        batch = Batch(
+            x=torch.from_numpy(store.x.astype(np.int64)),
+            edge_index=torch.from_numpy(store.edge_index + shift[None, :]),
+            edge_attr=torch.from_numpy(store.edge_attr.astype(np.int64)),
+            batch=torch.from_numpy(np.repeat(np.arange(len(store), dtype=np.int64), atoms)),
+            ptr=torch.from_numpy(store.atom_ptr.copy()),
+        )
+        batch._num_graphs = len(store)
+        return batch
+
     def to_data_list(self) -> list:
         return [self[i] for i in range(len(self))]
 

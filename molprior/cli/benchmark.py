@@ -6,6 +6,10 @@ import argparse
 
 from molprior.cli.options import add_input_options, add_jobs_option, comma_list, int_list, jobs
 
+#: Every few-shot method (kept here so that ``--help`` does not import torch).
+ALL_METHODS = ("rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch",
+               "maml_pretrained")
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("benchmark", help="benchmark protocols",
@@ -22,10 +26,20 @@ def add_parser(commands) -> None:
     fewshot.add_argument("--test-assays", required=True, type=comma_list, metavar="A,B,...",
                          help="assays (or wide-file columns) to evaluate on")
     fewshot.add_argument("--support-sizes", type=int_list, default=[16, 32, 64], metavar="16,32,64")
+    fewshot.add_argument("--val-assays", type=comma_list, default=[], metavar="A,B,...",
+                         help="meta-validation assays: the meta-trained methods choose their checkpoints on them "
+                              "(required with protonet, maml_scratch, maml_pretrained)")
     fewshot.add_argument("--methods", type=comma_list, default=["rf_ecfp", "knn_tanimoto"], metavar="M,...",
-                         help="methods to compare (available: rf_ecfp, knn_tanimoto)")
+                         help="methods to compare (default rf_ecfp,knn_tanimoto; available: " + ", ".join(ALL_METHODS)
+                              + "; 'all' for every one)")
     fewshot.add_argument("--draws", type=int, default=10, help="supports drawn per assay and size (default 10)")
-    fewshot.add_argument("--seed", type=int, default=0)
+    fewshot.add_argument("--seeds", type=int_list, default=[0], metavar="0,1,...",
+                         help="seeds; meta-training and draws are repeated per seed (default 0)")
+    fewshot.add_argument("--metatrain-config", metavar="YAML",
+                         help="meta-training settings for the meta-trained methods, e.g. "
+                              "pipelines/configs/metatrain.yaml (default: molprior's defaults)")
+    fewshot.add_argument("--model", help="an already meta-trained model for maml_pretrained (directory, runs:/ or "
+                                         "models:/ URI) instead of meta-training one")
     fewshot.add_argument("-o", "--output", required=True, help="output directory for results.csv and the rest")
     add_input_options(fewshot)
     add_jobs_option(fewshot)
@@ -35,14 +49,17 @@ def add_parser(commands) -> None:
 def run_fewshot(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from molprior.config import FewShotConfig
+    from molprior.config import FewShotConfig, metatrain_overrides
     from molprior.tracking import runs
     from molprior.workflows.fewshot import run_benchmark
 
+    methods = list(ALL_METHODS) if args.methods == ["all"] else args.methods
     config = FewShotConfig(input=args.input, format=args.format, smiles_column=args.smiles_column,
                            target_columns=args.target_columns, assay_column=args.assay_column,
                            value_column=args.value_column, test_assays=args.test_assays,
-                           support_sizes=args.support_sizes, methods=args.methods, draws=args.draws, seed=args.seed)
+                           support_sizes=args.support_sizes, methods=methods, draws=args.draws,
+                           seed=args.seeds[0], seeds=args.seeds, val_assays=args.val_assays,
+                           metatrain=metatrain_overrides(args.metatrain_config), model=args.model)
     with runs.tracked_run("benchmark-fewshot", params={k: v for k, v in asdict(config).items() if v is not None}):
         runs.log_input_file(args.input)
         outcome = run_benchmark(config, args.output, jobs=jobs(args.jobs))

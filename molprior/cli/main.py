@@ -1,4 +1,5 @@
-"""The ``molprior`` command: ``data``, ``pretrain``, ``generate``, ``benchmark`` and ``demo``.
+"""The ``molprior`` command: ``data``, ``pretrain``, ``generate``, ``metatrain``, ``adapt``, ``predict``,
+``benchmark`` and ``demo``.
 
 Every subcommand is a thin shell: it parses arguments, calls library functions, prints.
 """
@@ -11,9 +12,9 @@ import sys
 from typing import Sequence
 
 from molprior import __version__
-from molprior.cli import benchmark, data, demo, pretrain
+from molprior.cli import benchmark, data, demo, fewshot, pretrain
 
-COMMANDS = (data, pretrain, benchmark, demo)
+COMMANDS = (data, pretrain, fewshot, benchmark, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,3 +53,18 @@ def fewshot_episodes(labels: np.ndarray, support_size: int, n_draws: int, seed: 
     rng = np.random.default_rng(seed)
     half = support_size // 2
     return [stratified_episode(labels, half, support_size - half, rng) for _ in range(n_draws)]
+
+
+def training_episode(labels: np.ndarray, support_size: int, query_size: int, rng: np.random.Generator) -> Episode:
+    """A meta-training episode: a balanced support and a balanced query of at most
+    ``query_size`` molecules drawn from the rest (every molecule when the assay is small)."""
+    episode = stratified_episode(labels, support_size // 2, support_size - support_size // 2, rng)
+    labels = np.asarray(labels, dtype=np.float64)
+    query = episode.query
+    if len(query) > query_size:
+        chosen = []
+        for value, share in ((1.0, query_size // 2), (0.0, query_size - query_size // 2)):
+            pool = query[labels[query] == value]
+            chosen.append(rng.choice(pool, min(share, len(pool)), replace=False))
+        query = np.sort(np.concatenate(chosen))
+    return Episode(episode.support, query)

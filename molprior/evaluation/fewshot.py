@@ -20,6 +20,7 @@ import pandas as pd
 from molprior.chem.fingerprints import ecfp
 from molprior.data.episodes import Episode, can_sample, fewshot_episodes
 from molprior.evaluation.metrics import METRICS
+from molprior.meta.losses import EXACT, RELATION_CODES
 from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
 
 RESULT_COLUMNS = ("method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws")
@@ -27,11 +28,15 @@ RESULT_COLUMNS = ("method", "support_size", "metric", "mean", "std", "n_tasks", 
 
 @dataclass
 class FewShotTask:
-    """One assay's labelled molecules (canonical SMILES, 0/1 labels)."""
+    """One assay's labelled molecules: canonical SMILES, 0/1 labels and, where the input had
+    them, the measured values (pXC50 for MoleculeACE) and their relation codes
+    (:data:`~molprior.meta.losses.EXACT`, ``BELOW``, ``ABOVE``)."""
 
     assay: str
     smiles: list[str]
     labels: np.ndarray
+    values: np.ndarray | None = None
+    relations: np.ndarray | None = None
     _fingerprints: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -68,7 +73,12 @@ def tasks_from_table(table: pd.DataFrame, assays: Sequence[str]) -> list[FewShot
     tasks = []
     for assay in assays:
         rows = table[(table["assay"] == assay) & table["label"].notna()]
-        tasks.append(FewShotTask(assay, rows["smiles"].tolist(), rows["label"].to_numpy(dtype=np.float64)))
+        values = pd.to_numeric(rows["value"], errors="coerce").to_numpy(dtype=np.float64) if "value" in rows else None
+        relations = None
+        if "relation" in rows:
+            relations = rows["relation"].fillna("=").map(RELATION_CODES).fillna(EXACT).to_numpy(dtype=np.int64)
+        tasks.append(FewShotTask(assay, rows["smiles"].tolist(), rows["label"].to_numpy(dtype=np.float64),
+                                 values, relations))
     return tasks
 
 

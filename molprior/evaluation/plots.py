@@ -63,3 +63,23 @@ def plot_loss_curves(history: list[dict[str, float]], path: str | Path) -> Path:
     axis.grid(alpha=0.3)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def plot_meta_training(history: list[dict[str, float]], path: str | Path) -> Path:
+    """Meta-training loss and meta-validation ΔAUPRC against outer steps (step 0: before
+    meta-training)."""
+    figure, loss_axis = _pyplot().subplots(figsize=(6, 4))
+    trained = [h for h in history if "train_loss" in h]
+    if trained:
+        loss_axis.plot([h["step"] for h in trained], [h["train_loss"] for h in trained], marker="o", color="tab:blue",
+                       label="meta-training query loss")
+    loss_axis.set_xlabel("outer steps")
+    loss_axis.set_ylabel("query loss", color="tab:blue")
+    score_axis = loss_axis.twinx()
+    scored = [h for h in history if "val_delta_auprc" in h]
+    score_axis.plot([h["step"] for h in scored], [h["val_delta_auprc"] for h in scored], marker="s", color="tab:red",
+                    label="meta-validation ΔAUPRC")
+    score_axis.set_ylabel("meta-validation ΔAUPRC", color="tab:red")
+    loss_axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)

@@ -9,7 +9,10 @@ the task's query set.  Options:
 * ``anil``: adapt only the head in the inner loop (Raghu et al. 2020, "Almost No Inner Loop");
   the encoder runs once per task and is meta-learned by the outer loop alone;
 * ``learn_inner_lr``: one learnable inner learning rate per adapted parameter tensor element
-  (Meta-SGD, Li et al. 2017).
+  (Meta-SGD, Li et al. 2017);
+* ``proto_init``: before the inner loop, set the output layer from the support's class
+  prototypes in the head's hidden space (Proto-MAML, Triantafillou et al. 2020), so the inner
+  loop starts from a classifier of this task rather than from an average over tasks.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class MAMLConfig:
     first_order: bool = False
     anil: bool = False
     learn_inner_lr: bool = False
+    proto_init: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,12 +78,14 @@ class MAML(nn.Module):
         create_graph = self.training and not self.config.first_order
         params = self.adapted_parameters()
         if self.config.anil:
-            embedding = self.model.encoder.embed(support)
+            representation = self.represent(support)
             def forward(p):
-                return functional_call(self.model.head, p, (embedding,))
+                return functional_call(self.model.head, p, (representation,))
         else:
             def forward(p):
                 return functional_call(self.model, p, (support,))
+        if self.config.proto_init:
+            params = self._prototype_init(params, support, targets)
         for _ in range(steps):
             value = loss(forward(params), targets)
             grads = torch.autograd.grad(value, list(params.values()), create_graph=create_graph, allow_unused=True)
@@ -87,10 +93,32 @@ class MAML(nn.Module):
                       for (name, p), g in zip(params.items(), grads)}
         return params
 
-    def predict(self, params: dict[str, torch.Tensor], batch) -> torch.Tensor:
-        """Outputs of the adapted model (fast weights ``params``) on ``batch``."""
+    def _prototype_init(self, params: dict[str, torch.Tensor], support, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Output layer ``w = 2(p1 - p0)``, ``b = |p0|^2 - |p1|^2`` from the support's prototypes
+        (differentiable, so the outer loop learns the hidden space through it)."""
         if self.config.anil:
-            return functional_call(self.model.head, params, (self.model.encoder.embed(batch),))
+            hidden = functional_call(self.model.head, params, (self.represent(support),), {"hidden_only": True})
+            prefix = "net.3."
+        else:
+            hidden = functional_call(self.model, params, (support,), {"hidden_only": True})
+            prefix = "head.net.3."
+        active = labels > 0.5
+        if active.all() or not active.any():
+            raise ValueError("prototype initialisation needs actives and inactives in the support")
+        p1, p0 = hidden[active].mean(0), hidden[~active].mean(0)
+        return {**params, prefix + "weight": (2 * (p1 - p0)).unsqueeze(0),
+                prefix + "bias": (p0.pow(2).sum() - p1.pow(2).sum()).reshape(1)}
+
+    def represent(self, batch) -> torch.Tensor:
+        """The head's input for ``batch``; a tensor is taken as already computed (ANIL only:
+        the encoder is not adapted, so a task's representations can be computed once)."""
+        return batch if isinstance(batch, torch.Tensor) else self.model.represent(batch)
+
+    def predict(self, params: dict[str, torch.Tensor], batch) -> torch.Tensor:
+        """Outputs of the adapted model (fast weights ``params``) on ``batch`` (with ANIL,
+        a batch or its :meth:`represent` output)."""
+        if self.config.anil:
+            return functional_call(self.model.head, params, (self.represent(batch),))
         return functional_call(self.model, params, (batch,))
 
     def query_loss(self, support, support_targets: torch.Tensor, query, query_targets: torch.Tensor,

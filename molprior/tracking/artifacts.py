@@ -11,11 +11,11 @@ import tempfile
 from pathlib import Path
 
 SHIPPED_PRIOR = Path(__file__).resolve().parents[1] / "priors" / "default"
-MARKERS = {"generator": "generator.json", "encoder": "encoder.json"}
+MARKERS = {"generator": "generator.json", "encoder": "encoder.json", "fewshot": "model.json"}
 
 
 def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path:
-    """A local directory holding a ``kind`` model ("generator" or "encoder").
+    """A local directory holding a ``kind`` model ("generator", "encoder" or "fewshot").
 
     ``model`` may be ``None`` (the shipped prior), a model directory, a pretraining output
     directory (its ``model/`` is used), or an MLflow URI such as ``runs:/<id>/model``,

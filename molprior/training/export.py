@@ -8,13 +8,18 @@ exported generator directory::
     encoder/
         encoder.safetensors the graph encoder alone: the prior for later stages
         encoder.json
+
+and of a few-shot model (meta-trained, or adapted to one assay)::
+
+    model.safetensors       encoder, head and learned inner learning rates
+    model.json              format, configs, learner, featuriser version, target scaling, metadata
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -24,6 +29,9 @@ from molprior.chem.tokenizer import SelfiesVocabulary
 from molprior.files import atomic_path, write_text
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.generative import DecoderConfig, MoleculeVAE
+
+if TYPE_CHECKING:
+    from molprior.meta.learner import Adapted, FewShotLearner
 
 GENERATOR_FORMAT = "molprior-generator/1"
 ENCODER_FORMAT = "molprior-encoder/1"
@@ -98,3 +106,42 @@ def load_generator(directory: str | Path) -> tuple[MoleculeVAE, SelfiesVocabular
     model.load_state_dict(load_file(str(directory / "generator.safetensors")))
     model.eval()
     return model, vocabulary, description.get("metadata", {})
+
+
+FEWSHOT_FORMAT = "molprior-fewshot/1"
+
+
+def save_learner(learner: "FewShotLearner", directory: str | Path, metadata: dict | None = None,
+                 adapted: "Adapted | None" = None) -> Path:
+    """Write a few-shot model: ``model.safetensors`` (encoder, head, learned inner learning
+    rates) and ``model.json``.  With ``adapted``, the weights are those adapted to one assay
+    and the JSON keeps the target scaling; such a model predicts directly."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()}
+    if adapted is not None:
+        state.update({f"maml.model.{k}": v.detach().cpu().contiguous() for k, v in adapted.params.items()})
+    with atomic_path(directory / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    model = learner.model
+    description = {"format": FEWSHOT_FORMAT, "encoder": model.encoder.config.to_dict(),
+                   "head": model.head_config.to_dict(), "learner": learner.config.to_dict(),
+                   "featurizer_version": FEATURIZER_VERSION, "adapted": adapted is not None,
+                   "target_mean": adapted.target_mean if adapted else 0.0,
+                   "target_std": adapted.target_std if adapted else 1.0, "metadata": metadata or {}}
+    write_text(json.dumps(description, indent=2) + "\n", directory / "model.json")
+    return directory
+
+
+def load_learner(directory: str | Path) -> tuple["FewShotLearner", dict]:
+    """The few-shot model in ``directory`` (eval mode) and its JSON description."""
+    from molprior.meta.learner import FewShotLearner, LearnerConfig
+    from molprior.models.heads import HeadConfig, TaskModel
+
+    directory = Path(directory)
+    description = _read_description(directory / "model.json", FEWSHOT_FORMAT)
+    model = TaskModel(GraphEncoder(EncoderConfig(**description["encoder"])), HeadConfig(**description["head"]))
+    learner = FewShotLearner(model, LearnerConfig(**description["learner"]))
+    learner.load_state_dict(load_file(str(directory / "model.safetensors")))
+    learner.eval()
+    return learner, description

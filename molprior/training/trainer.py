@@ -33,25 +33,28 @@ class TrainerConfig:
     precision: str = "32-true"
     patience: int = 3  # epochs without val_loss improvement before stopping
     checkpoint_every_n_steps: int = 500  # also mid-epoch, so a killed run loses little
-    gradient_clip_val: float = 1.0
+    gradient_clip_val: float | None = 1.0  # None with manual optimisation (the module clips)
     log_every_n_steps: int = 20
     max_time: str | None = None  # wall-clock limit "DD:HH:MM:SS"; training stops cleanly there
 
 
 def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, progress_bar: bool = True,
-                  extra_callbacks: list | None = None) -> pl.Trainer:
+                  extra_callbacks: list | None = None, monitor: str = "val_loss", mode: str = "min",
+                  inference_mode: bool = True, sanity_val_steps: int = 2) -> pl.Trainer:
     """A Trainer that checkpoints into ``output_dir/checkpoints`` (``last.ckpt`` for resuming,
-    the best on ``val_loss``) and stops early when ``val_loss`` stops improving."""
+    the best on ``monitor``) and stops early when ``monitor`` stops improving.
+    ``inference_mode=False`` lets validation take gradients (meta-learning adapts there);
+    ``sanity_val_steps=-1`` validates fully before training (the untrained baseline)."""
     checkpoints = Path(output_dir) / "checkpoints"
     callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min", save_top_k=1,
+        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor=monitor, mode=mode, save_top_k=1,
                         enable_version_counter=False),
         # last.ckpt at the end of every training epoch; step.ckpt every few hundred steps within one
         ModelCheckpoint(dirpath=checkpoints, save_top_k=0, save_last=True, save_on_train_epoch_end=True),
         ModelCheckpoint(dirpath=checkpoints, filename="step", every_n_train_steps=config.checkpoint_every_n_steps,
                         save_top_k=1, enable_version_counter=False),
         OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
-        EarlyStopping(monitor="val_loss", mode="min", patience=config.patience),
+        EarlyStopping(monitor=monitor, mode=mode, patience=config.patience),
         *(extra_callbacks or []),
     ]
     if progress_bar:
@@ -61,7 +64,8 @@ def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, pr
         num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,
         gradient_clip_val=config.gradient_clip_val, log_every_n_steps=config.log_every_n_steps,
         callbacks=callbacks, logger=logger if logger is not None else False, enable_progress_bar=progress_bar,
-        enable_model_summary=False, default_root_dir=str(output_dir),
+        enable_model_summary=False, default_root_dir=str(output_dir), inference_mode=inference_mode,
+        num_sanity_val_steps=sanity_val_steps,
     )
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from molprior.config import FewShotConfig
+from molprior.config import FewShotConfig, MetaTrainConfig
 from molprior.data.prepare import PreparedTable, prepare_table
-from molprior.evaluation.fewshot import BASELINES, format_results, per_task_means, run_fewshot, summarize, tasks_from_table
+from molprior.evaluation.fewshot import (BASELINES, FewShotTask, Method, format_results, per_task_means, run_fewshot,
+                                         summarize, tasks_from_table)
 from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
 from molprior.tracking import runs
@@ -38,25 +39,94 @@ def prepare(config: FewShotConfig, jobs: int) -> PreparedTable:
     return prepared
 
 
+def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
+                   output_dir: Path, seed: int, jobs: int = 1) -> dict[str, Method]:
+    """The neural methods of ``names`` (see :mod:`molprior.evaluation.learner_methods`), meta-training
+    those that need it on the input's other assays (nested MLflow runs, models under ``output_dir``).
+    Molecules that do not featurise are dropped from ``tasks`` (for every method alike)."""
+    import torch
+
+    from molprior.evaluation.learner_methods import learner_method
+    from molprior.meta.learner import FewShotLearner, LearnerConfig
+    from molprior.models.encoder import EncoderConfig, GraphEncoder
+    from molprior.models.heads import HeadConfig, TaskModel
+    from molprior.training.export import load_learner
+    from molprior.workflows.adapt import load_fewshot_model
+    from molprior.workflows.metatrain import build_bank, load_prior_encoder, run_metatraining, split_tasks
+
+    base = MetaTrainConfig(**{**config.metatrain, "input": config.input, "val_assays": config.val_assays,
+                              "test_assays": config.test_assays, "seed": seed})
+    to_train = [m for m in names if m in META_METHODS and not (m == "maml_pretrained" and config.model)]
+    meta_tasks: list[FewShotTask] = []
+    if to_train:
+        if not config.val_assays:
+            raise ValueError(f"{to_train} are meta-trained and choose their checkpoints on meta-validation assays: "
+                             "give --val-assays")
+        train, val = split_tasks(prepared, base)
+        meta_tasks = train + val
+    bank = build_bank(tasks + meta_tasks, jobs)
+    head = HeadConfig(**base.head)
+    methods: dict[str, Method] = {}
+    for name in names:
+        torch.manual_seed(seed)
+        if name == "gnn_scratch":
+            learner = FewShotLearner(TaskModel(GraphEncoder(EncoderConfig(**base.encoder)), head),
+                                     LearnerConfig(algorithm="finetune", finetune_steps=100))
+        elif name == "pretrained_finetune":
+            encoder, _ = load_prior_encoder(base.prior if base.prior != "random" else "shipped")
+            learner = FewShotLearner(TaskModel(encoder, head), LearnerConfig(algorithm="finetune", finetune_steps=100,
+                                                                             finetune_head_only=True))
+        elif name == "maml_pretrained" and config.model:
+            learner, _, _ = load_fewshot_model(config.model)
+        else:
+            variant = MetaTrainConfig(**{**vars(base)})
+            if name == "protonet":
+                variant.learner = {**base.learner, "algorithm": "protonet"}
+            elif name == "maml_scratch":
+                variant.prior = "random"
+            log.info("meta-training %s (seed %d)", name, seed)
+            outcome = run_metatraining(variant, output_dir / "models" / f"{name}-seed{seed}", prepared=prepared,
+                                       bank=bank, jobs=jobs, progress=False, nested=True, run_name=f"metatrain-{name}")
+            learner, _ = load_learner(outcome.model_dir)
+        methods[name] = learner_method(learner, bank)
+    return methods
+
+
+NEURAL_METHODS = ("gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained")
+META_METHODS = ("protonet", "maml_scratch", "maml_pretrained")
+METHODS = (*BASELINES, *NEURAL_METHODS)
+
+
 def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: PreparedTable | None = None,
                   jobs: int = 1) -> FewShotOutcome:
     """Run the few-shot protocol of ``config`` and write ``results.csv``, ``per_task.csv``,
     ``per_draw.csv`` and ``delta_auprc.png`` into ``output_dir``; log them to the active
     MLflow run when there is one."""
-    unknown = [m for m in config.methods if m not in BASELINES]
+    unknown = [m for m in config.methods if m not in METHODS]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; available: {sorted(BASELINES)}")
+        raise ValueError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
     if not config.test_assays:
         raise ValueError("no test assays given (--test-assays)")
+    overlap = set(config.test_assays) & set(config.val_assays)
+    if overlap:
+        raise ValueError(f"assays both in the test and the validation set: {sorted(overlap)}")
     prepared = prepared or prepare(config, jobs)
     tasks = tasks_from_table(prepared.table, config.test_assays)
-    methods = {name: BASELINES[name] for name in config.methods}
-    total = len(tasks) * len(config.support_sizes) * config.draws * len(methods)
-    with progress_bar("few-shot protocol", total) as advance:
-        per_draw = run_fewshot(tasks, config.support_sizes, methods, config.draws, config.seed, progress=advance)
+    out = Path(output_dir)
+    frames = []
+    for seed in config.all_seeds:
+        methods = {name: BASELINES[name] for name in config.methods if name in BASELINES}
+        neural = [name for name in config.methods if name in NEURAL_METHODS]
+        if neural:
+            methods.update(neural_methods(neural, config, prepared, tasks, out, seed, jobs))
+        methods = {name: methods[name] for name in config.methods}
+        total = len(tasks) * len(config.support_sizes) * config.draws * len(methods)
+        with progress_bar(f"few-shot protocol (seed {seed})", total) as advance:
+            frame = run_fewshot(tasks, config.support_sizes, methods, config.draws, seed, progress=advance)
+        frames.append(frame.assign(seed=seed))
+    per_draw = pd.concat(frames, ignore_index=True)
     summary = summarize(per_draw)
     per_task = per_task_means(per_draw) if len(per_draw) else pd.DataFrame()
-    out = Path(output_dir)
     outputs = {
         "results": write_csv(summary, out / "results.csv"),
         "per_task": write_csv(per_task, out / "per_task.csv"),

@@ -27,3 +27,15 @@ def test_too_few_of_a_class():
     assert not can_sample(labels, 8, 8)  # no active would be left for the query
     with pytest.raises(ValueError, match="actives"):
         stratified_episode(labels, 8, 8, np.random.default_rng(0))
+
+
+def test_training_episode_balances_a_capped_query():
+    from molprior.data.episodes import training_episode
+
+    labels = np.array([1] * 100 + [0] * 300, dtype=float)
+    episode = training_episode(labels, 16, 32, np.random.default_rng(0))
+    assert (labels[episode.support] == 1).sum() == 8 and len(episode.query) == 32
+    assert (labels[episode.query] == 1).sum() == 16
+    assert not set(episode.support) & set(episode.query)
+    small = training_episode(np.array([1] * 10 + [0] * 10, dtype=float), 16, 32, np.random.default_rng(0))
+    assert len(small.query) == 4  # every molecule left

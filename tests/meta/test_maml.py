@@ -10,7 +10,7 @@ from molprior.chem.featurize import featurize_smiles
 from molprior.meta.losses import ABOVE, BELOW, EXACT, binary_loss, censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
-from molprior.models.heads import TaskModel
+from molprior.models.heads import HeadConfig, TaskModel
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def task(moleculeace_dir):
 def _maml(**options) -> MAML:
     torch.manual_seed(0)
     encoder = GraphEncoder(EncoderConfig(hidden_dim=32, num_layers=2))
-    return MAML(TaskModel(encoder, head_hidden_dim=32), MAMLConfig(**options))
+    return MAML(TaskModel(encoder, HeadConfig(hidden_dim=32)), MAMLConfig(**options))
 
 
 def test_inner_loop_lowers_the_support_loss(task):
@@ -108,3 +108,26 @@ def test_censored_mse_counts_only_violated_bounds():
     # only "< 0.5 predicted 0.8", "> 0.5 predicted 0.2" and the exact one count
     assert errors.item() == pytest.approx(0.3**2 + 0.3**2 + 0.2**2)
     assert censored_mse(predicted, target).item() == pytest.approx(((predicted - target) ** 2).mean().item())
+
+
+def test_functional_call_leaves_the_model_parameters_untouched(task):
+    (support, ys), (query, yq) = task
+    maml = _maml(inner_steps=3, inner_lr=0.1)
+    before = {n: p.detach().clone() for n, p in maml.named_parameters()}
+    params = maml.adapt(support, ys, binary_loss)
+    maml.query_loss(support, ys, query, yq, binary_loss).backward()
+    assert any(not torch.equal(params[n], before[f"model.{n}"]) for n in params)  # the fast weights moved
+    assert all(torch.equal(p.detach(), before[n]) for n, p in maml.named_parameters())  # the model did not
+
+
+def test_proto_init_sets_the_output_layer_from_prototypes(task):
+    (support, ys), (query, _) = task
+    maml = _maml(anil=True, proto_init=True, inner_steps=0).eval()
+    params = maml.adapt(support, ys, binary_loss)
+    hidden = maml.model.head.hidden(maml.model.represent(support))
+    p1, p0 = hidden[ys == 1].mean(0), hidden[ys == 0].mean(0)
+    q = maml.model.head.hidden(maml.model.represent(query))
+    expected = (q - p0).pow(2).sum(-1) - (q - p1).pow(2).sum(-1)
+    assert torch.allclose(maml.predict(params, query), expected, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="actives and inactives"):
+        maml.adapt(support, torch.ones_like(ys), binary_loss)

@@ -1,0 +1,114 @@
+"""``molprior metatrain``, ``adapt`` and ``predict``: the few-shot model's life cycle."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from molprior.cli.options import add_input_options, add_jobs_option, comma_list, input_spec, int_list, jobs
+
+DEFAULT_CONFIG = "pipelines/configs/metatrain.yaml"
+MODEL_HELP = "a model directory, an MLflow run URI (runs:/ID/model) or a registry URI (models:/NAME@ALIAS)"
+
+
+def add_parser(commands) -> None:
+    metatrain = commands.add_parser(
+        "metatrain", help="meta-train a few-shot model across assays (MAML, first order, ANIL, Meta-SGD, ProtoNet)",
+        description="Each assay is a task. The encoder (the shipped prior, a pretraining run, or random) and a task "
+                    "head are meta-trained on the meta-training assays; the checkpoint with the best ΔAUPRC on the "
+                    "meta-validation assays is exported to OUTPUT/model and logged to MLflow. Test assays are never "
+                    "read.")
+    metatrain.add_argument("--input", help="assay file, MoleculeACE directory or dataset:NAME (default from --config)")
+    metatrain.add_argument("--output", "-o", required=True, help="output directory")
+    metatrain.add_argument("--config", help=f"YAML configuration (see {DEFAULT_CONFIG})")
+    metatrain.add_argument("--prior", help="encoder to start from: shipped, random, or a pretraining run's "
+                                           "directory or URI")
+    metatrain.add_argument("--algorithm", choices=("maml", "protonet"))
+    metatrain.add_argument("--task-type", choices=("classification", "regression"),
+                           help="classification (assays split at their median) or regression (censored MSE)")
+    metatrain.add_argument("--first-order", action="store_true", default=None, help="first-order MAML")
+    metatrain.add_argument("--anil", action="store_true", default=None, help="adapt only the head in the inner loop")
+    metatrain.add_argument("--meta-sgd", action="store_true", default=None, help="learn per-parameter inner rates")
+    metatrain.add_argument("--inner-steps", type=int)
+    metatrain.add_argument("--inner-lr", type=float)
+    metatrain.add_argument("--val-assays", type=comma_list, metavar="A,B,...")
+    metatrain.add_argument("--test-assays", type=comma_list, metavar="A,B,...", help="assays never to read")
+    metatrain.add_argument("--epochs", type=int, help="validations (each after steps_per_epoch meta-steps)")
+    metatrain.add_argument("--support-sizes", type=int_list, metavar="16,32,64")
+    add_input_options(metatrain)
+    add_jobs_option(metatrain)
+    metatrain.set_defaults(handler=run_metatrain)
+
+    adapt = commands.add_parser(
+        "adapt", help="adapt a meta-trained model to one assay's measured molecules",
+        description="Read the support file (SMILES and a 0/1 label or a measurement per molecule; measurements are "
+                    "split at the median for classification models), adapt the model with its own rule (a few "
+                    "inner-loop steps for MAML) and save the adapted model in OUTPUT, also logged to MLflow.")
+    adapt.add_argument("--model", required=True, help=MODEL_HELP)
+    adapt.add_argument("--support", required=True, help="support file (CSV)")
+    adapt.add_argument("--output", "-o", required=True, help="directory for the adapted model")
+    adapt.add_argument("--assay", help="which assay of a multi-assay support file")
+    adapt.add_argument("--seed", type=int, default=0)
+    add_input_options(adapt)
+    add_jobs_option(adapt)
+    adapt.set_defaults(handler=run_adapt)
+
+    predict = commands.add_parser(
+        "predict", help="score molecules with an adapted model",
+        description="Write every input row in order with probability_active (or value), support_similarity and an "
+                    "error column for rows that could not be scored.")
+    predict.add_argument("--model", required=True, help=f"an adapted model: {MODEL_HELP}")
+    predict.add_argument("--input", required=True, help="CSV with a SMILES column, or a .smi file")
+    predict.add_argument("--output", "-o", required=True, help="output CSV")
+    predict.add_argument("--smiles-column", help="CSV column holding SMILES")
+    add_jobs_option(predict)
+    predict.set_defaults(handler=run_predict)
+
+
+def run_metatrain(args: argparse.Namespace) -> int:
+    from molprior.config import load_metatrain_config
+    from molprior.workflows.metatrain import run_metatraining
+
+    config = load_metatrain_config(
+        args.config, input=args.input, prior=args.prior, val_assays=args.val_assays, test_assays=args.test_assays,
+        support_sizes=args.support_sizes, format=None if args.format == "auto" else args.format,
+        smiles_column=args.smiles_column, target_columns=args.target_columns, assay_column=args.assay_column,
+        value_column=args.value_column)
+    learner = dict(config.learner)
+    if args.algorithm:
+        learner["algorithm"] = args.algorithm
+    if args.task_type:
+        learner["task_type"] = args.task_type
+    maml = dict(learner.get("maml", {}))
+    for key, value in (("first_order", args.first_order), ("anil", args.anil), ("learn_inner_lr", args.meta_sgd),
+                       ("inner_steps", args.inner_steps), ("inner_lr", args.inner_lr)):
+        if value is not None:
+            maml[key] = value
+    config.learner = {**learner, "maml": maml}
+    if args.epochs is not None:
+        config.trainer = {**config.trainer, "max_epochs": args.epochs}
+    outcome = run_metatraining(config, args.output, jobs=jobs(args.jobs), progress=not args.quiet and sys.stderr.isatty())
+    print(f"best meta-validation ΔAUPRC: {outcome.metrics['best_val_delta_auprc']:.3f} "
+          f"after {outcome.metrics['steps_trained']} meta-steps")
+    print(f"model: {outcome.model_dir}")
+    print(f"MLflow: runs:/{outcome.run_id}/model; logged model models:/{outcome.model_id}")
+    return 0
+
+
+def run_adapt(args: argparse.Namespace) -> int:
+    from molprior.workflows.adapt import run_adapt as adapt
+
+    outcome = adapt(args.model, args.support, args.output, input_spec(args), args.assay, jobs(args.jobs), args.seed)
+    print(f"adapted to {outcome.n_support} molecules of {outcome.assay} ({outcome.n_actives} actives) "
+          f"in {outcome.seconds:.2f} s; {len(outcome.rejected)} support lines rejected")
+    print(f"model: {outcome.model_dir}")
+    print(f"MLflow: runs:/{outcome.run_id}/model; logged model models:/{outcome.model_id}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from molprior.workflows.predict import run_predict as predict
+
+    outcome = predict(args.model, args.input, args.output, args.smiles_column, jobs(args.jobs))
+    print(f"scored {outcome.scored} of {outcome.rows} rows ({outcome.errors} with an error): {outcome.output}")
+    return 0

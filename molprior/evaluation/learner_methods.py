@@ -1,0 +1,58 @@
+"""Neural few-shot methods for the protocol: a :class:`FewShotLearner` adapted per episode.
+
+The benchmark's neural rows are all one architecture (graph encoder plus head reading the
+embedding and ECFP4 bits) and differ only in where the weights come from and how they adapt:
+
+=====================  ===========================================  ============================
+method                 initialisation                               adaptation to the support
+=====================  ===========================================  ============================
+``gnn_scratch``        random                                       Adam on all weights
+``pretrained_finetune`` shipped prior encoder, new head             Adam on the head
+``protonet``           meta-trained ProtoNet (from the prior)       class prototypes
+``maml_scratch``       MAML meta-trained from a random encoder      inner loop
+``maml_pretrained``    MAML meta-trained from the prior (the full)  inner loop
+=====================  ===========================================  ============================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from molprior.data.episodes import Episode
+from molprior.evaluation.fewshot import FewShotTask, Method
+from molprior.meta.batches import MoleculeBank
+from molprior.meta.learner import FewShotLearner
+
+QUERY_CHUNK = 2048
+
+
+def learner_method(learner: FewShotLearner, bank: MoleculeBank) -> Method:
+    """A protocol method that adapts ``learner`` to each support and scores the query."""
+    learner.eval()
+    indices: dict[str, np.ndarray] = {}
+    representations: dict[str, torch.Tensor] = {}
+
+    def method(task: FewShotTask, episode: Episode, seed: int) -> np.ndarray:
+        if task.assay not in indices:
+            indices[task.assay] = bank.indices(task.smiles)
+            if learner.encoder_fixed:
+                rows = indices[task.assay]
+                representations[task.assay] = torch.cat([learner.represent(bank.batch(rows[i:i + QUERY_CHUNK]))
+                                                         for i in range(0, len(rows), QUERY_CHUNK)])
+        rows = indices[task.assay]
+        regression = learner.config.task_type == "regression"
+        if regression and task.values is None:
+            raise ValueError(f"assay {task.assay} has no measured values for a regression model")
+        targets = torch.as_tensor((task.values if regression else task.labels)[episode.support], dtype=torch.float32)
+        torch.manual_seed(seed)
+        if learner.encoder_fixed:
+            table = representations[task.assay]
+            adapted = learner.adapt(table[episode.support], targets)
+            return learner.predict(adapted, table[episode.query]).numpy()
+        adapted = learner.adapt(bank.batch(rows[episode.support]), targets)
+        query = rows[episode.query]
+        return torch.cat([learner.predict(adapted, bank.batch(query[i:i + QUERY_CHUNK]))
+                          for i in range(0, len(query), QUERY_CHUNK)]).numpy()
+
+    return method

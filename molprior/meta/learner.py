@@ -1,0 +1,200 @@
+"""A few-shot learner: a :class:`TaskModel` and the rule that adapts it to one assay's support.
+
+Algorithms:
+
+* ``maml``: the gradient-based inner loop of :class:`~molprior.meta.maml.MAML` (second or
+  first order, ANIL, Meta-SGD, as its config says);
+* ``protonet``: class prototypes in the head's hidden space; the adapted model is an
+  ordinary :class:`TaskModel` whose last layer holds the prototypes (the prototype logit
+  ``|q-p0|^2 - |q-p1|^2`` is linear in ``q``), so it is saved and scored like any other;
+* ``finetune``: Adam on the support from the current weights (all of them, or the head only
+  with a new head): the non-meta-learned baselines.
+
+``adapt`` gives the adapted parameters of the whole model; regression targets are
+standardised with the support's mean and spread, which :class:`Adapted` keeps to turn outputs
+back into values.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from molprior.meta.losses import binary_loss, censored_mse
+from molprior.meta.maml import MAML, MAMLConfig
+from molprior.meta.protonet import prototype_logits
+from molprior.models.heads import TaskModel
+
+ALGORITHMS = ("maml", "protonet", "finetune")
+TASK_TYPES = ("classification", "regression")
+
+
+@dataclass
+class LearnerConfig:
+    """How a learner adapts; ``maml`` holds :class:`MAMLConfig` fields."""
+
+    algorithm: str = "maml"
+    task_type: str = "classification"
+    maml: dict = field(default_factory=dict)
+    finetune_steps: int = 50
+    finetune_lr: float = 1e-3
+    finetune_head_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {ALGORITHMS}")
+        if self.task_type not in TASK_TYPES:
+            raise ValueError(f"unknown task type {self.task_type!r}; choose one of {TASK_TYPES}")
+        if self.task_type != "classification" and (self.algorithm == "protonet" or self.maml.get("proto_init")):
+            raise ValueError("prototypes need classes: use maml without proto_init, or finetune, for regression")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Adapted:
+    """Parameters of the model adapted to one support, and how outputs map to values."""
+
+    params: dict[str, torch.Tensor]
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+
+class FewShotLearner(nn.Module):
+    """The meta-learned (or pretrained) model and its adaptation rule."""
+
+    def __init__(self, model: TaskModel, config: LearnerConfig = LearnerConfig()):
+        super().__init__()
+        self.config = config
+        self.maml = MAML(model, MAMLConfig(**config.maml))
+
+    @property
+    def model(self) -> TaskModel:
+        return self.maml.model
+
+    # ---- losses -------------------------------------------------------------------------
+    def _loss(self, relations: torch.Tensor | None):
+        if self.config.task_type == "classification":
+            return binary_loss
+        return lambda predicted, target: censored_mse(predicted, target, relations)
+
+    def normalise(self, targets: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+        """Support targets in the units the model is trained in, with the mean and spread used."""
+        if self.config.task_type == "classification":
+            return targets.float(), 0.0, 1.0
+        mean = float(targets.mean())
+        std = float(targets.std()) if targets.numel() > 1 else 1.0
+        std = std if std > 1e-6 else 1.0
+        return (targets.float() - mean) / std, mean, std
+
+    def meta_loss(self, support, support_targets: torch.Tensor, query, query_targets: torch.Tensor,
+                  support_relations: torch.Tensor | None = None,
+                  query_relations: torch.Tensor | None = None) -> torch.Tensor:
+        """One task's meta-objective: the loss on the query after adapting to the support."""
+        if self.config.algorithm == "protonet":
+            hidden = self.model.head.hidden
+            logits = prototype_logits(hidden(self.model.represent(support)), support_targets,
+                                      hidden(self.model.represent(query)))
+            return binary_loss(logits, query_targets)
+        if self.config.algorithm != "maml":
+            raise ValueError(f"{self.config.algorithm} is not meta-trained")
+        s_targets, mean, std = self.normalise(support_targets)
+        q_targets = (query_targets.float() - mean) / std if self.config.task_type == "regression" else query_targets
+        return self.maml.query_loss(support, s_targets, query, q_targets, self._loss(support_relations),
+                                    self._loss(query_relations))
+
+    # ---- adaptation ---------------------------------------------------------------------
+    @property
+    def encoder_fixed(self) -> bool:
+        """Whether adaptation leaves the encoder (and so the head's input) unchanged; then
+        :meth:`adapt` and :meth:`predict` also take precomputed :meth:`represent` outputs."""
+        c = self.config
+        return c.algorithm == "protonet" or (c.algorithm == "maml" and self.maml.config.anil) or (
+            c.algorithm == "finetune" and c.finetune_head_only)
+
+    @torch.no_grad()
+    def represent(self, batch) -> torch.Tensor:
+        """The head's input for ``batch`` (molecule embedding, plus fingerprint when configured)."""
+        return batch if isinstance(batch, torch.Tensor) else self.model.represent(batch)
+
+    def check_support(self, targets: torch.Tensor) -> None:
+        """A classification support needs both classes (a clear error otherwise)."""
+        if self.config.task_type == "classification":
+            positives = int((targets > 0.5).sum())
+            if positives == 0 or positives == targets.numel():
+                raise ValueError(f"the support holds only {'actives' if positives else 'inactives'} "
+                                 f"({targets.numel()} molecules): adaptation needs both classes")
+        elif targets.numel() < 2:
+            raise ValueError("a regression support needs at least 2 measurements")
+
+    def adapt(self, support, targets: torch.Tensor, relations: torch.Tensor | None = None) -> Adapted:
+        """Adapt to one support set; returns detached parameters of the whole model."""
+        self.check_support(targets)
+        normalised, mean, std = self.normalise(targets)
+        was_training = self.training
+        self.eval()
+        try:
+            if self.config.algorithm == "protonet":
+                params = self._prototype_params(support, normalised)
+            elif self.config.algorithm == "finetune":
+                params = self._finetune(support, normalised, relations)
+            else:
+                fast = self.maml.adapt(support, normalised, self._loss(relations))
+                params = {**{n: p.detach() for n, p in self.model.named_parameters()},
+                          **{(f"head.{n}" if self.maml.config.anil else n): p for n, p in fast.items()}}
+        finally:
+            self.train(was_training)
+        return Adapted(params, mean, std)
+
+    @torch.no_grad()
+    def _prototype_params(self, support, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.model.head.hidden(self.represent(support))
+        labels = labels.bool()
+        active, inactive = hidden[labels].mean(0), hidden[~labels].mean(0)
+        params = {n: p.detach().clone() for n, p in self.model.named_parameters()}
+        params["head.net.3.weight"] = (2 * (active - inactive)).unsqueeze(0)
+        params["head.net.3.bias"] = (inactive.pow(2).sum() - active.pow(2).sum()).reshape(1)
+        return params
+
+    def _finetune(self, support, targets: torch.Tensor, relations: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        model = copy.deepcopy(self.model)
+        loss_fn = self._loss(relations)
+        if self.config.finetune_head_only:
+            representation = self.represent(support)
+            parameters = list(model.head.parameters())
+            forward = lambda: model.head(representation)  # noqa: E731
+        else:
+            parameters = list(model.parameters())
+            forward = lambda: model(support)  # noqa: E731
+        optimizer = torch.optim.Adam(parameters, lr=self.config.finetune_lr)
+        model.train()
+        with torch.enable_grad():
+            for _ in range(self.config.finetune_steps):
+                optimizer.zero_grad()
+                loss_fn(forward(), targets).backward()
+                optimizer.step()
+        return {n: p.detach() for n, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def predict(self, adapted: Adapted, batch) -> torch.Tensor:
+        """Outputs of the adapted model: logits (classification) or values (regression).
+        ``batch`` may be a :meth:`represent` output when :attr:`encoder_fixed`."""
+        if isinstance(batch, torch.Tensor):
+            head = {n[len("head."):]: p for n, p in adapted.params.items() if n.startswith("head.")}
+            out = functional_call(self.model.head, head, (batch,))
+        else:
+            out = functional_call(self.model, adapted.params, (batch,))
+        if self.config.task_type == "regression":
+            out = out * adapted.target_std + adapted.target_mean
+        return out
+
+    def adapted_model(self, adapted: Adapted) -> TaskModel:
+        """A standalone copy of the model holding the adapted weights."""
+        model = copy.deepcopy(self.model)
+        model.load_state_dict(adapted.params, strict=False)
+        return model.eval()

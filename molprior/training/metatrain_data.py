@@ -1,0 +1,123 @@
+"""Episodes for meta-training and meta-validation, as Lightning data.
+
+Training draws, for every step, ``tasks_per_step`` episodes from random meta-training assays
+(a random support size of ``support_sizes``, a balanced query of at most ``query_size``);
+an "epoch" is ``steps_per_epoch`` steps, after which the fixed meta-validation episodes are
+scored (full queries, the few-shot protocol's own draws).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from molprior.data.episodes import Episode, can_sample, fewshot_episodes, training_episode
+from molprior.evaluation.fewshot import FewShotTask, episode_seed
+from molprior.meta.batches import MoleculeBank
+
+
+@dataclass
+class EpisodeBatch:
+    """One episode as tensors: support and query batches, their training targets (labels or
+    values), relation codes, and the 0/1 labels the few-shot metrics use."""
+
+    assay: str
+    support: object
+    support_targets: torch.Tensor
+    query: object
+    query_targets: torch.Tensor
+    query_labels: torch.Tensor
+    support_relations: torch.Tensor | None = None
+    query_relations: torch.Tensor | None = None
+
+    def to(self, device) -> "EpisodeBatch":
+        moved = {name: (value.to(device) if hasattr(value, "to") else value) for name, value in vars(self).items()}
+        return EpisodeBatch(**moved)
+
+
+def episode_batch(task: FewShotTask, indices: np.ndarray, episode: Episode, bank: MoleculeBank,
+                  task_type: str) -> EpisodeBatch:
+    """Tensors of ``episode`` of ``task`` (``indices``: the task's molecules in ``bank``)."""
+    if task_type == "regression":
+        if task.values is None:
+            raise ValueError(f"assay {task.assay} has no measured values for a regression head")
+        targets = task.values
+    else:
+        targets = task.labels
+    relations = task.relations if task_type == "regression" else None
+
+    def part(rows):
+        return torch.as_tensor(targets[rows], dtype=torch.float32), (
+            None if relations is None else torch.as_tensor(relations[rows], dtype=torch.long))
+
+    s_targets, s_relations = part(episode.support)
+    q_targets, q_relations = part(episode.query)
+    return EpisodeBatch(task.assay, bank.batch(indices[episode.support]), s_targets, bank.batch(indices[episode.query]),
+                        q_targets, torch.as_tensor(task.labels[episode.query], dtype=torch.float32),
+                        s_relations, q_relations)
+
+
+class TrainingEpisodes(Dataset):
+    """``length`` random training episodes; item ``i`` of epoch ``e`` is seeded by ``(seed, e, i)``."""
+
+    def __init__(self, tasks: Sequence[FewShotTask], bank: MoleculeBank, support_sizes: Sequence[int],
+                 query_size: int, task_type: str, length: int, seed: int = 0):
+        self.tasks = [t for t in tasks if any(can_sample(t.labels, k // 2, k - k // 2) for k in support_sizes)]
+        if not self.tasks:
+            raise ValueError(f"no meta-training assay has enough actives and inactives for support sizes {list(support_sizes)}")
+        self.indices = [bank.indices(t.smiles) for t in self.tasks]
+        self.bank, self.support_sizes, self.query_size = bank, list(support_sizes), query_size
+        self.task_type, self.length, self.seed, self.epoch = task_type, length, seed, 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> EpisodeBatch:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        while True:
+            t = int(rng.integers(len(self.tasks)))
+            k = int(rng.choice(self.support_sizes))
+            task = self.tasks[t]
+            if can_sample(task.labels, k // 2, k - k // 2):
+                episode = training_episode(task.labels, k, self.query_size, rng)
+                return episode_batch(task, self.indices[t], episode, self.bank, self.task_type)
+
+
+def validation_episodes(tasks: Sequence[FewShotTask], bank: MoleculeBank, support_size: int, draws: int,
+                        task_type: str, seed: int = 0) -> list[EpisodeBatch]:
+    """The few-shot protocol's episodes on the meta-validation assays (full queries)."""
+    batches = []
+    for task in tasks:
+        if not can_sample(task.labels, support_size // 2, support_size - support_size // 2):
+            continue
+        indices = bank.indices(task.smiles)
+        for episode in fewshot_episodes(task.labels, support_size, draws, episode_seed(seed, task.assay, support_size)):
+            batches.append(episode_batch(task, indices, episode, bank, task_type))
+    return batches
+
+
+def _as_list(items):
+    return list(items)
+
+
+def _single(items):
+    return items[0]
+
+
+class MetaDataModule(pl.LightningDataModule):
+    """Training episodes from the meta-training assays, fixed validation episodes."""
+
+    def __init__(self, train: TrainingEpisodes, validation: list[EpisodeBatch], tasks_per_step: int):
+        super().__init__()
+        self.train, self.validation, self.tasks_per_step = train, validation, tasks_per_step
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train, batch_size=self.tasks_per_step, shuffle=False, collate_fn=_as_list)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.validation, batch_size=1, shuffle=False, collate_fn=_single)

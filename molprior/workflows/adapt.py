@@ -1,0 +1,119 @@
+"""``molprior adapt``: adapt a meta-trained model to one assay's support set (tracked)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molprior.chem.features import FEATURIZER_VERSION
+from molprior.data.prepare import prepare_table
+from molprior.data.readers import InputError, InputSpec
+from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
+from molprior.files import file_hash, write_csv
+from molprior.meta.batches import MoleculeBank
+from molprior.meta.learner import FewShotLearner
+from molprior.tracking import runs
+from molprior.tracking.artifacts import resolve_model_dir
+from molprior.training.export import load_learner, save_learner
+
+log = logging.getLogger(__name__)
+SUPPORT_FILE = "support.csv"
+
+
+@dataclass
+class AdaptOutcome:
+    model_dir: Path
+    assay: str
+    n_support: int
+    n_actives: int
+    seconds: float  # the adaptation itself, model and data already loaded
+    rejected: pd.DataFrame
+    run_id: str | None = None
+    model_id: str | None = None
+
+
+def load_fewshot_model(model: str | Path) -> tuple[FewShotLearner, dict, Path]:
+    """A few-shot model from a directory, ``runs:/`` or ``models:/`` URI."""
+    directory = resolve_model_dir(model, kind="fewshot")
+    learner, description = load_learner(directory)
+    return learner, description, directory
+
+
+def read_support(path: str | Path, spec: InputSpec = InputSpec(), assay: str | None = None,
+                 jobs: int = 1) -> tuple[FewShotTask, pd.DataFrame]:
+    """The support set of one assay from a file (labels: 0/1 as given, otherwise measurements
+    split at the assay's median); also the rejected input lines with their reasons."""
+    prepared = prepare_table(path, spec, n_jobs=jobs)
+    for row in prepared.rejected.itertuples():
+        log.warning("support line %s (%s): %s", row.line, row.input, row.reason)
+    table = prepared.table
+    assays = list(dict.fromkeys(table["assay"]))
+    if not assays:
+        raise InputError(f"{path}: no usable support molecules ({len(prepared.rejected)} lines rejected)")
+    if assay is None:
+        if len(assays) > 1:
+            raise InputError(f"{path} holds {len(assays)} assays {assays[:10]}: choose one with --assay")
+        assay = assays[0]
+    return tasks_from_table(table, [assay])[0], prepared.rejected
+
+
+def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank):
+    """Adapt ``learner`` to every molecule of ``task``; returns the adapted weights and the
+    seconds the adaptation took."""
+    regression = learner.config.task_type == "regression"
+    if regression and (task.values is None or np.isnan(task.values).any()):
+        raise InputError(f"assay {task.assay}: a regression model needs a measured value for every support molecule")
+    targets = torch.as_tensor(task.values if regression else task.labels, dtype=torch.float32)
+    relations = torch.as_tensor(task.relations) if regression and task.relations is not None else None
+    batch = bank.batch(bank.indices(task.smiles))
+    start = time.perf_counter()
+    adapted = learner.adapt(batch, targets, relations)
+    return adapted, time.perf_counter() - start
+
+
+def run_adapt(model: str | Path, support: str | Path, output_dir: str | Path, spec: InputSpec = InputSpec(),
+              assay: str | None = None, jobs: int = 1, seed: int = 0) -> AdaptOutcome:
+    """Adapt ``model`` to the support file and save the adapted model in ``output_dir``;
+    logged to MLflow as a run with the model as a logged model."""
+    learner, description, _ = load_fewshot_model(model)
+    with runs.tracked_run("adapt", params={"model": str(model), "support": str(support), "assay": assay,
+                                           "algorithm": learner.config.algorithm, "seed": seed}) as run:
+        support_sha256 = runs.log_input_file(support, "support")
+        task, rejected = read_support(support, spec, assay, jobs)
+        bank, errors = MoleculeBank.build(task.smiles, fingerprint_bits=learner.model.head_config.fingerprint_dim)
+        if errors:
+            for smiles, reason in errors.items():
+                log.warning("support molecule %s left out: %s", smiles, reason)
+            keep = [i for i, s in enumerate(task.smiles) if s in bank]
+            task = FewShotTask(task.assay, [task.smiles[i] for i in keep], task.labels[keep],
+                               None if task.values is None else task.values[keep],
+                               None if task.relations is None else task.relations[keep])
+        torch.manual_seed(seed)
+        adapted, seconds = adapt(learner, task, bank)
+        n_actives = int(np.nansum(task.labels))
+        log.info("adapted to %d support molecules of %s (%d actives) in %.2f s", len(task.smiles), task.assay,
+                 n_actives, seconds)
+        out = Path(output_dir)
+        metadata = {"parent_model": str(model), "parent_run_id": description.get("metadata", {}).get("mlflow_run_id"),
+                    "mlflow_run_id": run.info.run_id, "assay": task.assay, "support_file": str(support),
+                    "support_sha256": support_sha256, "n_support": len(task.smiles), "n_actives": n_actives,
+                    "adapt_seconds": seconds, "train_assays": description.get("metadata", {}).get("train_assays", [])}
+        save_learner(learner, out, metadata, adapted)
+        write_csv(pd.DataFrame({"smiles": task.smiles, "label": task.labels,
+                                "value": task.values if task.values is not None else np.nan}), out / SUPPORT_FILE)
+        write_csv(rejected, out / "rejected.csv")
+        runs.log_metrics({"n_support": len(task.smiles), "n_actives": n_actives, "adapt_seconds": seconds,
+                          "lines_rejected": len(rejected)})
+        import mlflow
+
+        mlflow.log_artifacts(str(out), artifact_path="model")
+        tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "adapt",
+                "molprior.assay": task.assay, "molprior.algorithm": learner.config.algorithm}
+        model_id = runs.log_model_dir("model", out, "molprior-fewshot", tags)
+    return AdaptOutcome(out, task.assay, len(task.smiles), n_actives, seconds, rejected, run.info.run_id, model_id)

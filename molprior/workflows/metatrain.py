@@ -1,0 +1,153 @@
+"""``molprior metatrain``: meta-train a few-shot model across assays and export it (tracked)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from molprior.chem.cache import FeatureCache
+from molprior.chem.features import FEATURIZER_VERSION
+from molprior.config import MetaTrainConfig
+from molprior.data.prepare import PreparedTable
+from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
+from molprior.evaluation.plots import plot_meta_training
+from molprior.files import write_text
+from molprior.meta.batches import MoleculeBank
+from molprior.models.encoder import EncoderConfig, GraphEncoder
+from molprior.tracking import runs
+from molprior.tracking.artifacts import resolve_model_dir
+from molprior.training.export import load_encoder, save_learner
+from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_episodes
+from molprior.training.metatrain_module import MetaTrainModule
+from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
+from molprior.workflows.fewshot import prepare
+
+log = logging.getLogger(__name__)
+
+#: Meta-training defaults: an "epoch" is ``steps_per_epoch`` outer steps, then validation.
+META_TRAINER_DEFAULTS = {"max_epochs": 20, "patience": 5, "gradient_clip_val": None, "log_every_n_steps": 10,
+                         "checkpoint_every_n_steps": 200}
+
+
+@dataclass
+class MetaTrainOutcome:
+    output_dir: Path
+    model_dir: Path
+    run_id: str
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    model_id: str | None = None
+
+
+def load_prior_encoder(prior: str, encoder: dict | None = None) -> tuple[GraphEncoder, str]:
+    """The encoder meta-training starts from, and a description of where it came from."""
+    if prior == "random":
+        return GraphEncoder(EncoderConfig(**(encoder or {}))), "random"
+    model = None if prior == "shipped" else prior
+    loaded, _ = load_encoder(resolve_model_dir(model, kind="encoder"))
+    return loaded, "shipped prior" if model is None else str(prior)
+
+
+def split_tasks(prepared: PreparedTable, config: MetaTrainConfig) -> tuple[list[FewShotTask], list[FewShotTask]]:
+    """Meta-training and meta-validation tasks; the test assays are left out entirely."""
+    table = prepared.table
+    assays = list(dict.fromkeys(table["assay"]))
+    held_out = set(config.val_assays) | set(config.test_assays)
+    train = config.train_assays or [a for a in assays if a not in held_out]
+    overlap = set(train) & held_out
+    if overlap:
+        raise ValueError(f"assays both in meta-training and held out: {sorted(overlap)}")
+    if not train:
+        raise ValueError("no meta-training assays left after removing the validation and test assays")
+    if not config.val_assays:
+        raise ValueError("meta-training chooses its checkpoint on meta-validation assays: give val_assays")
+    return tasks_from_table(table, train), tasks_from_table(table, config.val_assays)
+
+
+def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | None = None) -> MoleculeBank:
+    """Graphs and ECFP4 bits of every molecule of ``tasks``; molecules that do not featurise
+    are dropped from their tasks with a warning."""
+    smiles = [s for t in tasks for s in t.smiles]
+    with FeatureCache(cache_dir) as cache:
+        bank, errors = MoleculeBank.build(smiles, fingerprint_bits=2048, n_jobs=jobs, cache=cache)
+    if errors:
+        log.warning("%d molecules could not be featurised and are left out: %s", len(errors),
+                    "; ".join(f"{s}: {r}" for s, r in list(errors.items())[:5]))
+        for task in tasks:
+            keep = [i for i, s in enumerate(task.smiles) if s in bank]
+            task.smiles = [task.smiles[i] for i in keep]
+            task.labels = task.labels[keep]
+            task.values = None if task.values is None else task.values[keep]
+            task.relations = None if task.relations is None else task.relations[keep]
+    return bank
+
+
+def _flat(config: MetaTrainConfig) -> dict:
+    params = {}
+    for key, value in asdict(config).items():
+        if isinstance(value, dict):
+            params.update({f"{key}.{k}": v for k, v in value.items()})
+        elif value is not None and value != []:
+            params[key] = value
+    return params
+
+
+def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: PreparedTable | None = None,
+                     bank: MoleculeBank | None = None, jobs: int = 1, progress: bool = True,
+                     cache_dir: str | Path | None = None, nested: bool = False,
+                     run_name: str = "metatrain") -> MetaTrainOutcome:
+    """Meta-train on ``config``'s meta-training assays, choose the checkpoint with the best
+    meta-validation ΔAUPRC, export it to ``output_dir/model`` and log it to MLflow."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clear_checkpoints(out)
+    with runs.tracked_run(run_name, params=_flat(config), nested=nested) as run:
+        prepared = prepared or prepare(config, jobs)
+        runs.log_table_hash(prepared.table, "input_table")
+        train_tasks, val_tasks = split_tasks(prepared, config)
+        bank = bank or build_bank(train_tasks + val_tasks, jobs, cache_dir)
+        encoder, source = load_prior_encoder(config.prior, config.encoder)
+        module = MetaTrainModule(encoder.config.to_dict(), config.head, config.learner, config.optim)
+        module.learner.model.encoder.load_state_dict(encoder.state_dict())
+        learner = module.learner_config
+        train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size, learner.task_type,
+                                 config.steps_per_epoch * config.tasks_per_step, config.seed)
+        validation = validation_episodes(val_tasks, bank, config.val_support_size, config.val_draws,
+                                         learner.task_type, config.seed)
+        if not validation:
+            raise ValueError(f"no meta-validation assay has enough actives and inactives for support size "
+                             f"{config.val_support_size}")
+        log.info("meta-training %s from the %s on %d assays; validating on %d episodes of %d assays",
+                 learner.algorithm, source, len(train.tasks), len(validation), len(val_tasks))
+        trainer = build_trainer(TrainerConfig(**{**META_TRAINER_DEFAULTS, **config.trainer}), out,
+                                runs.lightning_logger(run.info.run_id), progress_bar=progress,
+                                monitor="val_delta_auprc", mode="max", inference_mode=False,
+                                sanity_val_steps=-1)
+        trainer.fit(module, datamodule=MetaDataModule(train, validation, config.tasks_per_step))
+        history = module.history
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            module = MetaTrainModule.load_from_checkpoint(best, weights_only=False)
+        best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+        metrics = {"best_val_delta_auprc": float(best_score) if best_score is not None else float("nan"),
+                   "epochs_trained": trainer.current_epoch, "steps_trained": trainer.global_step}
+        runs.log_metrics(metrics)
+        metadata = {"mlflow_run_id": run.info.run_id, "prior": source, "input": str(config.input),
+                    "train_assays": [t.assay for t in train.tasks], "val_assays": [t.assay for t in val_tasks],
+                    "test_assays_excluded": list(config.test_assays), "metrics": metrics,
+                    "config": asdict(config)}
+        model_dir = save_learner(module.learner, out / "model", metadata)
+        write_text(json.dumps(history, indent=2) + "\n", out / "history.json")
+        outputs = [out / "history.json"]
+        if history:
+            outputs.append(plot_meta_training(history, out / "meta_training.png"))
+        import mlflow
+
+        mlflow.log_artifacts(str(model_dir), artifact_path="model")
+        runs.log_files(outputs)
+        tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "metatrain",
+                "molprior.algorithm": learner.algorithm, "molprior.prior": source}
+        model_id = runs.log_model_dir("model", model_dir, "molprior-fewshot", tags)
+    return MetaTrainOutcome(out, model_dir, run.info.run_id, metrics, history, model_id)

@@ -1,0 +1,99 @@
+"""metatrain -> adapt -> predict through the command line, on real assays, with bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from molprior.cli.main import main
+from _fewshot import TEST, TINY, VAL, long_file, support_file
+
+
+@pytest.fixture(scope="module")
+def metatrained(tmp_path_factory):
+    """A tiny meta-trained model (first-order MAML, 1 epoch) and its MLflow store."""
+    base = tmp_path_factory.mktemp("fewshot-cli")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+    mp.setenv("MOLPRIOR_CACHE_DIR", str(base / "cache"))
+    config = base / "metatrain.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "trainer": {"max_epochs": 1}}))
+    code = main(["-q", "metatrain", "--input", str(long_file(base / "assays.csv")), "--config", str(config),
+                 "--val-assays", ",".join(VAL), "--test-assays", ",".join(TEST), "--first-order", "--inner-steps", "2",
+                 "--output", str(base / "meta")])
+    assert code == 0
+    yield base
+    mp.undo()
+
+
+@pytest.fixture
+def store(metatrained, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{metatrained / 'mlflow.db'}")
+    monkeypatch.setenv("MOLPRIOR_CACHE_DIR", str(metatrained / "cache"))
+    return metatrained
+
+
+def test_adapt_then_predict_keeps_rows_in_order_and_reports_errors(store, tmp_path, capsys):
+    support = support_file(tmp_path / "support.csv", n=32)
+    assert main(["adapt", "--model", str(store / "meta"), "--support", str(support), "--output",
+                 str(tmp_path / "adapted")]) == 0
+    out = capsys.readouterr().out
+    assert "adapted to 32 molecules" in out and "16 actives" in out
+    description = json.loads((tmp_path / "adapted" / "model.json").read_text())
+    assert description["adapted"] and description["metadata"]["n_support"] == 32
+
+    query = pd.read_csv(support_file(tmp_path / "q.csv", n=6, offset=40))
+    lines = ["name,smiles"] + [f"mol{i},{s}" for i, s in enumerate(query["smiles"][:3])]
+    lines += ["bad,C1CC", "broken,CCO,extra", "empty,", f"mol3,{query['smiles'][3]}"]
+    (tmp_path / "input.csv").write_text("\n".join(lines) + "\n")
+    assert main(["predict", "--model", str(tmp_path / "adapted"), "--input", str(tmp_path / "input.csv"),
+                 "--output", str(tmp_path / "scores.csv")]) == 0
+    scores = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
+    assert list(scores.columns) == ["name", "smiles", "probability_active", "support_similarity", "error"]
+    assert scores["name"].tolist() == ["mol0", "mol1", "mol2", "bad", "", "empty", "mol3"]  # every row, in order
+    good = scores[scores["error"] == ""]
+    assert good["name"].tolist() == ["mol0", "mol1", "mol2", "mol3"]
+    assert good["probability_active"].astype(float).between(0, 1).all()
+    assert good["support_similarity"].astype(float).between(0, 1).all()
+    errors = dict(zip(scores.index, scores["error"]))
+    assert "parse" in errors[3].lower() or "smiles" in errors[3].lower()
+    assert "malformed line" in errors[4] and errors[5]
+
+
+def test_a_support_of_one_class_is_a_clear_error(store, tmp_path, capsys):
+    frame = pd.read_csv(support_file(tmp_path / "all.csv", n=60))
+    frame.assign(active=1)[["smiles", "active"]].head(20).to_csv(tmp_path / "actives.csv", index=False)
+    assert main(["adapt", "--model", str(store / "meta"), "--support", str(tmp_path / "actives.csv"),
+                 "--output", str(tmp_path / "adapted")]) == 2
+    assert "only actives" in capsys.readouterr().err
+    assert not (tmp_path / "adapted" / "model.json").exists()
+
+
+def test_unparseable_support_molecules_are_reported_and_left_out(store, tmp_path, caplog):
+    support = pd.read_csv(support_file(tmp_path / "s.csv", n=24))
+    support.loc[len(support)] = ["not_a_smiles", 7.0]
+    support.to_csv(tmp_path / "s.csv", index=False)
+    assert main(["adapt", "--model", str(store / "meta"), "--support", str(tmp_path / "s.csv"), "--output",
+                 str(tmp_path / "adapted")]) == 0
+    rejected = pd.read_csv(tmp_path / "adapted" / "rejected.csv")
+    assert rejected["input"].tolist() == ["not_a_smiles"] and rejected["line"].tolist() == [26]
+    assert any("not_a_smiles" in r.getMessage() for r in caplog.records)
+
+
+def test_predict_needs_an_adapted_model_and_accepts_run_uris(store, tmp_path, capsys):
+    (tmp_path / "input.smi").write_text("CCO ethanol\nc1ccccc1O phenol\n")
+    assert main(["predict", "--model", str(store / "meta"), "--input", str(tmp_path / "input.smi"),
+                 "--output", str(tmp_path / "scores.csv")]) == 2
+    assert "molprior adapt" in capsys.readouterr().err
+    run_id = json.loads((store / "meta" / "model" / "model.json").read_text())["metadata"]["mlflow_run_id"]
+    support = support_file(tmp_path / "support.csv", n=20)
+    assert main(["adapt", "--model", f"runs:/{run_id}/model", "--support", str(support), "--output",
+                 str(tmp_path / "adapted")]) == 0
+    adapt_run = json.loads((tmp_path / "adapted" / "model.json").read_text())["metadata"]["mlflow_run_id"]
+    assert main(["predict", "--model", f"runs:/{adapt_run}/model", "--input", str(tmp_path / "input.smi"),
+                 "--output", str(tmp_path / "scores.csv")]) == 0
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert scores["name"].tolist() == ["ethanol", "phenol"] and scores["probability_active"].notna().all()

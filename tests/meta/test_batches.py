@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from molprior.chem.fingerprints import ecfp
+from molprior.meta.batches import MoleculeBank
+
+SMILES = ["CCO", "CC(=O)Oc1ccccc1C(=O)O", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "[Na+]"]
+
+
+def test_bank_batches_match_pyg_and_carry_fingerprints():
+    bank, errors = MoleculeBank.build(SMILES + ["CCO"], fingerprint_bits=2048)
+    assert not errors and len(bank) == 4
+    order = np.array([2, 0, 3])
+    batch = bank.batch(order)
+    reference = Batch.from_data_list([bank.graphs[int(i)] for i in order])
+    for key in ("x", "edge_index", "edge_attr", "batch", "ptr"):
+        assert torch.equal(getattr(batch, key), getattr(reference, key))
+    assert batch.num_graphs == 3
+    assert torch.equal(batch.fp, torch.from_numpy(ecfp([SMILES[i] for i in order]).astype(np.float32)))
+
+
+def test_bank_reports_what_did_not_featurise_and_refuses_unknown_molecules():
+    bank, errors = MoleculeBank.build(["CCO", "C1CC"])
+    assert list(errors) == ["C1CC"] and "C1CC" not in bank
+    assert bank.batch(bank.indices(["CCO"])).num_graphs == 1 and getattr(bank.batch([0]), "fp", None) is None
+    with pytest.raises(KeyError, match="did not featurise"):
+        bank.indices(["C1CC"])

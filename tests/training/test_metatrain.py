@@ -1,0 +1,89 @@
+"""A tiny meta-training run on real assays: checkpoint choice, export, MLflow, and that it learns."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+
+from molprior.config import MetaTrainConfig
+from molprior.data.prepare import prepare_table
+from molprior.evaluation.fewshot import tasks_from_table
+from molprior.meta.learner import FewShotLearner
+from molprior.training.export import ModelFormatError, load_learner
+from molprior.training.metatrain_data import TrainingEpisodes
+from molprior.workflows.metatrain import build_bank, run_metatraining, split_tasks
+from _fewshot import TEST, TINY, TRAIN, VAL, long_file
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    return prepare_table(long_file(tmp_path_factory.mktemp("metatrain") / "assays.csv"))
+
+
+def _config(path, **extra) -> MetaTrainConfig:
+    return MetaTrainConfig(**{**TINY, "input": str(path), "val_assays": VAL, "test_assays": TEST, **extra})
+
+
+def _mean_query_loss(learner: FewShotLearner, episodes) -> float:
+    losses = []
+    for e in episodes:
+        adapted = learner.adapt(e.support, e.support_targets)
+        logits = learner.predict(adapted, e.query)
+        losses.append(torch.nn.functional.binary_cross_entropy_with_logits(logits, e.query_targets).item())
+    return float(np.mean(losses))
+
+
+def test_split_leaves_test_assays_out_and_needs_validation(prepared):
+    train, val = split_tasks(prepared, _config("x"))
+    assert [t.assay for t in train] == TRAIN and [t.assay for t in val] == VAL
+    with pytest.raises(ValueError, match="both in meta-training and held out"):
+        split_tasks(prepared, _config("x", train_assays=TRAIN + TEST))
+    with pytest.raises(ValueError, match="val_assays"):
+        split_tasks(prepared, _config("x", val_assays=[]))
+
+
+def test_meta_training_learns_exports_and_is_tracked(prepared, tmp_path):
+    config = _config("x", learner={"maml": {"first_order": True, "inner_steps": 2, "inner_lr": 0.05}},
+                     optim={"meta_lr": 3e-3}, trainer={"max_epochs": 4, "patience": 10})
+    train, val = split_tasks(prepared, config)
+    bank = build_bank(train + val)
+    fixed = [TrainingEpisodes(train, bank, [16], 32, "classification", 6, seed=99)[i] for i in range(6)]
+
+    torch.manual_seed(0)
+    outcome = run_metatraining(config, tmp_path / "run", prepared=prepared, bank=bank, progress=False)
+    assert outcome.metrics["steps_trained"] == 20
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history[0]["epoch"] == -1 and len(history) == 5  # the untrained start, then every epoch
+    best = max(h["val_delta_auprc"] for h in history[1:])
+    assert outcome.metrics["best_val_delta_auprc"] == pytest.approx(best, abs=1e-6)
+
+    learner, description = load_learner(outcome.model_dir)
+    assert description["metadata"]["train_assays"] == TRAIN and description["metadata"]["test_assays_excluded"] == TEST
+    assert not description["adapted"] and description["learner"]["maml"]["first_order"]
+    # the exported model is the best checkpoint; adapting it beats adapting its random start on training tasks
+    torch.manual_seed(0)
+    from molprior.training.metatrain_module import MetaTrainModule
+
+    start = MetaTrainModule(TINY["encoder"], TINY["head"], config.learner).learner.eval()
+    assert _mean_query_loss(learner, fixed) < _mean_query_loss(start, fixed)
+
+    client = mlflow.MlflowClient()
+    run = client.get_run(outcome.run_id)
+    assert "val_delta_auprc" in run.data.metrics and run.data.metrics["best_val_delta_auprc"] == pytest.approx(best)
+    assert {f.path for f in client.list_artifacts(outcome.run_id, "model")} >= {"model/model.json", "model/model.safetensors"}
+    assert mlflow.get_logged_model(outcome.model_id).tags["molprior.stage"] == "metatrain"
+
+
+def test_a_model_from_another_featuriser_is_refused(prepared, tmp_path):
+    outcome = run_metatraining(_config("x", trainer={"max_epochs": 1}), tmp_path / "run", prepared=prepared,
+                               progress=False)
+    description = outcome.model_dir / "model.json"
+    data = json.loads(description.read_text())
+    data["featurizer_version"] = "ogb-0"
+    description.write_text(json.dumps(data))
+    with pytest.raises(ModelFormatError, match="ogb-0"):
+        load_learner(outcome.model_dir)

@@ -1,0 +1,58 @@
+"""The few-shot benchmark with every method, on a small real split, through the command line."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+
+from molprior.cli.main import main
+from _fewshot import TEST, VAL, long_file
+
+ALL = ["rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained"]
+
+
+def test_all_methods_write_the_results_table(tmp_path, capsys):
+    config = tmp_path / "meta.yaml"  # a very short meta-training: the shipped prior, 2 epochs of 3 steps
+    config.write_text(yaml.safe_dump({"support_sizes": [16], "query_size": 32, "tasks_per_step": 2,
+                                      "steps_per_epoch": 3, "val_draws": 2, "trainer": {"max_epochs": 2},
+                                      "learner": {"maml": {"anil": True, "proto_init": True}}}))
+    out = tmp_path / "bench"
+    code = main(["-q", "benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 70)),
+                 "--test-assays", ",".join(TEST), "--val-assays", ",".join(VAL), "--support-sizes", "16,24",
+                 "--draws", "2", "--methods", "all", "--metatrain-config", str(config), "-o", str(out), "-j", "1"])
+    assert code == 0
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == ["method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws"]
+    assert list(dict.fromkeys(results["method"])) == ALL
+    assert set(results["metric"]) == {"delta_auprc", "roc_auc"} and set(results["support_size"]) == {16, 24}
+    assert (results["n_tasks"] == 1).all() and (results["n_draws"] == 2).all()
+    assert results["mean"].notna().all()
+    per_task = pd.read_csv(out / "per_task.csv")
+    assert set(per_task["assay"]) == set(TEST) and set(per_task["method"]) == set(ALL)
+    assert (out / "delta_auprc.png").stat().st_size > 1000
+    for name in ("protonet", "maml_scratch", "maml_pretrained"):
+        assert (out / "models" / f"{name}-seed0" / "model" / "model.json").exists()
+    printed = capsys.readouterr().out
+    assert "maml_pretrained" in printed and "delta_auprc@16" in printed
+
+    runs = mlflow.search_runs(search_all_experiments=True)
+    parent = runs[runs["tags.mlflow.runName"] == "benchmark-fewshot"]
+    children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
+    assert sorted(children["tags.mlflow.runName"]) == ["metatrain-maml_pretrained", "metatrain-maml_scratch",
+                                                       "metatrain-protonet"]
+    assert parent["metrics.maml_pretrained.delta_auprc.k16"].notna().all()
+
+
+def test_meta_trained_methods_need_validation_assays(tmp_path, capsys):
+    code = main(["benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 40)),
+                 "--test-assays", ",".join(TEST), "--methods", "maml_pretrained", "-o", str(tmp_path / "b"), "-j", "1"])
+    assert code == 2 and "--val-assays" in capsys.readouterr().err
+
+
+def test_test_and_validation_assays_must_differ(tmp_path, capsys):
+    code = main(["benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 40)),
+                 "--test-assays", ",".join(TEST), "--val-assays", ",".join(TEST), "--methods", "rf_ecfp",
+                 "-o", str(tmp_path / "b"), "-j", "1"])
+    assert code == 2 and "both in the test and the validation set" in capsys.readouterr().err
