@@ -35,6 +35,7 @@ class FewShotConfig:
     val_assays: list[str] = field(default_factory=list)  # meta-validation (checkpoint choice)
     metatrain: dict = field(default_factory=dict)  # MetaTrainConfig keys for the meta-trained methods
     model: str | None = None  # an already meta-trained model for maml_pretrained (skips its meta-training)
+    finetune_steps: int = 100  # Adam steps on the support for gnn_scratch and pretrained_finetune
 
     @property
     def all_seeds(self) -> list[int]:
@@ -87,6 +88,11 @@ MOLECULEACE_TEST_ASSAYS = ["CHEMBL1862_Ki", "CHEMBL204_Ki", "CHEMBL2047_EC50", "
 MOLECULEACE_VAL_ASSAYS = ["CHEMBL1871_Ki", "CHEMBL218_EC50", "CHEMBL2971_Ki", "CHEMBL4616_EC50"]
 
 
+#: The full method's inner loop, chosen on the meta-validation assays (see pipelines/configs/metatrain.yaml):
+#: ANIL (the pretrained encoder is kept, the head adapts) with 20 inner steps of 0.05.
+DEFAULT_MAML = {"anil": True, "inner_steps": 20, "inner_lr": 0.05, "first_order": False}
+
+
 @dataclass
 class MetaTrainConfig:
     """Meta-training across assays: data, split, initialisation, learner, optimisation.
@@ -112,15 +118,15 @@ class MetaTrainConfig:
     prior: str = "shipped"
     encoder: dict = field(default_factory=dict)
     head: dict = field(default_factory=lambda: {"fingerprint_dim": 2048})
-    learner: dict = field(default_factory=dict)
-    optim: dict = field(default_factory=dict)
-    trainer: dict = field(default_factory=dict)
+    learner: dict = field(default_factory=lambda: {"algorithm": "maml", "maml": dict(DEFAULT_MAML)})
+    optim: dict = field(default_factory=lambda: {"meta_lr": 3e-4, "encoder_lr_scale": 0.0})
+    trainer: dict = field(default_factory=lambda: {"max_epochs": 6, "patience": 3})
     support_sizes: list[int] = field(default_factory=lambda: [16, 32, 64])
     query_size: int = 64
     tasks_per_step: int = 4
     steps_per_epoch: int = 50
     val_support_size: int = 16
-    val_draws: int = 5
+    val_draws: int = 10
     seed: int = 0
 
     @property

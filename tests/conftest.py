@@ -10,6 +10,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 
 
+def pytest_configure(config):
+    """One torch thread per test process: ``make test`` runs one process per core, and more
+    threads than cores make small CPU models many times slower."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_stores(tmp_path_factory, monkeypatch):
     """Point MLflow and the molprior caches at a fresh temporary directory."""

@@ -1,9 +1,10 @@
-"""``molprior benchmark fewshot``: the few-shot assay protocol with baselines."""
+"""``molprior benchmark fewshot`` (the few-shot assay protocol) and ``benchmark regression``."""
 
 from __future__ import annotations
 
 import argparse
 
+from molprior.cli.benchmark_regression import add_regression_parser
 from molprior.cli.options import add_input_options, add_jobs_option, comma_list, int_list, jobs
 
 #: Every few-shot method (kept here so that ``--help`` does not import torch).
@@ -38,12 +39,15 @@ def add_parser(commands) -> None:
     fewshot.add_argument("--metatrain-config", metavar="YAML",
                          help="meta-training settings for the meta-trained methods, e.g. "
                               "pipelines/configs/metatrain.yaml (default: molprior's defaults)")
+    fewshot.add_argument("--finetune-steps", type=int, default=100,
+                         help="Adam steps on the support for gnn_scratch and pretrained_finetune (default 100)")
     fewshot.add_argument("--model", help="an already meta-trained model for maml_pretrained (directory, runs:/ or "
                                          "models:/ URI) instead of meta-training one")
     fewshot.add_argument("-o", "--output", required=True, help="output directory for results.csv and the rest")
     add_input_options(fewshot)
     add_jobs_option(fewshot)
     fewshot.set_defaults(handler=run_fewshot)
+    add_regression_parser(sub)
 
 
 def run_fewshot(args: argparse.Namespace) -> int:
@@ -59,7 +63,8 @@ def run_fewshot(args: argparse.Namespace) -> int:
                            value_column=args.value_column, test_assays=args.test_assays,
                            support_sizes=args.support_sizes, methods=methods, draws=args.draws,
                            seed=args.seeds[0], seeds=args.seeds, val_assays=args.val_assays,
-                           metatrain=metatrain_overrides(args.metatrain_config), model=args.model)
+                           metatrain=metatrain_overrides(args.metatrain_config), model=args.model,
+                           finetune_steps=args.finetune_steps)
     with runs.tracked_run("benchmark-fewshot", params={k: v for k, v in asdict(config).items() if v is not None}):
         runs.log_input_file(args.input)
         outcome = run_benchmark(config, args.output, jobs=jobs(args.jobs))

@@ -88,17 +88,46 @@ class TrainingEpisodes(Dataset):
                 return episode_batch(task, self.indices[t], episode, self.bank, self.task_type)
 
 
-def validation_episodes(tasks: Sequence[FewShotTask], bank: MoleculeBank, support_size: int, draws: int,
-                        task_type: str, seed: int = 0) -> list[EpisodeBatch]:
-    """The few-shot protocol's episodes on the meta-validation assays (full queries)."""
-    batches = []
+class ValidationAssay:
+    """One meta-validation assay and its fixed draws (the few-shot protocol's own episodes).
+
+    Scoring all draws of an assay together lets a learner whose adaptation leaves the encoder
+    alone embed the assay's molecules once rather than once per draw.  (A plain class, not a
+    dataclass, so that Lightning hands it over as it is rather than walking its fields.)
+    """
+
+    def __init__(self, task: FewShotTask, indices: np.ndarray, bank: MoleculeBank, episodes: list[Episode],
+                 task_type: str):
+        self.task, self.indices, self.bank, self.episodes, self.task_type = task, indices, bank, episodes, task_type
+
+    def episode(self, k: int) -> EpisodeBatch:
+        return episode_batch(self.task, self.indices, self.episodes[k], self.bank, self.task_type)
+
+    def molecules(self):
+        """All of the assay's molecules as one batch."""
+        return self.bank.batch(self.indices)
+
+    def targets(self, rows: np.ndarray) -> torch.Tensor:
+        values = self.task.values if self.task_type == "regression" else self.task.labels
+        return torch.as_tensor(values[rows], dtype=torch.float32)
+
+    def relations(self, rows: np.ndarray) -> torch.Tensor | None:
+        if self.task_type != "regression" or self.task.relations is None:
+            return None
+        return torch.as_tensor(self.task.relations[rows], dtype=torch.long)
+
+
+def validation_assays(tasks: Sequence[FewShotTask], bank: MoleculeBank, support_size: int, draws: int,
+                      task_type: str, seed: int = 0) -> list[ValidationAssay]:
+    """The few-shot protocol's draws on the meta-validation assays (full queries); assays too
+    small for ``support_size`` are left out."""
+    assays = []
     for task in tasks:
         if not can_sample(task.labels, support_size // 2, support_size - support_size // 2):
             continue
-        indices = bank.indices(task.smiles)
-        for episode in fewshot_episodes(task.labels, support_size, draws, episode_seed(seed, task.assay, support_size)):
-            batches.append(episode_batch(task, indices, episode, bank, task_type))
-    return batches
+        episodes = fewshot_episodes(task.labels, support_size, draws, episode_seed(seed, task.assay, support_size))
+        assays.append(ValidationAssay(task, bank.indices(task.smiles), bank, episodes, task_type))
+    return assays
 
 
 def _as_list(items):
@@ -110,9 +139,9 @@ def _single(items):
 
 
 class MetaDataModule(pl.LightningDataModule):
-    """Training episodes from the meta-training assays, fixed validation episodes."""
+    """Training episodes from the meta-training assays; the validation assays one at a time."""
 
-    def __init__(self, train: TrainingEpisodes, validation: list[EpisodeBatch], tasks_per_step: int):
+    def __init__(self, train: TrainingEpisodes, validation: list[ValidationAssay], tasks_per_step: int):
         super().__init__()
         self.train, self.validation, self.tasks_per_step = train, validation, tasks_per_step
 

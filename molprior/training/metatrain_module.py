@@ -21,7 +21,11 @@ from molprior.evaluation.metrics import delta_auprc, roc_auc
 from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.heads import HeadConfig, TaskModel
-from molprior.training.metatrain_data import EpisodeBatch
+from molprior.training.metatrain_data import EpisodeBatch, ValidationAssay
+
+
+def _to(tensor: torch.Tensor | None, device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
 
 
 @dataclass
@@ -66,12 +70,24 @@ class MetaTrainModule(pl.LightningModule):
         if dataset is not None and hasattr(dataset, "epoch"):
             dataset.epoch = self.current_epoch
 
-    def validation_step(self, episode: EpisodeBatch, batch_idx: int) -> None:
-        adapted = self.learner.adapt(episode.support, episode.support_targets, episode.support_relations)
-        scores = self.learner.predict(adapted, episode.query).detach().cpu().numpy()
-        labels = episode.query_labels.cpu().numpy()
-        self._validation.append({"assay": episode.assay, "delta_auprc": delta_auprc(labels, scores),
-                                 "roc_auc": roc_auc(labels, scores)})
+    def validation_step(self, assay: ValidationAssay, batch_idx: int) -> None:
+        table = None
+        if self.learner.encoder_fixed:  # embed the assay once for all its draws
+            table = self.learner.represent(assay.molecules().to(self.device))
+        for k, episode in enumerate(assay.episodes):
+            labels = assay.task.labels[episode.query]
+            if table is not None:
+                rows = torch.as_tensor(episode.support, device=self.device)
+                adapted = self.learner.adapt(table[rows], assay.targets(episode.support).to(self.device),
+                                             _to(assay.relations(episode.support), self.device))
+                scores = self.learner.predict(adapted, table[torch.as_tensor(episode.query, device=self.device)])
+            else:
+                batch = assay.episode(k).to(self.device)
+                adapted = self.learner.adapt(batch.support, batch.support_targets, batch.support_relations)
+                scores = self.learner.predict(adapted, batch.query)
+            scores = scores.detach().cpu().numpy()
+            self._validation.append({"assay": assay.task.assay, "delta_auprc": delta_auprc(labels, scores),
+                                     "roc_auc": roc_auc(labels, scores)})
 
     def on_validation_epoch_end(self) -> None:
         if not self._validation:
@@ -96,8 +112,11 @@ class MetaTrainModule(pl.LightningModule):
         encoder_ids = {id(p) for p in encoder}
         rest = [p for p in self.learner.parameters() if id(p) not in encoder_ids]
         groups = [{"params": rest, "lr": self.optim.meta_lr}]
-        if self.optim.encoder_lr_scale > 0:  # 0: the encoder stays as pretrained
+        if self.optim.encoder_lr_scale > 0:
             groups.append({"params": encoder, "lr": self.optim.meta_lr * self.optim.encoder_lr_scale})
+        elif self.learner.encoder_fixed:  # the encoder stays as pretrained: no gradients through it at all
+            for parameter in encoder:
+                parameter.requires_grad_(False)
         return torch.optim.Adam(groups, weight_decay=self.optim.weight_decay)
 
     def config_dict(self) -> dict:

@@ -36,8 +36,10 @@ class DemoOutcome:
 
 def run_demo(config: DemoConfig, cache_dir: str | Path | None = None) -> DemoOutcome:
     """Short pretraining on the demo corpus, molecules generated from the shipped prior (or
-    the short run when none ships), then the few-shot baselines on the standardised and
-    featurised MoleculeACE data; one MLflow run with the pretraining nested in it."""
+    the short run when none ships), then the few-shot protocol on the standardised and
+    featurised MoleculeACE data with every configured method (the meta-trained ones are
+    meta-trained briefly on the other assays); one MLflow run with the pretraining and the
+    meta-trainings nested in it."""
     jobs = default_workers() if config.jobs == -1 else config.jobs
     params = {f"fewshot.{k}": v for k, v in asdict(config.fewshot).items() if v is not None}
     with runs.tracked_run("demo", params={**params, "jobs": jobs}) as run:
@@ -73,6 +75,6 @@ def run_demo(config: DemoConfig, cache_dir: str | Path | None = None) -> DemoOut
             generated = sample_smiles(model, vocabulary, config.generate, seed=0)
             write_csv(pd.DataFrame({"smiles": generated}), Path(config.output) / "generated.csv")
             runs.log_metrics({f"generated.{k}": v for k, v in generation_metrics(generated).items()})
-        outcome = run_benchmark(config.fewshot, Path(config.output) / "fewshot", prepared)
+        outcome = run_benchmark(config.fewshot, Path(config.output) / "fewshot", prepared, jobs=jobs)
         outcome.outputs["run_id"] = run.info.run_id
     return DemoOutcome(outcome, pretraining, generated, source, run.info.run_id)

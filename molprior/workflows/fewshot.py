@@ -71,19 +71,20 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
         torch.manual_seed(seed)
         if name == "gnn_scratch":
             learner = FewShotLearner(TaskModel(GraphEncoder(EncoderConfig(**base.encoder)), head),
-                                     LearnerConfig(algorithm="finetune", finetune_steps=100))
+                                     LearnerConfig(algorithm="finetune", finetune_steps=config.finetune_steps))
         elif name == "pretrained_finetune":
             encoder, _ = load_prior_encoder(base.prior if base.prior != "random" else "shipped")
-            learner = FewShotLearner(TaskModel(encoder, head), LearnerConfig(algorithm="finetune", finetune_steps=100,
-                                                                             finetune_head_only=True))
+            learner = FewShotLearner(TaskModel(encoder, head), LearnerConfig(algorithm="finetune", finetune_head_only=True,
+                                                                             finetune_steps=config.finetune_steps))
         elif name == "maml_pretrained" and config.model:
             learner, _, _ = load_fewshot_model(config.model)
         else:
             variant = MetaTrainConfig(**{**vars(base)})
             if name == "protonet":
                 variant.learner = {**base.learner, "algorithm": "protonet"}
-            elif name == "maml_scratch":
+            elif name == "maml_scratch":  # without a prior the encoder has to be meta-trained too
                 variant.prior = "random"
+                variant.optim = {**base.optim, "encoder_lr_scale": 1.0}
             log.info("meta-training %s (seed %d)", name, seed)
             outcome = run_metatraining(variant, output_dir / "models" / f"{name}-seed{seed}", prepared=prepared,
                                        bank=bank, jobs=jobs, progress=False, nested=True, run_name=f"metatrain-{name}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import torch
 
 from molprior.chem.cache import FeatureCache
 from molprior.chem.features import FEATURIZER_VERSION
@@ -19,7 +22,7 @@ from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.tracking import runs
 from molprior.tracking.artifacts import resolve_model_dir
 from molprior.training.export import load_encoder, save_learner
-from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_episodes
+from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
 from molprior.training.metatrain_module import MetaTrainModule
 from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
 from molprior.workflows.fewshot import prepare
@@ -99,7 +102,9 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                      cache_dir: str | Path | None = None, nested: bool = False,
                      run_name: str = "metatrain") -> MetaTrainOutcome:
     """Meta-train on ``config``'s meta-training assays, choose the checkpoint with the best
-    meta-validation ΔAUPRC, export it to ``output_dir/model`` and log it to MLflow."""
+    meta-validation ΔAUPRC (the starting weights included: meta-training that never beats its
+    start on meta-validation exports the start), export it to ``output_dir/model`` and log it
+    to MLflow."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     clear_checkpoints(out)
@@ -114,25 +119,36 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         learner = module.learner_config
         train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size, learner.task_type,
                                  config.steps_per_epoch * config.tasks_per_step, config.seed)
-        validation = validation_episodes(val_tasks, bank, config.val_support_size, config.val_draws,
-                                         learner.task_type, config.seed)
+        validation = validation_assays(val_tasks, bank, config.val_support_size, config.val_draws,
+                                       learner.task_type, config.seed)
         if not validation:
             raise ValueError(f"no meta-validation assay has enough actives and inactives for support size "
                              f"{config.val_support_size}")
-        log.info("meta-training %s from the %s on %d assays; validating on %d episodes of %d assays",
-                 learner.algorithm, source, len(train.tasks), len(validation), len(val_tasks))
+        log.info("meta-training %s from the %s on %d assays; validating on %d draws of %d assays",
+                 learner.algorithm, source, len(train.tasks), sum(len(a.episodes) for a in validation), len(validation))
         trainer = build_trainer(TrainerConfig(**{**META_TRAINER_DEFAULTS, **config.trainer}), out,
                                 runs.lightning_logger(run.info.run_id), progress_bar=progress,
                                 monitor="val_delta_auprc", mode="max", inference_mode=False,
                                 sanity_val_steps=-1)
+        start = copy.deepcopy(module.learner.state_dict())
         trainer.fit(module, datamodule=MetaDataModule(train, validation, config.tasks_per_step))
         history = module.history
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if best:
-            module = MetaTrainModule.load_from_checkpoint(best, weights_only=False)
         best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-        metrics = {"best_val_delta_auprc": float(best_score) if best_score is not None else float("nan"),
-                   "epochs_trained": trainer.current_epoch, "steps_trained": trainer.global_step}
+        best_score = float(best_score) if best_score is not None else float("-inf")
+        initial = history[0]["val_delta_auprc"] if history and history[0]["epoch"] == -1 else float("-inf")
+        selected_step = None
+        if initial > best_score:  # meta-training never beat its starting point on meta-validation
+            log.warning("meta-validation ΔAUPRC was best before meta-training (%.3f > %.3f): exporting the "
+                        "starting weights", initial, best_score)
+            module.learner.load_state_dict(start)
+            best_score, selected_step = initial, 0
+        elif best:
+            module = MetaTrainModule.load_from_checkpoint(best, weights_only=False)
+            selected_step = int(torch.load(best, map_location="cpu", weights_only=False)["global_step"])
+        metrics = {"best_val_delta_auprc": best_score, "selected_step": selected_step if selected_step is not None else -1,
+                   "initial_val_delta_auprc": initial, "epochs_trained": trainer.current_epoch,
+                   "steps_trained": trainer.global_step}
         runs.log_metrics(metrics)
         metadata = {"mlflow_run_id": run.info.run_id, "prior": source, "input": str(config.input),
                     "train_assays": [t.assay for t in train.tasks], "val_assays": [t.assay for t in val_tasks],

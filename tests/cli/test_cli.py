@@ -15,7 +15,7 @@ from molprior.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBCOMMANDS = [[], ["data"], ["data", "list"], ["data", "fetch"], ["data", "check"], ["pretrain"], ["generate"], ["benchmark"],
-               ["benchmark", "fewshot"], ["metatrain"], ["adapt"], ["predict"], ["demo"]]
+               ["benchmark", "fewshot"], ["benchmark", "regression"], ["metatrain"], ["adapt"], ["predict"], ["demo"]]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "molprior")

@@ -15,13 +15,14 @@ ALL = ["rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protone
 
 def test_all_methods_write_the_results_table(tmp_path, capsys):
     config = tmp_path / "meta.yaml"  # a very short meta-training: the shipped prior, 2 epochs of 3 steps
-    config.write_text(yaml.safe_dump({"support_sizes": [16], "query_size": 32, "tasks_per_step": 2,
+    config.write_text(yaml.safe_dump({"encoder": {"hidden_dim": 32, "num_layers": 2}, "support_sizes": [16], "query_size": 32, "tasks_per_step": 2,
                                       "steps_per_epoch": 3, "val_draws": 2, "trainer": {"max_epochs": 2},
                                       "learner": {"maml": {"anil": True, "proto_init": True}}}))
     out = tmp_path / "bench"
     code = main(["-q", "benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 70)),
                  "--test-assays", ",".join(TEST), "--val-assays", ",".join(VAL), "--support-sizes", "16,24",
-                 "--draws", "2", "--methods", "all", "--metatrain-config", str(config), "-o", str(out), "-j", "1"])
+                 "--draws", "2", "--methods", "all", "--metatrain-config", str(config), "--finetune-steps", "10",
+                 "-o", str(out), "-j", "1"])
     assert code == 0
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns) == ["method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws"]
