@@ -47,7 +47,7 @@ class MetaTrainOutcome:
 def load_prior_encoder(prior: str, encoder: dict | None = None) -> tuple[GraphEncoder, str]:
     """The encoder meta-training starts from, and a description of where it came from."""
     if prior == "random":
-        return GraphEncoder(EncoderConfig(**(encoder or {}))), "random"
+        return GraphEncoder(EncoderConfig(**(encoder or {}))), "random initialisation"
     model = None if prior == "shipped" else prior
     loaded, _ = load_encoder(resolve_model_dir(model, kind="encoder"))
     return loaded, "shipped prior" if model is None else str(prior)
