@@ -12,13 +12,8 @@ from molprior.data.readers import InputSpec
 
 
 @dataclass
-class FewShotConfig:
-    """The few-shot assay protocol: which assays, support sizes, draws and methods.
-
-    The meta-trained methods (``protonet``, ``maml_scratch``, ``maml_pretrained``) are
-    meta-trained on every assay of the input that is neither a test nor a validation assay,
-    with ``metatrain`` (keys of :class:`MetaTrainConfig`) over the defaults.
-    """
+class InputConfig:
+    """An assay input file and how to read it (the options of ``molprior data check``)."""
 
     input: str = "data/moleculeace"
     format: str = "auto"
@@ -26,6 +21,22 @@ class FewShotConfig:
     target_columns: list[str] | None = None
     assay_column: str | None = None
     value_column: str | None = None
+
+    @property
+    def spec(self) -> InputSpec:
+        """How to read :attr:`input`."""
+        return InputSpec(self.format, self.smiles_column, self.target_columns, self.assay_column, self.value_column)
+
+
+@dataclass
+class FewShotConfig(InputConfig):
+    """The few-shot assay protocol: which assays, support sizes, draws and methods.
+
+    The meta-trained methods (``protonet``, ``maml_scratch``, ``maml_pretrained``) are
+    meta-trained on every assay of the input that is neither a test nor a validation assay,
+    with ``metatrain`` (keys of :class:`MetaTrainConfig`) over the defaults.
+    """
+
     test_assays: list[str] = field(default_factory=list)
     support_sizes: list[int] = field(default_factory=lambda: [16, 32, 64])
     methods: list[str] = field(default_factory=lambda: ["rf_ecfp", "knn_tanimoto"])
@@ -41,10 +52,6 @@ class FewShotConfig:
     def all_seeds(self) -> list[int]:
         return list(self.seeds) if self.seeds else [self.seed]
 
-    @property
-    def spec(self) -> InputSpec:
-        """How to read :attr:`input`."""
-        return InputSpec(self.format, self.smiles_column, self.target_columns, self.assay_column, self.value_column)
 
 
 @dataclass
@@ -94,7 +101,7 @@ DEFAULT_MAML = {"anil": True, "inner_steps": 20, "inner_lr": 0.05, "first_order"
 
 
 @dataclass
-class MetaTrainConfig:
+class MetaTrainConfig(InputConfig):
     """Meta-training across assays: data, split, initialisation, learner, optimisation.
 
     ``prior`` is where the encoder starts: ``"shipped"`` (the shipped prior), ``"random"``
@@ -106,12 +113,6 @@ class MetaTrainConfig:
     :class:`~molprior.training.trainer.TrainerConfig`.
     """
 
-    input: str = "data/moleculeace"
-    format: str = "auto"
-    smiles_column: str | None = None
-    target_columns: list[str] | None = None
-    assay_column: str | None = None
-    value_column: str | None = None
     train_assays: list[str] = field(default_factory=list)
     val_assays: list[str] = field(default_factory=lambda: list(MOLECULEACE_VAL_ASSAYS))
     test_assays: list[str] = field(default_factory=lambda: list(MOLECULEACE_TEST_ASSAYS))
@@ -129,9 +130,6 @@ class MetaTrainConfig:
     val_draws: int = 10
     seed: int = 0
 
-    @property
-    def spec(self) -> InputSpec:
-        return InputSpec(self.format, self.smiles_column, self.target_columns, self.assay_column, self.value_column)
 
 
 def load_metatrain_config(path: str | Path | None, **overrides: Any) -> MetaTrainConfig:

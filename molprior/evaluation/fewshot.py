@@ -10,6 +10,7 @@ assays and of draws.  Assays too small for a support size are left out of that s
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from molprior.evaluation.metrics import METRICS
 from molprior.meta.losses import EXACT, RELATION_CODES
 from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
 
+log = logging.getLogger(__name__)
 RESULT_COLUMNS = ("method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws")
 
 
@@ -100,6 +102,9 @@ def run_fewshot(
     for task in tasks:
         for k in support_sizes:
             if not can_sample(task.labels, k // 2, k - k // 2):
+                log.warning("assay %s skipped at support size %d: %d actives and %d inactives, need more than %d "
+                            "of each", task.assay, k, int((task.labels == 1).sum()), int((task.labels == 0).sum()),
+                            k // 2)
                 if progress:
                     progress(n_draws * len(methods))
                 continue

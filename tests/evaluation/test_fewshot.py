@@ -50,10 +50,11 @@ def test_results_are_reproducible(table):
     pd.testing.assert_frame_equal(first, second)
 
 
-def test_assay_too_small_for_a_support_size_is_left_out():
+def test_assay_too_small_for_a_support_size_is_left_out_and_reported(caplog):
     task = FewShotTask("tiny", ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O"], np.array([1, 0, 1, 0, 1, 0.0]))
     per_draw = run_fewshot([task], [16], BASELINES, n_draws=2)
     assert per_draw.empty
+    assert "assay tiny skipped at support size 16: 3 actives and 3 inactives" in caplog.text
     assert summarize(per_draw).empty
 
 
