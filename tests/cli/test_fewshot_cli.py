@@ -97,3 +97,19 @@ def test_predict_needs_an_adapted_model_and_accepts_run_uris(store, tmp_path, ca
                  "--output", str(tmp_path / "scores.csv")]) == 0
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert scores["name"].tolist() == ["ethanol", "phenol"] and scores["probability_active"].notna().all()
+
+
+def test_adapt_takes_a_registry_uri_with_an_alias(store, tmp_path, capsys):
+    import mlflow
+
+    run_id = json.loads((store / "meta" / "model" / "model.json").read_text())["metadata"]["mlflow_run_id"]
+    models = mlflow.search_logged_models(experiment_ids=[mlflow.get_run(run_id).info.experiment_id],
+                                         filter_string=f"source_run_id = '{run_id}'", output_format="list")
+    assert len(models) == 1
+    version = mlflow.register_model(f"models:/{models[0].model_id}", "molprior-test-fewshot")
+    mlflow.MlflowClient().set_registered_model_alias("molprior-test-fewshot", "champion", version.version)
+    support = support_file(tmp_path / "support.csv", n=20)
+    assert main(["adapt", "--model", "models:/molprior-test-fewshot@champion", "--support", str(support),
+                 "--output", str(tmp_path / "adapted")]) == 0
+    description = json.loads((tmp_path / "adapted" / "model.json").read_text())
+    assert description["metadata"]["parent_model"] == "models:/molprior-test-fewshot@champion"
