@@ -108,6 +108,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     clear_checkpoints(out)
+    torch.manual_seed(config.seed)  # the head's (and a random encoder's) initial weights
     with runs.tracked_run(run_name, params=_flat(config), nested=nested) as run:
         prepared = prepared or prepare(config, jobs)
         runs.log_table_hash(prepared.table, "input_table")
