@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,6 +17,9 @@ from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
 from molprior.tracking import runs
 from molprior.workflows.progress import progress_bar
+
+if TYPE_CHECKING:
+    from molprior.meta.batches import MoleculeBank
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +43,38 @@ def prepare(config: FewShotConfig, jobs: int) -> PreparedTable:
     return prepared
 
 
-def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
+def _base_metatrain(config: FewShotConfig, seed: int) -> MetaTrainConfig:
+    return MetaTrainConfig(**{**config.metatrain, "input": config.input, "val_assays": config.val_assays,
+                              "test_assays": config.test_assays, "seed": seed})
+
+
+def _to_metatrain(names: list[str], config: FewShotConfig) -> list[str]:
+    return [m for m in names if m in META_METHODS and not (m == "maml_pretrained" and config.model)]
+
+
+def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
+                jobs: int = 1) -> MoleculeBank:
+    """Featurise, once for all seeds, the test assays' molecules and, when a method of ``names``
+    is meta-trained, those of the meta-training and validation assays.  Molecules that do not
+    featurise are dropped from ``tasks`` (for every method alike)."""
+    from molprior.workflows.metatrain import build_bank, split_tasks
+
+    to_train = _to_metatrain(names, config)
+    meta_tasks: list[FewShotTask] = []
+    if to_train:
+        if not config.val_assays:
+            raise ValueError(f"{to_train} are meta-trained and choose their checkpoints on meta-validation assays: "
+                             "give --val-assays")
+        train, val = split_tasks(prepared, _base_metatrain(config, config.seed))
+        meta_tasks = train + val
+    return build_bank(tasks + meta_tasks, jobs)
+
+
+def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTable, bank: MoleculeBank,
                    output_dir: Path, seed: int, jobs: int = 1) -> dict[str, Method]:
-    """The neural methods of ``names`` (see :mod:`molprior.evaluation.learner_methods`), meta-training
-    those that need it on the input's other assays (nested MLflow runs, models under ``output_dir``).
-    Molecules that do not featurise are dropped from ``tasks`` (for every method alike)."""
+    """The neural methods of ``names`` (see :mod:`molprior.evaluation.learner_methods`) on the
+    molecules of ``bank`` (:func:`neural_bank`), meta-training those that need it on the
+    input's other assays (nested MLflow runs, models under ``output_dir``)."""
     import torch
 
     from molprior.evaluation.learner_methods import learner_method
@@ -52,19 +83,9 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
     from molprior.models.heads import HeadConfig, TaskModel
     from molprior.training.export import load_learner
     from molprior.workflows.adapt import load_fewshot_model
-    from molprior.workflows.metatrain import build_bank, load_prior_encoder, run_metatraining, split_tasks
+    from molprior.workflows.metatrain import load_prior_encoder, run_metatraining
 
-    base = MetaTrainConfig(**{**config.metatrain, "input": config.input, "val_assays": config.val_assays,
-                              "test_assays": config.test_assays, "seed": seed})
-    to_train = [m for m in names if m in META_METHODS and not (m == "maml_pretrained" and config.model)]
-    meta_tasks: list[FewShotTask] = []
-    if to_train:
-        if not config.val_assays:
-            raise ValueError(f"{to_train} are meta-trained and choose their checkpoints on meta-validation assays: "
-                             "give --val-assays")
-        train, val = split_tasks(prepared, base)
-        meta_tasks = train + val
-    bank = build_bank(tasks + meta_tasks, jobs)
+    base = _base_metatrain(config, seed)
     head = HeadConfig(**base.head)
     methods: dict[str, Method] = {}
     for name in names:
@@ -115,11 +136,12 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     tasks = tasks_from_table(prepared.table, config.test_assays)
     out = Path(output_dir)
     frames = []
+    neural = [name for name in config.methods if name in NEURAL_METHODS]
+    bank = neural_bank(neural, config, prepared, tasks, jobs) if neural else None
     for seed in config.all_seeds:
         methods = {name: BASELINES[name] for name in config.methods if name in BASELINES}
-        neural = [name for name in config.methods if name in NEURAL_METHODS]
         if neural:
-            methods.update(neural_methods(neural, config, prepared, tasks, out, seed, jobs))
+            methods.update(neural_methods(neural, config, prepared, bank, out, seed, jobs))
         methods = {name: methods[name] for name in config.methods}
         total = len(tasks) * len(config.support_sizes) * config.draws * len(methods)
         with progress_bar(f"few-shot protocol (seed {seed})", total) as advance:

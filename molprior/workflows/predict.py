@@ -99,7 +99,8 @@ def run_predict(model: str | Path, input_path: str | Path, output: str | Path, s
             rows = good[good.isin(by_smiles)]
             scores.loc[rows.index] = rows.map(by_smiles).to_numpy(dtype=float)
             if support_fp is not None:
-                best = tanimoto(ecfp(ok), support_fp).max(axis=1)
+                fingerprints = bank.fingerprints[bank.indices(ok)] if bank.fingerprints is not None else ecfp(ok)
+                best = tanimoto(fingerprints, support_fp).max(axis=1)
                 similarity.loc[rows.index] = rows.map(dict(zip(ok, best))).to_numpy(dtype=float)
         for smiles, reason in errors.items():
             frame.loc[good.index[good == smiles], "error"] = f"cannot featurise: {reason}"
