@@ -192,9 +192,3 @@ class FewShotLearner(nn.Module):
         if self.config.task_type == "regression":
             out = out * adapted.target_std + adapted.target_mean
         return out
-
-    def adapted_model(self, adapted: Adapted) -> TaskModel:
-        """A standalone copy of the model holding the adapted weights."""
-        model = copy.deepcopy(self.model)
-        model.load_state_dict(adapted.params, strict=False)
-        return model.eval()

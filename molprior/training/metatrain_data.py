@@ -24,14 +24,13 @@ from molprior.meta.batches import MoleculeBank
 @dataclass
 class EpisodeBatch:
     """One episode as tensors: support and query batches, their training targets (labels or
-    values), relation codes, and the 0/1 labels the few-shot metrics use."""
+    values) and relation codes."""
 
     assay: str
     support: object
     support_targets: torch.Tensor
     query: object
     query_targets: torch.Tensor
-    query_labels: torch.Tensor
     support_relations: torch.Tensor | None = None
     query_relations: torch.Tensor | None = None
 
@@ -58,8 +57,7 @@ def episode_batch(task: FewShotTask, indices: np.ndarray, episode: Episode, bank
     s_targets, s_relations = part(episode.support)
     q_targets, q_relations = part(episode.query)
     return EpisodeBatch(task.assay, bank.batch(indices[episode.support]), s_targets, bank.batch(indices[episode.query]),
-                        q_targets, torch.as_tensor(task.labels[episode.query], dtype=torch.float32),
-                        s_relations, q_relations)
+                        q_targets, s_relations, q_relations)
 
 
 class TrainingEpisodes(Dataset):

@@ -11,7 +11,7 @@ are chosen and early stopping decided on).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pytorch_lightning as pl
@@ -118,8 +118,3 @@ class MetaTrainModule(pl.LightningModule):
             for parameter in encoder:
                 parameter.requires_grad_(False)
         return torch.optim.Adam(groups, weight_decay=self.optim.weight_decay)
-
-    def config_dict(self) -> dict:
-        return {"encoder": self.learner.model.encoder.config.to_dict(),
-                "head": self.learner.model.head_config.to_dict(),
-                "learner": self.learner_config.to_dict(), "optim": asdict(self.optim)}

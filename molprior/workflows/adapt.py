@@ -15,7 +15,7 @@ from molprior.chem.features import FEATURIZER_VERSION
 from molprior.data.prepare import prepare_table
 from molprior.data.readers import InputError, InputSpec
 from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
-from molprior.files import file_hash, write_csv
+from molprior.files import write_csv
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import FewShotLearner
 from molprior.tracking import runs

@@ -1,6 +1,5 @@
 """Pretraining corpora: bad lines are reported, never crashed on; an empty corpus is an error."""
 
-import pandas as pd
 import pytest
 
 from molprior.data.corpus import CorpusError, load_corpus

@@ -11,7 +11,6 @@ import torch
 
 from molprior.config import MetaTrainConfig
 from molprior.data.prepare import prepare_table
-from molprior.evaluation.fewshot import tasks_from_table
 from molprior.meta.learner import FewShotLearner
 from molprior.training.export import ModelFormatError, load_learner
 from molprior.training.metatrain_data import TrainingEpisodes

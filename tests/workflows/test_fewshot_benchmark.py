@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import mlflow
 import pandas as pd
-import pytest
 import yaml
 
 from molprior.cli.main import main
