@@ -88,8 +88,9 @@ def run_metatrain(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         config.trainer = {**config.trainer, "max_epochs": args.epochs}
     outcome = run_metatraining(config, args.output, jobs=jobs(args.jobs), progress=not args.quiet and sys.stderr.isatty())
-    print(f"best meta-validation ΔAUPRC: {outcome.metrics['best_val_delta_auprc']:.3f} "
-          f"after {outcome.metrics['steps_trained']} meta-steps")
+    metrics = outcome.metrics
+    print(f"best meta-validation ΔAUPRC: {metrics['best_val_delta_auprc']:.3f} at meta-step {metrics['selected_step']} "
+          f"of {metrics['steps_trained']} (before meta-training: {metrics['initial_val_delta_auprc']:.3f})")
     print(f"model: {outcome.model_dir}")
     print(f"MLflow: runs:/{outcome.run_id}/model; logged model models:/{outcome.model_id}")
     return 0

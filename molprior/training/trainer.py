@@ -32,7 +32,7 @@ class TrainerConfig:
     strategy: str = "auto"  # "ddp" for several GPUs or nodes
     precision: str = "32-true"
     patience: int = 3  # epochs without val_loss improvement before stopping
-    checkpoint_every_n_steps: int = 500  # also mid-epoch, so a killed run loses little
+    checkpoint_every_n_steps: int = 500  # also mid-epoch, so a killed run loses little (0: only at epoch ends)
     gradient_clip_val: float | None = 1.0  # None with manual optimisation (the module clips)
     log_every_n_steps: int = 20
     max_time: str | None = None  # wall-clock limit "DD:HH:MM:SS"; training stops cleanly there
@@ -51,8 +51,8 @@ def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, pr
                         enable_version_counter=False),
         # last.ckpt at the end of every training epoch; step.ckpt every few hundred steps within one
         ModelCheckpoint(dirpath=checkpoints, save_top_k=0, save_last=True, save_on_train_epoch_end=True),
-        ModelCheckpoint(dirpath=checkpoints, filename="step", every_n_train_steps=config.checkpoint_every_n_steps,
-                        save_top_k=1, enable_version_counter=False),
+        *([ModelCheckpoint(dirpath=checkpoints, filename="step", every_n_train_steps=config.checkpoint_every_n_steps,
+                           save_top_k=1, enable_version_counter=False)] if config.checkpoint_every_n_steps else []),
         OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
         EarlyStopping(monitor=monitor, mode=mode, patience=config.patience),
         *(extra_callbacks or []),

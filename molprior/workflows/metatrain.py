@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: Meta-training defaults: an "epoch" is ``steps_per_epoch`` outer steps, then validation.
 META_TRAINER_DEFAULTS = {"max_epochs": 20, "patience": 5, "gradient_clip_val": None, "log_every_n_steps": 10,
-                         "checkpoint_every_n_steps": 200}
+                         "checkpoint_every_n_steps": 0}
 
 
 @dataclass
