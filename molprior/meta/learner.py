@@ -26,7 +26,7 @@ from torch.func import functional_call
 
 from molprior.meta.losses import binary_loss, censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
-from molprior.meta.protonet import prototype_logits
+from molprior.meta.protonet import prototype_layer, prototype_logits
 from molprior.models.heads import TaskModel
 
 ALGORITHMS = ("maml", "protonet", "finetune")
@@ -153,12 +153,9 @@ class FewShotLearner(nn.Module):
 
     @torch.no_grad()
     def _prototype_params(self, support, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        hidden = self.model.head.hidden(self.represent(support))
-        labels = labels.bool()
-        active, inactive = hidden[labels].mean(0), hidden[~labels].mean(0)
+        weight, bias = prototype_layer(self.model.head.hidden(self.represent(support)), labels)
         params = {n: p.detach().clone() for n, p in self.model.named_parameters()}
-        params["head.net.3.weight"] = (2 * (active - inactive)).unsqueeze(0)
-        params["head.net.3.bias"] = (inactive.pow(2).sum() - active.pow(2).sum()).reshape(1)
+        params["head.net.3.weight"], params["head.net.3.bias"] = weight, bias
         return params
 
     def _finetune(self, support, targets: torch.Tensor, relations: torch.Tensor | None) -> dict[str, torch.Tensor]:

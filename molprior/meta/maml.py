@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from molprior.meta.protonet import prototype_layer
 from molprior.models.heads import TaskModel
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -102,12 +103,8 @@ class MAML(nn.Module):
         else:
             hidden = functional_call(self.model, params, (support,), {"hidden_only": True})
             prefix = "head.net.3."
-        active = labels > 0.5
-        if active.all() or not active.any():
-            raise ValueError("prototype initialisation needs actives and inactives in the support")
-        p1, p0 = hidden[active].mean(0), hidden[~active].mean(0)
-        return {**params, prefix + "weight": (2 * (p1 - p0)).unsqueeze(0),
-                prefix + "bias": (p0.pow(2).sum() - p1.pow(2).sum()).reshape(1)}
+        weight, bias = prototype_layer(hidden, labels)
+        return {**params, prefix + "weight": weight, prefix + "bias": bias}
 
     def represent(self, batch) -> torch.Tensor:
         """The head's input for ``batch``; a tensor is taken as already computed (ANIL only:
