@@ -8,6 +8,7 @@ over a good one.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -72,3 +73,38 @@ def frame_hash(frame: pd.DataFrame) -> str:
     """SHA-256 of a table's contents (row order matters, the index does not)."""
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+MANIFEST = "checksums.json"
+
+
+class ChecksumError(ValueError):
+    """A model directory whose files do not match the checksums written with it."""
+
+
+def write_manifest(directory: str | Path) -> Path:
+    """Write ``checksums.json``: the SHA-256 of every other file under ``directory``."""
+    directory = Path(directory)
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)
+    digests = {str(p.relative_to(directory)): file_hash(p) for p in files}
+    return write_text(json.dumps({"sha256": digests}, indent=1, sort_keys=True) + "\n", directory / MANIFEST)
+
+
+def verify_manifest(directory: str | Path, required: bool = False) -> bool:
+    """Check every file listed in ``checksums.json`` against its SHA-256 before anything is
+    loaded; raise :class:`ChecksumError` naming the files that are missing or differ.
+    Returns whether a manifest was there (absent and not ``required``: nothing to check)."""
+    directory = Path(directory)
+    manifest = directory / MANIFEST
+    if not manifest.exists():
+        if required:
+            raise ChecksumError(f"{directory} has no {MANIFEST}: cannot verify the model's files")
+        return False
+    expected = json.loads(manifest.read_text()).get("sha256", {})
+    missing = [name for name in expected if not (directory / name).is_file()]
+    changed = [name for name in expected if name not in missing and file_hash(directory / name) != expected[name]]
+    if missing or changed:
+        raise ChecksumError(f"{directory}: model files fail their checksums "
+                            f"(changed: {changed or 'none'}; missing: {missing or 'none'}); "
+                            "the download is incomplete or the files were altered")
+    return True

@@ -19,7 +19,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,17 @@ def read_text_table(path: str | Path) -> tuple[pd.DataFrame, list[tuple]]:
     Empty lines and lines whose number of fields differs from the header's are returned
     as problems ``(line, input, column, reason)`` and left out of the frame.
     """
+    frames, problems = [], []
+    for frame, chunk_problems in iter_text_table(path):
+        frames.append(frame)
+        problems += chunk_problems
+    return (pd.concat(frames) if len(frames) > 1 else frames[0]), problems
+
+
+def iter_text_table(path: str | Path, chunk_rows: int | None = None) -> Iterator[tuple[pd.DataFrame, list[tuple]]]:
+    """:func:`read_text_table` in pieces of at most ``chunk_rows`` rows (all at once when
+    ``None``), so a file of any size is read with bounded memory.  Yields at least one
+    (possibly empty) frame, each with the header's columns."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
@@ -72,9 +83,6 @@ def read_text_table(path: str | Path) -> tuple[pd.DataFrame, list[tuple]]:
         raise InputError(f"{path} is a directory, expected a file")
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
     sep = "\t" if name.endswith((".tsv", ".tab")) else ","
-    problems: list[tuple] = []
-    rows: list[list[str]] = []
-    lines: list[int] = []
     with open_text(path) as handle:
         reader = csv.reader(handle, delimiter=sep)
         header = next(reader, None)
@@ -83,7 +91,14 @@ def read_text_table(path: str | Path) -> tuple[pd.DataFrame, list[tuple]]:
         if header is None:
             raise InputError(f"{path} is empty")
         header = [h.strip() for h in header]
+        if len(set(header)) != len(header):
+            duplicated = sorted({h for h in header if header.count(h) > 1})
+            raise InputError(f"{path.name}: duplicated column names {duplicated}")
+        problems: list[tuple] = []
+        rows: list[list[str]] = []
+        lines: list[int] = []
         previous = reader.line_num
+        yielded = False
         for row in reader:
             line = previous + 1  # first physical line of this record
             previous = reader.line_num
@@ -95,11 +110,15 @@ def read_text_table(path: str | Path) -> tuple[pd.DataFrame, list[tuple]]:
             else:
                 rows.append(row)
                 lines.append(line)
-    if len(set(header)) != len(header):
-        duplicated = sorted({h for h in header if header.count(h) > 1})
-        raise InputError(f"{path.name}: duplicated column names {duplicated}")
-    frame = pd.DataFrame(rows, columns=header, index=pd.Index(lines, dtype=np.int64, name="line"), dtype=object)
-    return frame, problems
+            if chunk_rows and len(rows) + len(problems) >= chunk_rows:
+                yield _text_frame(rows, lines, header), problems
+                rows, lines, problems, yielded = [], [], [], True
+        if rows or problems or not yielded:
+            yield _text_frame(rows, lines, header), problems
+
+
+def _text_frame(rows: list[list[str]], lines: list[int], header: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=header, index=pd.Index(lines, dtype=np.int64, name="line"), dtype=object)
 
 
 def find_column(frame: pd.DataFrame, wanted: str | None, role: str, path: Path, aliases: Sequence[str] = ()) -> str:

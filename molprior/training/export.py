@@ -1,6 +1,7 @@
 """Save and load trained models as safetensors weights plus a JSON description.
 
-Nothing is ever unpickled: weights are safetensors, everything else is JSON.  Layout of an
+Nothing is ever unpickled: weights are safetensors, everything else is JSON.  Every model
+directory carries ``checksums.json`` (SHA-256 of each file), checked before loading.  Layout of an
 exported generator directory::
 
     generator.safetensors   the whole VAE (encoder, latent heads, decoder)
@@ -26,7 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.chem.tokenizer import SelfiesVocabulary
-from molprior.files import atomic_path, write_text
+from molprior.files import atomic_path, verify_manifest, write_manifest, write_text
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.generative import DecoderConfig, MoleculeVAE
 
@@ -50,6 +51,7 @@ def _save_weights(module: torch.nn.Module, path: Path) -> None:
 def _read_description(path: Path, expected_format: str) -> dict[str, Any]:
     if not path.exists():
         raise ModelFormatError(f"{path.parent} holds no {path.name}: not a molprior model directory")
+    verify_manifest(path.parent)  # before anything is read from the directory
     description = json.loads(path.read_text())
     if description.get("format") != expected_format:
         raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected {expected_format!r}")
@@ -68,6 +70,7 @@ def save_encoder(encoder: GraphEncoder, directory: str | Path, metadata: dict | 
     description = {"format": ENCODER_FORMAT, "encoder": encoder.config.to_dict(),
                    "featurizer_version": FEATURIZER_VERSION, "metadata": metadata or {}}
     write_text(json.dumps(description, indent=2) + "\n", directory / "encoder.json")
+    write_manifest(directory)
     return directory
 
 
@@ -94,6 +97,7 @@ def save_generator(model: MoleculeVAE, vocabulary: SelfiesVocabulary, directory:
                    "featurizer_version": FEATURIZER_VERSION, "metadata": metadata or {}}
     write_text(json.dumps(description, indent=2) + "\n", directory / "generator.json")
     save_encoder(model.encoder, directory / "encoder", metadata)
+    write_manifest(directory)
     return directory
 
 
@@ -130,6 +134,7 @@ def save_learner(learner: "FewShotLearner", directory: str | Path, metadata: dic
                    "target_mean": adapted.target_mean if adapted else 0.0,
                    "target_std": adapted.target_std if adapted else 1.0, "metadata": metadata or {}}
     write_text(json.dumps(description, indent=2) + "\n", directory / "model.json")
+    write_manifest(directory)
     return directory
 
 

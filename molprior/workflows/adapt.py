@@ -15,7 +15,8 @@ from molprior.chem.features import FEATURIZER_VERSION
 from molprior.data.prepare import prepare_table
 from molprior.data.readers import InputError, InputSpec
 from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
-from molprior.files import write_csv
+from molprior.files import write_csv, write_manifest
+from molprior.inference.scorer import SUPPORT_FILE
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import FewShotLearner
 from molprior.tracking import runs
@@ -23,7 +24,7 @@ from molprior.tracking.artifacts import resolve_model_dir
 from molprior.training.export import load_learner, save_learner
 
 log = logging.getLogger(__name__)
-SUPPORT_FILE = "support.csv"
+
 
 
 @dataclass
@@ -108,6 +109,7 @@ def run_adapt(model: str | Path, support: str | Path, output_dir: str | Path, sp
         write_csv(pd.DataFrame({"smiles": task.smiles, "label": task.labels,
                                 "value": task.values if task.values is not None else np.nan}), out / SUPPORT_FILE)
         write_csv(rejected, out / "rejected.csv")
+        write_manifest(out)  # the support set is part of the model: it gives support_similarity
         runs.log_metrics({"n_support": len(task.smiles), "n_actives": n_actives, "adapt_seconds": seconds,
                           "lines_rejected": len(rejected)})
         import mlflow

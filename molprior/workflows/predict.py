@@ -5,6 +5,10 @@ prediction (``probability_active`` for a classification model, ``value`` for a r
 model), ``support_similarity`` (the highest Tanimoto similarity of the molecule's ECFP4 to a
 support molecule: an applicability-domain guide, low values mean extrapolation) and
 ``error`` (why a row could not be scored; empty otherwise).
+
+The input is streamed in chunks of ``chunk_rows`` rows and each scored chunk is appended to
+a temporary file beside the output, which replaces the output only once complete: memory
+stays bounded whatever the library's size, and a killed run leaves any earlier output intact.
 """
 
 from __future__ import annotations
@@ -12,22 +16,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-import numpy as np
 import pandas as pd
-import torch
 
-from molprior.chem.fingerprints import ecfp, tanimoto
-from molprior.data.curation import standardize_items
-from molprior.data.readers import SMILES_ALIASES, InputError, find_column, read_text_table
-from molprior.files import write_csv
-from molprior.meta.batches import MoleculeBank
-from molprior.meta.learner import Adapted
-from molprior.workflows.adapt import SUPPORT_FILE, load_fewshot_model
+from molprior.data.readers import SMILES_ALIASES, InputError, find_column, iter_text_table, open_text
+from molprior.files import atomic_path
+from molprior.inference.scorer import Scorer
+from molprior.tracking.artifacts import resolve_model_dir
 
 log = logging.getLogger(__name__)
-CHUNK = 4096
+CHUNK_ROWS = 20_000
 SMILES_SUFFIXES = {".smi", ".smiles", ".txt"}
+LOGGED_ERRORS = 50  # row errors written to the log; all of them are in the output's error column
 
 
 @dataclass
@@ -38,79 +39,97 @@ class PredictOutcome:
     errors: int
 
 
-def read_molecules(path: str | Path, smiles_column: str | None = None) -> tuple[pd.DataFrame, str]:
-    """Every input row (index: line in the file) and the SMILES column's name; malformed CSV
-    lines are kept as rows whose ``error`` says why."""
+def load_scorer(model: str | Path) -> Scorer:
+    """An adapted model from a directory, ``runs:/`` or ``models:/`` URI, ready to score."""
+    return Scorer.load(resolve_model_dir(model, kind="fewshot"))
+
+
+def iter_molecules(path: str | Path, smiles_column: str | None = None,
+                   chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, str]]:
+    """Every input row in chunks (index: line in the file), with the SMILES column's name;
+    malformed CSV lines are kept as rows whose ``error`` says why."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
-    if path.suffix.lower() in SMILES_SUFFIXES:
-        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
-        rows = [(n + 1, line.split()) for n, line in enumerate(lines) if line.strip()]
-        if rows and rows[0][1][0].lower() in SMILES_ALIASES:
-            rows = rows[1:]
-        frame = pd.DataFrame({"smiles": [r[0] for _, r in rows], "name": [" ".join(r[1:]) for _, r in rows]},
-                             index=pd.Index([n for n, _ in rows], name="line"))
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    if Path(name).suffix.lower() in SMILES_SUFFIXES:
+        yield from _iter_smiles_lines(path, chunk_rows)
+        return
+    column = None
+    for frame, problems in iter_text_table(path, chunk_rows):
+        column = column or find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
         frame["error"] = ""
-        return frame, "smiles"
-    frame, problems = read_text_table(path)
-    column = find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
-    frame["error"] = ""
-    bad = [(line, reason) for line, _, _, reason in problems if reason != "empty line"]
-    if bad:
-        extra = pd.DataFrame({"error": [reason for _, reason in bad]}, index=pd.Index([l for l, _ in bad], name="line"))
-        frame = pd.concat([frame, extra]).sort_index(kind="stable")
-    return frame, column
+        bad = [(line, reason) for line, _, _, reason in problems if reason != "empty line"]
+        if bad:
+            extra = pd.DataFrame({"error": [reason for _, reason in bad]},
+                                 index=pd.Index([line for line, _ in bad], name="line"))
+            frame = pd.concat([frame, extra]).sort_index(kind="stable")
+        yield frame, column
+
+
+def _iter_smiles_lines(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, str]]:
+    rows: list[tuple[int, list[str]]] = []
+    first, yielded = True, False
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if first and fields[0].lower() in SMILES_ALIASES:
+                first = False
+                continue
+            first = False
+            rows.append((number, fields))
+            if chunk_rows and len(rows) >= chunk_rows:
+                yield _smiles_frame(rows), "smiles"
+                rows, yielded = [], True
+    if rows or not yielded:
+        yield _smiles_frame(rows), "smiles"
+
+
+def _smiles_frame(rows: list[tuple[int, list[str]]]) -> pd.DataFrame:
+    return pd.DataFrame({"smiles": [f[0] for _, f in rows], "name": [" ".join(f[1:]) for _, f in rows],
+                         "error": ""}, index=pd.Index([n for n, _ in rows], name="line"))
+
+
+def read_molecules(path: str | Path, smiles_column: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Every input row at once (see :func:`iter_molecules`)."""
+    chunks = list(iter_molecules(path, smiles_column, chunk_rows=0))
+    return chunks[0]
+
+
+def score_frame(scorer: Scorer, frame: pd.DataFrame, column: str, jobs: int = 1) -> pd.DataFrame:
+    """``frame`` (with its ``error`` column) plus the scores, in the output's layout."""
+    todo = (frame["error"] == "").to_numpy()
+    scored = scorer.score(frame.loc[todo, column].tolist(), jobs=jobs)
+    result = frame.drop(columns="error").reset_index(drop=True)
+    errors = frame["error"].to_numpy(dtype=object).copy()
+    for name in (scorer.score_column, "support_similarity"):
+        values = pd.Series(float("nan"), index=result.index)
+        values[todo] = scored[name].to_numpy()
+        result[name] = values
+    errors[todo] = scored["error"].to_numpy()
+    result["error"] = errors
+    return result
 
 
 def run_predict(model: str | Path, input_path: str | Path, output: str | Path, smiles_column: str | None = None,
-                jobs: int = 1) -> PredictOutcome:
-    """Score ``input_path`` with an adapted model and write ``output`` atomically."""
-    learner, description, directory = load_fewshot_model(model)
-    if not description.get("adapted"):
-        raise InputError(f"{model} is a meta-trained model, not adapted to an assay: run `molprior adapt --model "
-                         f"{model} --support FILE --output DIR` first and predict with DIR")
-    adapted = Adapted({n: p.detach() for n, p in learner.model.named_parameters()},
-                      description.get("target_mean", 0.0), description.get("target_std", 1.0))
-    frame, column = read_molecules(input_path, smiles_column)
-    todo = frame["error"] == ""
-    texts = frame.loc[todo, column].fillna("").astype(str).str.strip()
-    outcomes = standardize_items([("smiles", t) for t in texts], n_jobs=jobs)
-    standardized = pd.Series([o.smiles for o in outcomes], index=texts.index, dtype=object)
-    frame.loc[texts.index[[o.smiles is None for o in outcomes]], "error"] = [
-        o.reason for o in outcomes if o.smiles is None]
-    regression = learner.config.task_type == "regression"
-    score_name = "value" if regression else "probability_active"
-    scores = pd.Series(np.nan, index=frame.index)
-    similarity = pd.Series(np.nan, index=frame.index)
-    support_file = Path(directory) / SUPPORT_FILE
-    support_fp = ecfp(pd.read_csv(support_file)["smiles"].tolist()) if support_file.exists() else None
-    good = standardized.dropna()
-    unique = list(dict.fromkeys(good))
-    for start in range(0, len(unique), CHUNK):
-        chunk = unique[start:start + CHUNK]
-        bank, errors = MoleculeBank.build(chunk, fingerprint_bits=learner.model.head_config.fingerprint_dim, n_jobs=jobs)
-        ok = [s for s in chunk if s in bank]
-        if ok:
-            with torch.no_grad():
-                out = learner.predict(adapted, bank.batch(bank.indices(ok)))
-            values = out.numpy() if regression else torch.sigmoid(out).numpy()
-            by_smiles = dict(zip(ok, values))
-            rows = good[good.isin(by_smiles)]
-            scores.loc[rows.index] = rows.map(by_smiles).to_numpy(dtype=float)
-            if support_fp is not None:
-                fingerprints = bank.fingerprints[bank.indices(ok)] if bank.fingerprints is not None else ecfp(ok)
-                best = tanimoto(fingerprints, support_fp).max(axis=1)
-                similarity.loc[rows.index] = rows.map(dict(zip(ok, best))).to_numpy(dtype=float)
-        for smiles, reason in errors.items():
-            frame.loc[good.index[good == smiles], "error"] = f"cannot featurise: {reason}"
-    result = frame.drop(columns="error")
-    result[score_name] = scores.to_numpy()
-    result["support_similarity"] = similarity.round(4).to_numpy()
-    result["error"] = frame["error"].to_numpy()
-    path = write_csv(result.reset_index(drop=True), output)
-    n_errors = int((result["error"] != "").sum())
-    for line, reason in frame.loc[frame["error"] != "", "error"].items():
-        log.warning("line %s: %s", line, reason)
-    log.info("scored %d of %d rows (%d with an error) -> %s", len(result) - n_errors, len(result), n_errors, path)
-    return PredictOutcome(path, len(result), len(result) - n_errors, n_errors)
+                jobs: int = 1, chunk_rows: int = CHUNK_ROWS) -> PredictOutcome:
+    """Score ``input_path`` with an adapted model, chunk by chunk, and write ``output`` atomically."""
+    scorer = load_scorer(model)
+    rows = errors = 0
+    with atomic_path(output) as tmp, open(tmp, "w", newline="") as handle:
+        for frame, column in iter_molecules(input_path, smiles_column, chunk_rows):
+            result = score_frame(scorer, frame, column, jobs)
+            result.to_csv(handle, header=rows == 0, index=False)
+            failed = result["error"] != ""
+            for line, reason in zip(frame.index[failed.to_numpy()], result.loc[failed, "error"]):
+                if errors < LOGGED_ERRORS:
+                    log.warning("line %s: %s", line, reason)
+                errors += 1
+            rows += len(result)
+            log.debug("scored %d rows so far", rows)
+    if errors > LOGGED_ERRORS:
+        log.warning("... and %d more rows with an error (see the error column)", errors - LOGGED_ERRORS)
+    log.info("scored %d of %d rows (%d with an error) -> %s", rows - errors, rows, errors, output)
+    return PredictOutcome(Path(output), rows, rows - errors, errors)

@@ -8,6 +8,7 @@ from molprior.chem.featurize import featurize_smiles
 from molprior.chem.tokenizer import SelfiesVocabulary, smiles_to_selfies_tokens
 from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE
+from molprior.files import ChecksumError, verify_manifest, write_manifest
 from molprior.tracking.artifacts import resolve_model_dir
 from molprior.training.export import ModelFormatError, load_encoder, load_generator, save_generator
 
@@ -55,8 +56,27 @@ def test_featuriser_version_mismatch_is_refused(saved):
     description = json.loads((directory / "encoder" / "encoder.json").read_text())
     description["featurizer_version"] = "ogb-0"
     (directory / "encoder" / "encoder.json").write_text(json.dumps(description))
+    write_manifest(directory / "encoder")  # a consistent model, only from another featuriser
     with pytest.raises(ModelFormatError, match="ogb-0"):
         load_encoder(directory / "encoder")
+
+
+def test_altered_or_missing_files_fail_their_checksums_before_loading(saved):
+    _, _, directory = saved
+    weights = directory / "generator.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte in the weights
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match=r"changed: \['generator.safetensors'\]"):
+        load_generator(directory)
+    (directory / "encoder" / "encoder.safetensors").unlink()
+    with pytest.raises(ChecksumError, match=r"missing: \['encoder.safetensors'\]"):
+        load_encoder(directory / "encoder")
+
+
+def test_the_shipped_prior_passes_its_checksums():
+    assert verify_manifest(resolve_model_dir(None), required=True)
+    assert verify_manifest(resolve_model_dir(None) / "encoder", required=True)
 
 
 def test_not_a_model_directory(tmp_path):

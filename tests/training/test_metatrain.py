@@ -11,6 +11,7 @@ import torch
 
 from molprior.config import MetaTrainConfig
 from molprior.data.prepare import prepare_table
+from molprior.files import ChecksumError, write_manifest
 from molprior.meta.learner import FewShotLearner
 from molprior.training.export import ModelFormatError, load_learner
 from molprior.training.metatrain_data import TrainingEpisodes
@@ -88,5 +89,8 @@ def test_a_model_from_another_featuriser_is_refused(prepared, tmp_path):
     data = json.loads(description.read_text())
     data["featurizer_version"] = "ogb-0"
     description.write_text(json.dumps(data))
+    with pytest.raises(ChecksumError, match="model.json"):  # an edited file is caught first
+        load_learner(outcome.model_dir)
+    write_manifest(outcome.model_dir)  # a consistent model, only from another featuriser
     with pytest.raises(ModelFormatError, match="ogb-0"):
         load_learner(outcome.model_dir)

@@ -1,0 +1,104 @@
+"""One adapted few-shot model, ready to score lists of molecules.
+
+:class:`Scorer` is the whole inference path: standardise each SMILES as training did,
+featurise it, run the adapted encoder and head, and measure how close it lies to the
+support set.  It needs no training code, no files beyond the model directory and no
+MLflow, so the CLI, the pyfunc model and a Spark UDF all score identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molprior.chem.fingerprints import ecfp, tanimoto
+from molprior.data.curation import standardize_items
+from molprior.meta.batches import MoleculeBank
+from molprior.meta.learner import Adapted, FewShotLearner
+from molprior.training.export import ModelFormatError, load_learner
+
+SUPPORT_FILE = "support.csv"
+BATCH = 4096
+
+
+@dataclass
+class Scorer:
+    """An adapted model plus the fingerprints of the molecules it was adapted to."""
+
+    learner: FewShotLearner
+    adapted: Adapted
+    support_fingerprints: np.ndarray | None
+    description: dict
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Scorer":
+        """The adapted model in ``directory`` (checksums verified before loading)."""
+        directory = Path(directory)
+        learner, description = load_learner(directory)
+        if not description.get("adapted"):
+            raise ModelFormatError(f"{directory} holds a meta-trained model, not one adapted to an assay: run "
+                                   "`molprior adapt --model MODEL --support FILE --output DIR` and score with DIR")
+        adapted = Adapted({n: p.detach() for n, p in learner.model.named_parameters()},
+                          description.get("target_mean", 0.0), description.get("target_std", 1.0))
+        support = directory / SUPPORT_FILE
+        fingerprints = ecfp(pd.read_csv(support)["smiles"].tolist()) if support.exists() else None
+        return cls(learner, adapted, fingerprints, description)
+
+    @property
+    def regression(self) -> bool:
+        return self.learner.config.task_type == "regression"
+
+    @property
+    def score_column(self) -> str:
+        """``value`` for a regression model, ``probability_active`` for a classifier."""
+        return "value" if self.regression else "probability_active"
+
+    @property
+    def assay(self) -> str:
+        return str(self.description.get("metadata", {}).get("assay", ""))
+
+    def score(self, smiles: Sequence[str], jobs: int = 1) -> pd.DataFrame:
+        """Scores for ``smiles`` in order: ``smiles`` (standardised; empty when it failed),
+        the score column, ``support_similarity`` (highest Tanimoto similarity of the ECFP4 to
+        a support molecule) and ``error`` (why a row has no score, else empty)."""
+        texts = ["" if s is None or (isinstance(s, float) and np.isnan(s)) else str(s).strip() for s in smiles]
+        outcomes = standardize_items([("smiles", t) for t in texts], n_jobs=jobs)
+        canonical = [o.smiles for o in outcomes]
+        errors = ["" if o.smiles is not None else o.reason for o in outcomes]
+        scores = np.full(len(texts), np.nan)
+        similarity = np.full(len(texts), np.nan)
+        unique = list(dict.fromkeys(s for s in canonical if s is not None))
+        by_smiles: dict[str, tuple[float, float]] = {}
+        failed: dict[str, str] = {}
+        for start in range(0, len(unique), BATCH):
+            by_smiles.update(self._score_unique(unique[start:start + BATCH], jobs, failed))
+        for i, s in enumerate(canonical):
+            if s in by_smiles:
+                scores[i], similarity[i] = by_smiles[s]
+            elif s in failed:
+                errors[i] = f"cannot featurise: {failed[s]}"
+        return pd.DataFrame({"smiles": [s or "" for s in canonical], self.score_column: scores,
+                             "support_similarity": np.round(similarity, 4), "error": errors})
+
+    def _score_unique(self, smiles: list[str], jobs: int, errors: dict[str, str]) -> dict[str, tuple[float, float]]:
+        bank, failed = MoleculeBank.build(smiles, fingerprint_bits=self.learner.model.head_config.fingerprint_dim,
+                                          n_jobs=jobs)
+        errors.update(failed)
+        ok = [s for s in smiles if s in bank]
+        if not ok:
+            return {}
+        indices = bank.indices(ok)
+        with torch.no_grad():
+            out = self.learner.predict(self.adapted, bank.batch(indices))
+        values = out.numpy() if self.regression else torch.sigmoid(out).numpy()
+        if self.support_fingerprints is not None:
+            fingerprints = bank.fingerprints[indices] if bank.fingerprints is not None else ecfp(ok)
+            best = tanimoto(fingerprints, self.support_fingerprints).max(axis=1)
+        else:
+            best = np.full(len(ok), np.nan)
+        return {s: (float(v), float(b)) for s, v, b in zip(ok, values, best)}
