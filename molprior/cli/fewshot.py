@@ -61,6 +61,10 @@ def add_parser(commands) -> None:
     predict.add_argument("--input", required=True, help="CSV with a SMILES column, or a .smi file")
     predict.add_argument("--output", "-o", required=True, help="output CSV")
     predict.add_argument("--smiles-column", help="CSV column holding SMILES")
+    predict.add_argument("--assay", help="for a registered model with several adapted heads: which one (default: "
+                                         "the model's default assay)")
+    predict.add_argument("--chunk-rows", type=int, default=20_000,
+                         help="rows read, scored and written at a time (memory stays bounded; default 20000)")
     add_jobs_option(predict)
     predict.set_defaults(handler=run_predict)
 
@@ -110,6 +114,7 @@ def run_adapt(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from molprior.workflows.predict import run_predict as predict
 
-    outcome = predict(args.model, args.input, args.output, args.smiles_column, jobs(args.jobs))
+    outcome = predict(args.model, args.input, args.output, args.smiles_column, jobs(args.jobs), args.chunk_rows,
+                      args.assay)
     print(f"scored {outcome.scored} of {outcome.rows} rows ({outcome.errors} with an error): {outcome.output}")
     return 0

@@ -26,6 +26,12 @@ def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path
         if not (SHIPPED_PRIOR / marker).exists() and not (SHIPPED_PRIOR / "encoder" / marker).exists():
             raise FileNotFoundError(f"no shipped prior in {SHIPPED_PRIOR}; pass --model")
         return SHIPPED_PRIOR
+    return _find(local_model_dir(model), marker, str(model))
+
+
+def local_model_dir(model: str | Path) -> Path:
+    """``model`` itself when it is a local path, else its MLflow artifacts downloaded to a
+    temporary directory."""
     text = str(model)
     if text.startswith(("runs:/", "models:/", "mlflow-artifacts:/")):
         import mlflow
@@ -33,16 +39,16 @@ def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path
         from molprior.tracking.runs import tracking_uri
 
         mlflow.set_tracking_uri(tracking_uri())
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=tempfile.mkdtemp(prefix="molprior-")))
-        return _find(local, marker, text)
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=tempfile.mkdtemp(prefix="molprior-")))
     path = Path(model)
     if not path.exists():
         raise FileNotFoundError(f"no such model directory: {path}")
-    return _find(path, marker, text)
+    return path
 
 
 def _find(path: Path, marker: str, name: str) -> Path:
-    for candidate in (path, path / "model", path / "encoder", path / "model" / "encoder"):
+    # a model directory, a pretraining output, or a packaged pyfunc model (its meta-trained model)
+    for candidate in (path, path / "model", path / "encoder", path / "model" / "encoder", path / "artifacts" / "fewshot"):
         if (candidate / marker).exists():
             return candidate
     raise FileNotFoundError(f"{name} holds no {marker}: not a molprior model")

@@ -23,7 +23,8 @@ import pandas as pd
 from molprior.data.readers import SMILES_ALIASES, InputError, find_column, iter_text_table, open_text
 from molprior.files import atomic_path
 from molprior.inference.scorer import Scorer
-from molprior.tracking.artifacts import resolve_model_dir
+from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
+from molprior.tracking.pyfunc import HEADS_INDEX, ScoringModel
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 20_000
@@ -39,9 +40,20 @@ class PredictOutcome:
     errors: int
 
 
-def load_scorer(model: str | Path) -> Scorer:
-    """An adapted model from a directory, ``runs:/`` or ``models:/`` URI, ready to score."""
-    return Scorer.load(resolve_model_dir(model, kind="fewshot"))
+def load_scorer(model: str | Path, assay: str | None = None) -> Scorer:
+    """An adapted model from a directory, ``runs:/`` or ``models:/`` URI, ready to score; for
+    a packaged (pyfunc) model, its head for ``assay`` (default: the model's default assay)."""
+    root = local_model_dir(model)
+    heads = root / "artifacts" / "heads"
+    if (heads / HEADS_INDEX).exists():
+        packaged = ScoringModel(heads)
+        wanted = assay or packaged.default_assay
+        if wanted not in packaged.scorers:
+            raise InputError(f"{model} has no head for assay {wanted!r}; it scores {sorted(packaged.scorers)}")
+        return packaged.scorers[wanted]
+    if assay is not None:
+        raise InputError(f"--assay is for packaged models with several heads; {model} is one adapted model")
+    return Scorer.load(resolve_model_dir(root, kind="fewshot"))
 
 
 def iter_molecules(path: str | Path, smiles_column: str | None = None,
@@ -114,9 +126,9 @@ def score_frame(scorer: Scorer, frame: pd.DataFrame, column: str, jobs: int = 1)
 
 
 def run_predict(model: str | Path, input_path: str | Path, output: str | Path, smiles_column: str | None = None,
-                jobs: int = 1, chunk_rows: int = CHUNK_ROWS) -> PredictOutcome:
+                jobs: int = 1, chunk_rows: int = CHUNK_ROWS, assay: str | None = None) -> PredictOutcome:
     """Score ``input_path`` with an adapted model, chunk by chunk, and write ``output`` atomically."""
-    scorer = load_scorer(model)
+    scorer = load_scorer(model, assay)
     rows = errors = 0
     with atomic_path(output) as tmp, open(tmp, "w", newline="") as handle:
         for frame, column in iter_molecules(input_path, smiles_column, chunk_rows):

@@ -1,0 +1,147 @@
+"""molprior few-shot models as MLflow ``pyfunc`` models.
+
+A packaged model holds everything scoring needs and nothing of training:
+
+    artifacts/fewshot/         the meta-trained model (encoder, head initialisation, learner):
+                               ``molprior adapt --model models:/NAME@ALIAS`` starts from it
+    artifacts/heads/<assay>/   that model adapted to an assay (weights, support set), one per
+                               assay the model scores; ``heads.json`` names them and the default
+    code/molprior/             the molprior package (without the shipped prior), so the model
+                               loads with plain ``mlflow`` and the pinned requirements
+
+The Python model is defined by code (:mod:`molprior.tracking.pyfunc_model`), not pickled, and
+every model directory is checked against its ``checksums.json`` before it is loaded.  Input:
+a ``smiles`` column (and optionally ``assay``, or the ``assay`` parameter); output: ``smiles``,
+``assay``, the score (``probability_active`` or ``value``), ``support_similarity`` and a
+per-row ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+import molprior
+from molprior.files import verify_manifest, write_text
+from molprior.inference.scorer import SUPPORT_FILE, Scorer
+
+HEADS_INDEX = "heads.json"
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
+#: What scoring imports (no Lightning, no deepchem); pinned to the versions installed here.
+REQUIREMENTS = ("torch", "torch-geometric", "rdkit", "numpy", "pandas", "scipy", "scikit-learn", "safetensors",
+                "selfies", "PyYAML", "mlflow")
+
+
+class ScoringModel:
+    """Every adapted head of a packaged model; scores a table of molecules."""
+
+    def __init__(self, heads_dir: str | Path) -> None:
+        heads_dir = Path(heads_dir)
+        index = json.loads((heads_dir / HEADS_INDEX).read_text())
+        self.default_assay: str = index["default"]
+        self.directories = {assay: heads_dir / sub for assay, sub in index["assays"].items()}
+        self.scorers: dict[str, Scorer] = {}
+        for assay, directory in self.directories.items():
+            verify_manifest(directory, required=True)
+            self.scorers[assay] = Scorer.load(directory)
+
+    def score(self, frame: pd.DataFrame, assay: str | None = None) -> pd.DataFrame:
+        """Rows of ``frame`` in order, scored by the head of their ``assay`` column (else
+        ``assay``, else the default); an unknown assay or a bad SMILES is a per-row error."""
+        if "smiles" not in frame.columns:
+            raise ValueError(f"the input needs a 'smiles' column; it has {list(frame.columns)}")
+        wanted = assay or self.default_assay
+        assays = frame["assay"].fillna(wanted).astype(str).replace("", wanted) if "assay" in frame else None
+        assays = assays.tolist() if assays is not None else [wanted] * len(frame)
+        columns = sorted({s.score_column for s in self.scorers.values()}, reverse=True)
+        out = pd.DataFrame({"smiles": frame["smiles"].astype(object).where(frame["smiles"].notna(), "").astype(str)
+                            .tolist(), "assay": assays})
+        for column in columns:
+            out[column] = float("nan")
+        out["support_similarity"] = float("nan")
+        out["error"] = ""
+        for name in dict.fromkeys(assays):
+            rows = [i for i, a in enumerate(assays) if a == name]
+            scorer = self.scorers.get(name)
+            if scorer is None:
+                out.loc[rows, "error"] = f"unknown assay {name!r}; this model scores {sorted(self.scorers)}"
+                continue
+            scored = scorer.score(out.loc[rows, "smiles"].tolist())
+            out.loc[rows, [scorer.score_column, "support_similarity", "error"]] = scored[
+                [scorer.score_column, "support_similarity", "error"]].to_numpy()
+        for column in (*columns, "support_similarity"):
+            out[column] = out[column].astype(float)
+        return out
+
+
+def write_heads(adapted: Mapping[str, str | Path], directory: str | Path, default: str | None = None) -> Path:
+    """Gather adapted model directories (assay -> directory) under ``directory`` with the
+    index :data:`HEADS_INDEX`; checksums are verified on the way in."""
+    directory = Path(directory)
+    index = {"default": default or next(iter(adapted)), "assays": {}}
+    for n, (assay, source) in enumerate(adapted.items()):
+        verify_manifest(source, required=True)
+        sub = f"head{n}"
+        shutil.copytree(source, directory / sub)
+        index["assays"][assay] = sub
+    if index["default"] not in index["assays"]:
+        raise ValueError(f"default assay {index['default']!r} is not among the heads {list(index['assays'])}")
+    write_text(json.dumps(index, indent=2) + "\n", directory / HEADS_INDEX)
+    return directory
+
+
+def requirements() -> list[str]:
+    """The scoring dependencies, pinned to the installed versions."""
+    return [f"{name}=={importlib_metadata.version(name)}" for name in REQUIREMENTS]
+
+
+def _bundle_code(directory: Path) -> Path:
+    """A copy of the molprior package without the shipped prior or caches."""
+    source = Path(molprior.__file__).parent
+    target = directory / "molprior"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "priors"))
+    return target
+
+
+def signature(score_columns: Sequence[str], default_assay: str):
+    """Input ``smiles`` (+ optional ``assay``), output scores and ``error``, parameter ``assay``."""
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    inputs = Schema([ColSpec("string", "smiles"), ColSpec("string", "assay", required=False)])
+    outputs = Schema([ColSpec("string", "smiles"), ColSpec("string", "assay"),
+                      *[ColSpec("double", c) for c in score_columns], ColSpec("double", "support_similarity"),
+                      ColSpec("string", "error")])
+    return ModelSignature(inputs, outputs, ParamSchema([ParamSpec("assay", "string", default_assay)]))
+
+
+def log_fewshot_pyfunc(meta_dir: str | Path, adapted: Mapping[str, str | Path], name: str = "model",
+                       default_assay: str | None = None, registered_model_name: str | None = None,
+                       tags: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None):
+    """Log a meta-trained model with its adapted heads as a pyfunc model of the active run
+    (registering it as ``registered_model_name`` when given); returns MLflow's ``ModelInfo``."""
+    import mlflow
+
+    verify_manifest(meta_dir, required=True)
+    with tempfile.TemporaryDirectory(prefix="molprior-pyfunc-") as tmp:
+        tmp = Path(tmp)
+        heads = write_heads(adapted, tmp / "heads", default_assay)
+        fewshot = tmp / "fewshot"
+        shutil.copytree(meta_dir, fewshot)
+        model = ScoringModel(heads)
+        support = pd.read_csv(model.directories[model.default_assay] / SUPPORT_FILE)
+        example = pd.DataFrame({"smiles": support["smiles"].head(3)})
+        columns = sorted({s.score_column for s in model.scorers.values()}, reverse=True)
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=str(MODEL_CODE), artifacts={"fewshot": str(fewshot), "heads": str(heads)},
+            code_paths=[str(_bundle_code(tmp / "code"))], signature=signature(columns, model.default_assay),
+            input_example=example, pip_requirements=requirements(), registered_model_name=registered_model_name,
+            tags=dict(tags or {}), params=dict(params or {}), model_type="molprior-fewshot-pyfunc",
+            metadata={"molprior_version": molprior.__version__, "default_assay": model.default_assay,
+                      "assays": sorted(model.scorers)})
