@@ -39,7 +39,7 @@ def configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not verbose:  # Lightning's start-up notices (GPU available, tips) are noise at the default level
-        for name in ("pytorch_lightning", "lightning", "pytorch_lightning.utilities.rank_zero",
+        for name in ("pytorch_lightning", "lightning", "lightning_fabric", "pytorch_lightning.utilities.rank_zero",
                      "lightning.pytorch.utilities.rank_zero"):
             logging.getLogger(name).setLevel(logging.WARNING)
     set_enabled(not quiet and sys.stderr.isatty())

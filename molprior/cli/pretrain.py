@@ -24,11 +24,16 @@ def add_parser(commands) -> None:
     pretrain.add_argument("--max-molecules", type=int, help="use only the first N lines of the corpus")
     pretrain.add_argument("--smiles-column", help="CSV column holding SMILES")
     pretrain.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
-    hardware = pretrain.add_argument_group("hardware (Lightning Trainer flags)")
+    hardware = pretrain.add_argument_group(
+        "hardware (Lightning Trainer flags; also settable in the configuration's trainer: block)",
+        "With --strategy ddp Lightning starts one process per device (re-running this command) and each "
+        "trains on its share of the batches; only rank 0 logs to MLflow and writes files. On CPU the "
+        "processes talk over gloo, on GPUs over NCCL.")
     hardware.add_argument("--accelerator", help="cpu (default), gpu, or auto")
-    hardware.add_argument("--devices", help="number of devices, e.g. 4 (GPUs) ")
-    hardware.add_argument("--strategy", help="auto or ddp (several GPUs or nodes)")
-    hardware.add_argument("--num-nodes", type=int, help="machines taking part (DDP)")
+    hardware.add_argument("--devices", help="devices per machine, e.g. 4 (GPUs, or CPU processes with ddp)")
+    hardware.add_argument("--strategy", help="auto, or ddp for several devices or machines")
+    hardware.add_argument("--num-nodes", type=int, help="machines taking part (DDP; set MASTER_ADDR, MASTER_PORT "
+                                                        "and NODE_RANK on each, see README)")
     add_jobs_option(pretrain)
     pretrain.set_defaults(handler=run_pretrain)
 
@@ -66,6 +71,8 @@ def run_pretrain(args: argparse.Namespace) -> int:
     except CorpusError as error:
         print(f"molprior pretrain: error: {error}", file=sys.stderr)
         return 2
+    if outcome is None:  # a DDP process other than rank 0: it trained; rank 0 reports
+        return 0
     for name, value in outcome.metrics.items():
         print(f"{name}: {value:.3f}")
     print(f"model: {outcome.model_dir}  (encoder: {outcome.model_dir / 'encoder'})")

@@ -74,7 +74,7 @@ class PretrainModule(pl.LightningModule):
         size = batch[1].size(0)
         self._epoch_molecules += size
         self.log_dict({"train_loss": loss, "train_reconstruction": reconstruction, "train_kl": kl, "beta": self.beta()},
-                      batch_size=size, on_step=False, on_epoch=True, prog_bar=False)
+                      batch_size=size, on_step=False, on_epoch=True, prog_bar=False, sync_dist=True)
         self.log("loss", loss, batch_size=size, prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return loss
 
@@ -84,7 +84,7 @@ class PretrainModule(pl.LightningModule):
         loss = reconstruction + self.optim.beta * kl
         size = batch[1].size(0)
         self.log_dict({"val_loss": loss, "val_reconstruction": reconstruction, "val_kl": kl}, batch_size=size,
-                      prog_bar=True, on_epoch=True)
+                      prog_bar=True, on_epoch=True, sync_dist=True)  # averaged over DDP ranks
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start, self._epoch_molecules = time.perf_counter(), 0
@@ -92,7 +92,7 @@ class PretrainModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         seconds = time.perf_counter() - self._epoch_start
         if seconds > 0 and self._epoch_molecules:
-            self.log("train_mol_per_s", self._epoch_molecules / seconds)
+            self.log("train_mol_per_s", self._epoch_molecules / seconds, sync_dist=True)
         metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("train_", "val_"))}
         self.history.append({"epoch": self.current_epoch, **metrics})
 
@@ -103,7 +103,7 @@ class PretrainModule(pl.LightningModule):
         metrics = self.sample_metrics(getattr(datamodule, "train_smiles", None))
         if datamodule is not None and datamodule.val_set is not None:
             metrics["reconstruction_accuracy"] = self.reconstruction_accuracy(datamodule.val_set)
-        self.log_dict(metrics)
+        self.log_dict(metrics, sync_dist=True)
 
     def sample_metrics(self, training_smiles=None) -> dict[str, float]:
         was_training = self.training

@@ -23,13 +23,22 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` 
 
 @dataclass
 class TrainerConfig:
-    """Hardware and stopping settings (Lightning's own flag names)."""
+    """Hardware and stopping settings (Lightning's own flag names).
+
+    Several devices or nodes (``devices: 4``, ``num_nodes: 2``, ``strategy: ddp``) run Lightning's
+    own ``DDPStrategy``: its launcher re-runs the command once per further device on each node
+    (or torchrun/SLURM start the processes), a ``DistributedSampler`` gives each process its
+    share of the batches, and the process group talks NCCL on CUDA and gloo on CPU (Lightning's
+    default for the device, ``torch.distributed.Backend.default_device_backend_map``).  Whatever
+    only global rank 0 must do (the MLflow run, exported files) is the caller's to guard with
+    ``trainer.is_global_zero``, which is known as soon as the Trainer exists.
+    """
 
     max_epochs: int = 10
     accelerator: str = "cpu"  # "gpu"/"cuda" or "auto" for GPUs
-    devices: int | str = 1
+    devices: int | str = 1  # per node; several CPU devices mean several CPU processes under ddp
     num_nodes: int = 1
-    strategy: str = "auto"  # "ddp" for several GPUs or nodes
+    strategy: str = "auto"  # "ddp" for several GPUs, CPU processes or nodes (auto picks it for devices > 1)
     precision: str = "32-true"
     patience: int = 3  # epochs without val_loss improvement before stopping
     checkpoint_every_n_steps: int = 500  # also mid-epoch, so a killed run loses little (0: only at epoch ends)

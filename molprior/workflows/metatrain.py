@@ -105,6 +105,11 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
     meta-validation ΔAUPRC (the starting weights included: meta-training that never beats its
     start on meta-validation exports the start), export it to ``output_dir/model`` and log it
     to MLflow."""
+    trainer_config = TrainerConfig(**{**META_TRAINER_DEFAULTS, **config.trainer})
+    if str(trainer_config.devices) not in ("1", "auto") or trainer_config.num_nodes != 1 or "ddp" in trainer_config.strategy:
+        raise ValueError("meta-training runs in one process (its validation chooses checkpoints on per-assay scores "
+                         "that would need gathering across ranks): set trainer devices 1, num_nodes 1, strategy auto; "
+                         "generative pretraining is the stage that scales out with DDP")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     clear_checkpoints(out)
@@ -127,7 +132,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                              f"{config.val_support_size}")
         log.info("meta-training %s from the %s on %d assays; validating on %d draws of %d assays",
                  learner.algorithm, source, len(train.tasks), sum(len(a.episodes) for a in validation), len(validation))
-        trainer = build_trainer(TrainerConfig(**{**META_TRAINER_DEFAULTS, **config.trainer}), out,
+        trainer = build_trainer(trainer_config, out,
                                 runs.lightning_logger(run.info.run_id), progress_bar=progress,
                                 monitor="val_delta_auprc", mode="max", inference_mode=False,
                                 sanity_val_steps=-1)
