@@ -55,14 +55,39 @@ class FewShotConfig(InputConfig):
 
 
 @dataclass
-class DemoConfig:
-    """What ``molprior demo`` runs: a short pretraining (``pretrain``: keys of
-    :class:`PretrainConfig`), ``generate`` molecules from the shipped prior, the few-shot table."""
+class RegisterConfig:
+    """The pipeline's ``register`` step: adapt the meta-trained model to ``heads`` (assays of
+    the input; ``support_size`` molecules each, half actives) and register the package as
+    ``name``; promote it to ``alias`` when it beats the holder on ``metric`` (a column of the
+    benchmark's results: ``METHOD.METRIC.kSIZE``)."""
+
+    name: str = "molprior-demo"
+    alias: str = "champion"
+    heads: list[str] = field(default_factory=list)
+    support_size: int = 64
+    metric: str = "maml_pretrained.delta_auprc.k16"
+    promote: bool = True
+
+
+@dataclass
+class PipelineConfig:
+    """``molprior pipeline run``: pretrain -> meta-train -> benchmark -> register -> score.
+
+    ``pretrain`` holds keys of :class:`PretrainConfig` (empty: no pretraining); ``prior`` is the
+    encoder meta-training starts from (``pretrain``: this pipeline's pretraining, ``shipped``,
+    or a model URI); ``fewshot.metatrain`` configures the meta-training; ``score`` scores the
+    molecules of the first head's assay left out of its support through the registry URI;
+    ``reuse`` maps a step to the MLflow run id of an earlier run whose results it takes
+    instead of recomputing."""
 
     fewshot: FewShotConfig = field(default_factory=FewShotConfig)
     pretrain: dict = field(default_factory=dict)
-    generate: int = 10
-    output: str = "demo-output"
+    prior: str = "shipped"
+    generate: int = 0  # molecules sampled from the shipped prior (or this pretraining)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
+    score: bool = True
+    reuse: dict = field(default_factory=dict)
+    output: str = "pipeline-output"
     jobs: int = -1
 
 
@@ -170,13 +195,15 @@ def _build(cls, values: dict[str, Any]):
     kwargs = {}
     for name, value in values.items():
         kind = known[name].type
-        if kind in ("FewShotConfig",) and isinstance(value, dict):
-            value = _build(FewShotConfig, value)
+        nested = {"FewShotConfig": FewShotConfig, "RegisterConfig": RegisterConfig}
+        if kind in nested and isinstance(value, dict):
+            value = _build(nested[kind], value)
         kwargs[name] = value
     return cls(**kwargs)
 
 
-def load_demo_config(path: str | Path) -> DemoConfig:
-    """Read a demo YAML file (keys as in :class:`DemoConfig`)."""
+def load_pipeline_config(path: str | Path) -> PipelineConfig:
+    """Read a pipeline YAML file (keys as in :class:`PipelineConfig`)."""
     values = yaml.safe_load(Path(path).read_text()) or {}
-    return _build(DemoConfig, values)
+    return _build(PipelineConfig, values)
+

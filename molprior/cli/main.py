@@ -1,5 +1,5 @@
 """The ``molprior`` command: ``data``, ``pretrain``, ``generate``, ``metatrain``, ``adapt``, ``predict``,
-``benchmark`` and ``demo``.
+``benchmark``, ``pipeline``, ``registry`` and ``demo``.
 
 Every subcommand is a thin shell: it parses arguments, calls library functions, prints.
 """
@@ -12,9 +12,9 @@ import sys
 from typing import Sequence
 
 from molprior import __version__
-from molprior.cli import benchmark, data, demo, fewshot, pretrain
+from molprior.cli import benchmark, data, demo, fewshot, pipeline, pretrain, registry
 
-COMMANDS = (data, pretrain, fewshot, benchmark, demo)
+COMMANDS = (data, pretrain, fewshot, benchmark, pipeline, registry, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,10 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        if args.verbose:
+    except Exception as error:
+        expected = isinstance(error, (ValueError, FileNotFoundError, RuntimeError)) or \
+            type(error).__module__.startswith("mlflow.")  # e.g. MlflowException from the registry or server
+        if args.verbose or not expected:
             raise
-        print(f"molprior {args.command}: error: {error}", file=sys.stderr)
+        print(f"molprior {args.command}: error: {getattr(error, 'message', None) or error}", file=sys.stderr)
         return 2
 
 

@@ -32,9 +32,10 @@ class RegistryError(ValueError):
 def client():
     import mlflow
 
-    from molprior.tracking.runs import _quiet
+    from molprior.tracking.runs import _quiet, check_tracking_server
 
     _quiet()
+    check_tracking_server()
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow.MlflowClient()
 
@@ -151,8 +152,8 @@ def promote(name: str, version: str, alias: str = DEFAULT_ALIAS, force: bool = F
             holder = mlflow_client.get_model_version_by_alias(name, alias)
         except MlflowException:
             holder = None
-        if holder is not None and holder.version == candidate.version:
-            return Promotion(name, alias, candidate.version, holder.version, False,
+        if holder is not None and str(holder.version) == str(candidate.version):
+            return Promotion(name, alias, str(candidate.version), str(holder.version), False,
                              f"{name} version {candidate.version} already holds @{alias}")
         ours = benchmark_metric(candidate)
         if holder is not None and not force:
@@ -174,14 +175,14 @@ def promote(name: str, version: str, alias: str = DEFAULT_ALIAS, force: bool = F
         for key, value in {"reason": why, "at": stamp, "previous": holder.version if holder else "",
                            "forced": str(bool(force)).lower()}.items():
             mlflow_client.set_model_version_tag(name, candidate.version, f"{PREFIX}promoted.{alias}.{key}", value)
-        return Promotion(name, alias, candidate.version, holder.version if holder else None, True,
+        return Promotion(name, alias, str(candidate.version), str(holder.version) if holder else None, True,
                          f"{name} version {candidate.version} is now @{alias}"
                          + (f" (was version {holder.version})" if holder else ""))
 
 
 def aliases_of(name: str) -> dict[str, str]:
     """alias -> version of registered model ``name``."""
-    return dict(client().get_registered_model(name).aliases)
+    return {alias: str(version) for alias, version in client().get_registered_model(name).aliases.items()}
 
 
 def list_models() -> list[dict[str, Any]]:
@@ -193,7 +194,7 @@ def list_models() -> list[dict[str, Any]]:
         versions = mlflow_client.search_model_versions(f"name = '{_quote(model.name)}'", max_results=1000)
         newest = max(versions, key=lambda v: int(v.version)) if versions else None
         aliases = dict(model.aliases)
-        shown = next((v for v in versions if v.version == aliases.get(DEFAULT_ALIAS)), newest)
+        shown = next((v for v in versions if str(v.version) == str(aliases.get(DEFAULT_ALIAS))), newest)
         metric = benchmark_metric(shown) if shown else None
         rows.append({"name": model.name, "versions": len(versions), "latest": newest.version if newest else "",
                      "aliases": ", ".join(f"@{a}={v}" for a, v in sorted(aliases.items())),
@@ -207,7 +208,7 @@ def describe(version) -> dict[str, Any]:
     from mlflow.exceptions import MlflowException
 
     mlflow_client = client()
-    aliases = [a for a, v in aliases_of(version.name).items() if v == version.version]
+    aliases = [a for a, v in aliases_of(version.name).items() if str(v) == str(version.version)]
     tags = dict(version.tags)
     metrics = {k[len(METRIC_PREFIX):]: float(v) for k, v in tags.items() if k.startswith(METRIC_PREFIX)}
     run_metrics: dict[str, float] = {}
@@ -216,7 +217,7 @@ def describe(version) -> dict[str, Any]:
             run_metrics = dict(mlflow_client.get_run(version.run_id).data.metrics)
         except MlflowException:
             pass
-    return {"name": version.name, "version": version.version, "aliases": aliases, "run_id": version.run_id or "",
+    return {"name": version.name, "version": str(version.version), "aliases": aliases, "run_id": version.run_id or "",
             "source": version.source, "status": version.status, "description": version.description or "",
             "created": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(version.creation_timestamp / 1000)),
             "lineage": {k[len(PREFIX):]: v for k, v in sorted(tags.items())
@@ -248,7 +249,7 @@ def search(assay: str | None = None, target: str | None = None, task_type: str |
                 continue
             metric = benchmark_metric(version)
             found.append({"model": f"{model.name}/{version.version}",
-                          "aliases": ", ".join(f"@{a}" for a, v in model.aliases.items() if v == version.version),
+                          "aliases": ", ".join(f"@{a}" for a, v in model.aliases.items() if str(v) == str(version.version)),
                           "task_type": t.get(PREFIX + "task_type", ""), "assays": t.get(PREFIX + "assays", ""),
                           "metric": f"{metric[0]} = {metric[1]:.4f}" if metric else ""})
     return found

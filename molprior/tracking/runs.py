@@ -28,7 +28,32 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+class TrackingServerError(RuntimeError):
+    """The MLflow tracking server cannot be reached."""
+
+
+def check_tracking_server(uri: str | None = None, timeout: float = 5.0) -> None:
+    """Fail fast, with the URI and the reason, when an ``http(s)`` tracking server does not
+    answer its ``/health`` endpoint: before any work starts, not when the first result is
+    logged (MLflow's own client retries for minutes)."""
+    import urllib.error
+    import urllib.request
+
+    uri = uri or tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+            if response.status != 200:
+                raise OSError(f"HTTP {response.status}")
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise TrackingServerError(f"the MLflow tracking server {uri} is unreachable ({reason}); nothing was run. "
+                                  "Start it, or point MLFLOW_TRACKING_URI elsewhere (unset: sqlite:///mlflow.db)") from None
+
+
 def _quiet() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic", "sqlalchemy", "matplotlib"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -47,6 +72,8 @@ def tracked_run(
     import mlflow
 
     _quiet()
+    if not nested:
+        check_tracking_server()
     mlflow.set_tracking_uri(tracking_uri())
     if not nested:
         ensure_experiment(experiment)

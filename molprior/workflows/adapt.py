@@ -70,7 +70,7 @@ def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank):
     regression = learner.config.task_type == "regression"
     if regression and (task.values is None or np.isnan(task.values).any()):
         raise InputError(f"assay {task.assay}: a regression model needs a measured value for every support molecule")
-    targets = torch.as_tensor(task.values if regression else task.labels, dtype=torch.float32)
+    targets = torch.tensor(np.array(task.values if regression else task.labels, dtype=np.float32))
     relations = torch.as_tensor(task.relations) if regression and task.relations is not None else None
     batch = bank.batch(bank.indices(task.smiles))
     start = time.perf_counter()
@@ -79,12 +79,13 @@ def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank):
 
 
 def run_adapt(model: str | Path, support: str | Path, output_dir: str | Path, spec: InputSpec = InputSpec(),
-              assay: str | None = None, jobs: int = 1, seed: int = 0) -> AdaptOutcome:
+              assay: str | None = None, jobs: int = 1, seed: int = 0, nested: bool = False) -> AdaptOutcome:
     """Adapt ``model`` to the support file and save the adapted model in ``output_dir``;
     logged to MLflow as a run with the model as a logged model."""
     learner, description, _ = load_fewshot_model(model)
     with runs.tracked_run("adapt", params={"model": str(model), "support": str(support), "assay": assay,
-                                           "algorithm": learner.config.algorithm, "seed": seed}) as run:
+                                           "algorithm": learner.config.algorithm, "seed": seed},
+                          nested=nested) as run:
         support_sha256 = runs.log_input_file(support, "support")
         task, rejected = read_support(support, spec, assay, jobs)
         bank, errors = MoleculeBank.build(task.smiles, fingerprint_bits=learner.model.head_config.fingerprint_dim)
