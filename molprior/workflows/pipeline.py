@@ -36,6 +36,7 @@ from molprior.workflows.progress import progress_bar
 
 log = logging.getLogger(__name__)
 STEPS = ("pretrain", "metatrain", "benchmark", "register", "score")
+REUSABLE = ("pretrain", "metatrain", "benchmark")  # steps whose results a later pipeline can take
 
 
 @dataclass
@@ -61,9 +62,9 @@ def check_reuse(reuse: dict) -> dict[str, object]:
 
     if not reuse:
         return {}
-    unknown = sorted(set(reuse) - set(STEPS))
+    unknown = sorted(set(reuse) - set(REUSABLE))
     if unknown:
-        raise ValueError(f"reuse: unknown steps {unknown}; steps are {', '.join(STEPS)}")
+        raise ValueError(f"reuse: {unknown} cannot be reused; the steps that can are {', '.join(REUSABLE)}")
     found = {}
     client = mlflow.MlflowClient(runs.tracking_uri())
     for step, run_id in reuse.items():
@@ -72,8 +73,7 @@ def check_reuse(reuse: dict) -> dict[str, object]:
         except MlflowException:
             raise ValueError(f"reuse {step}: no MLflow run {run_id!r} in {runs.tracking_uri()}") from None
         command = found[step].data.tags.get("molprior.command", "")
-        if not command.startswith({"pretrain": "pretrain", "metatrain": "metatrain", "benchmark": "benchmark",
-                                   "register": "register", "score": "score"}[step]):
+        if not command.startswith(step):
             raise ValueError(f"reuse {step}: run {run_id} is a {command or 'non-molprior'} run, not a {step} run")
     return found
 
