@@ -9,6 +9,7 @@ import pytest
 
 from molprior.config import FewShotConfig, PipelineConfig, RegisterConfig
 from molprior.tracking import registry
+from molprior.tracking.runs import tracking_uri
 from molprior.workflows.pipeline import run_pipeline
 from _fewshot import TEST, TINY, VAL, long_file
 
@@ -70,6 +71,7 @@ def test_an_unknown_reuse_run_stops_before_anything_runs(tiny_pipeline):
     tiny_pipeline.reuse = {"metatrain": "0123456789abcdef0123456789abcdef"}
     with pytest.raises(ValueError, match="no MLflow run"):
         run_pipeline(tiny_pipeline)
+    mlflow.set_tracking_uri(tracking_uri())  # this test's own store
     assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
 
 
