@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head, less...: not an error
+        sys.stderr.close()
+        return 0
     except Exception as error:
         expected = isinstance(error, (ValueError, FileNotFoundError, RuntimeError)) or \
             type(error).__module__.startswith("mlflow.")  # e.g. MlflowException from the registry or server
