@@ -57,7 +57,7 @@ import pandas as pd
 import psutil
 import yaml
 
-from molprior.files import write_csv, write_text
+from molprior.files import file_hash, write_csv, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -182,7 +182,7 @@ def build_library(output: Path, molecules: int, source: Path | None = None) -> t
             path = output / f"library_{tag}_{len(smiles)}.csv"
         write_csv(smiles.rename("smiles").to_frame(), path)
     rows = count_rows(path)
-    return path, {"path": str(path), "source": origin, "molecules": rows, "sha256": sha256(path)}
+    return path, {"path": str(path), "source": origin, "molecules": rows, "sha256": file_hash(path)}
 
 
 def first_rows(library: Path, n: int) -> Path:
@@ -198,14 +198,6 @@ def first_rows(library: Path, n: int) -> Path:
 def count_rows(path: Path) -> int:
     with open(path, "rb") as handle:
         return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------
