@@ -37,7 +37,9 @@ def test_peak_memory_is_summed_over_the_whole_process_tree(tmp_path):
     assert result.returncode == 0
     assert result.max_processes == 2
     assert result.peak_tree_rss_bytes > 300_000_000
-    assert 150_000_000 < result.max_process_rss_bytes < result.peak_tree_rss_bytes
+    # the kernel's per-process maximum also counts what the process held between fork and exec
+    # (a copy of this test process), so it is only bounded from below here
+    assert result.max_process_rss_bytes > 150_000_000
     assert 0 < result.peak_tree_pss_bytes <= result.peak_tree_rss_bytes
     assert result.wall_s > 1.4 and result.cpu_s > 0
 
