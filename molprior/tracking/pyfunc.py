@@ -51,6 +51,11 @@ class ScoringModel:
             verify_manifest(directory, required=True)
             self.scorers[assay] = Scorer.load(directory)
 
+    @property
+    def score_columns(self) -> list[str]:
+        """The score columns its heads write (``probability_active`` and/or ``value``)."""
+        return sorted({s.score_column for s in self.scorers.values()}, reverse=True)
+
     def score(self, frame: pd.DataFrame, assay: str | None = None) -> pd.DataFrame:
         """Rows of ``frame`` in order, scored by the head of their ``assay`` column (else
         ``assay``, else the default); an unknown assay or a bad SMILES is a per-row error."""
@@ -59,7 +64,7 @@ class ScoringModel:
         wanted = assay or self.default_assay
         assays = frame["assay"].fillna(wanted).astype(str).replace("", wanted) if "assay" in frame else None
         assays = assays.tolist() if assays is not None else [wanted] * len(frame)
-        columns = sorted({s.score_column for s in self.scorers.values()}, reverse=True)
+        columns = self.score_columns
         out = pd.DataFrame({"smiles": frame["smiles"].astype(object).where(frame["smiles"].notna(), "").astype(str)
                             .tolist(), "assay": assays})
         for column in columns:
@@ -137,10 +142,9 @@ def log_fewshot_pyfunc(meta_dir: str | Path, adapted: Mapping[str, str | Path], 
         model = ScoringModel(heads)
         support = pd.read_csv(model.directories[model.default_assay] / SUPPORT_FILE)
         example = pd.DataFrame({"smiles": support["smiles"].head(3)})
-        columns = sorted({s.score_column for s in model.scorers.values()}, reverse=True)
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(MODEL_CODE), artifacts={"fewshot": str(fewshot), "heads": str(heads)},
-            code_paths=[str(_bundle_code(tmp / "code"))], signature=signature(columns, model.default_assay),
+            code_paths=[str(_bundle_code(tmp / "code"))], signature=signature(model.score_columns, model.default_assay),
             input_example=example, pip_requirements=requirements(), registered_model_name=registered_model_name,
             tags=dict(tags or {}), params=dict(params or {}), model_type="molprior-fewshot-pyfunc",
             metadata={"molprior_version": molprior.__version__, "default_assay": model.default_assay,

@@ -66,12 +66,17 @@ def get_version(spec: str):
             return mlflow_client.get_model_version_by_alias(name, alias)
         if version:
             return mlflow_client.get_model_version(name, version)
-        versions = mlflow_client.search_model_versions(f"name = '{_quote(name)}'", max_results=1000)
+        versions = _versions(mlflow_client, name)
     except MlflowException as error:
         raise RegistryError(f"{spec}: {_message(error)}") from None
     if not versions:
         raise RegistryError(f"no registered model named {name!r} (molprior registry list shows them)")
     return max(versions, key=lambda v: int(v.version))
+
+
+def _versions(mlflow_client, name: str) -> list:
+    """Every version of registered model ``name``."""
+    return mlflow_client.search_model_versions(f"name = '{_quote(name)}'", max_results=1000)
 
 
 def _quote(text: str) -> str:
@@ -94,7 +99,7 @@ def register(model_uri: str, name: str, tags: Mapping[str, Any] | None = None, d
     except MlflowException as error:
         if "RESOURCE_ALREADY_EXISTS" not in str(error.error_code) and "already exists" not in _message(error):
             raise
-    existing = [v for v in mlflow_client.search_model_versions(f"name = '{_quote(name)}'", max_results=1000)
+    existing = [v for v in _versions(mlflow_client, name)
                 if v.source == model_uri or (model_uri.startswith("models:/m-") and v.model_id == model_uri[8:])]
     version = existing[0] if existing else mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in (tags or {}).items()})
     for key, value in (tags or {}).items():
@@ -191,7 +196,7 @@ def list_models() -> list[dict[str, Any]]:
     mlflow_client = client()
     rows = []
     for model in mlflow_client.search_registered_models(max_results=1000):
-        versions = mlflow_client.search_model_versions(f"name = '{_quote(model.name)}'", max_results=1000)
+        versions = _versions(mlflow_client, model.name)
         newest = max(versions, key=lambda v: int(v.version)) if versions else None
         aliases = dict(model.aliases)
         shown = next((v for v in versions if str(v.version) == str(aliases.get(DEFAULT_ALIAS))), newest)
@@ -233,7 +238,7 @@ def search(assay: str | None = None, target: str | None = None, task_type: str |
     mlflow_client = client()
     found = []
     for model in mlflow_client.search_registered_models(max_results=1000):
-        for version in mlflow_client.search_model_versions(f"name = '{_quote(model.name)}'", max_results=1000):
+        for version in _versions(mlflow_client, model.name):
             t = version.tags
             assays = _words(t.get(PREFIX + "assays")) | _words(t.get(PREFIX + "train_assays"))
             if assay and assay.lower() not in {a.lower() for a in assays}:

@@ -260,8 +260,9 @@ def _register_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta:
 def _prior_run_id(prior: str) -> str:
     try:
         directory = resolve_model_dir(None if prior == "shipped" else prior, kind="encoder")
-        encoder_json = directory / "encoder.json" if (directory / "encoder.json").exists() else directory / "encoder" / "encoder.json"
-        return str(json.loads(encoder_json.read_text()).get("metadata", {}).get("mlflow_run_id", ""))
+        if not (directory / "encoder.json").exists():  # the shipped prior's root holds encoder/
+            directory = directory / "encoder"
+        return str(json.loads((directory / "encoder.json").read_text()).get("metadata", {}).get("mlflow_run_id", ""))
     except (FileNotFoundError, ValueError):
         return ""
 

@@ -104,12 +104,6 @@ def _smiles_frame(rows: list[tuple[int, list[str]]]) -> pd.DataFrame:
                          "error": ""}, index=pd.Index([n for n, _ in rows], name="line"))
 
 
-def read_molecules(path: str | Path, smiles_column: str | None = None) -> tuple[pd.DataFrame, str]:
-    """Every input row at once (see :func:`iter_molecules`)."""
-    chunks = list(iter_molecules(path, smiles_column, chunk_rows=0))
-    return chunks[0]
-
-
 def score_frame(scorer: Scorer, frame: pd.DataFrame, column: str, jobs: int = 1) -> pd.DataFrame:
     """``frame`` (with its ``error`` column) plus the scores, in the output's layout."""
     todo = (frame["error"] == "").to_numpy()
