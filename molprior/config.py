@@ -99,12 +99,27 @@ class PretrainConfig:
     :class:`~molprior.models.encoder.EncoderConfig`, :class:`~molprior.models.generative.DecoderConfig`,
     :class:`~molprior.training.pretrain_module.OptimConfig` and
     :class:`~molprior.training.trainer.TrainerConfig` (their defaults where left out).
+
+    Continued pretraining: ``init_from`` is a generator to start from (a generator or
+    pretraining output directory, an MLflow URI, or ``shipped`` for the shipped prior); its
+    weights are kept, its encoder and decoder shapes are used (``encoder``/``decoder`` may
+    only repeat them), and its SELFIES vocabulary grows by the corpus's new tokens.
+    ``peptides`` adds a peptide corpus (a CSV/TSV with a ``peptide`` column, or one sequence
+    per line) to the molecules: sequences of ``peptide_lengths`` residues become all-atom
+    molecules; those measured on ``exclude_alleles`` (a list, or a YAML file whose
+    ``held_out:`` list is read; needs an ``allele`` column) are left out, and ``max_peptides``
+    keeps a seeded random sample of the rest.
     """
 
     corpus: str = "data/moses/moses_train_50k.csv.gz"
     smiles_column: str | None = None
     max_molecules: int | None = None
     max_tokens: int = 99
+    init_from: str | None = None
+    peptides: str | None = None
+    peptide_lengths: list[int] = field(default_factory=lambda: [8, 15])
+    max_peptides: int | None = None
+    exclude_alleles: list[str] | str | None = None
     val_fraction: float = 0.05
     batch_size: int = 128
     seed: int = 0
@@ -155,6 +170,51 @@ class MetaTrainConfig(InputConfig):
     val_draws: int = 10
     seed: int = 0
 
+
+
+#: Meta-validation alleles of the MHC model (checkpoints are chosen on them; never benchmark alleles).
+MHC_VAL_ALLELES = ["HLA-A*02:02", "HLA-A*02:06", "HLA-A*26:02"]
+
+
+@dataclass
+class MHCTrainConfig:
+    """The MHC class I model: data, prior, meta-training across alleles, per-allele fine-tuning.
+
+    ``held_out`` alleles are left out entirely (the benchmark's); ``val_alleles`` choose the
+    meta-training checkpoint; every other allele is a meta-training task.  After meta-training,
+    every allele with at least ``finetune_min`` measurements gets a head trained on all of them
+    (``finetune_epochs``); the others are adapted by the inner loop on all their measurements.
+    ``maml`` holds :class:`~molprior.meta.maml.MAMLConfig` fields, ``model`` those of
+    :class:`~molprior.models.allele_model.AlleleModelConfig`, ``trainer`` those of
+    :class:`~molprior.training.trainer.TrainerConfig`.
+    """
+
+    data: str = "data/mhc/mhc_class1_human.csv.gz"
+    prior: str = "peptide"
+    held_out: list[str] = field(default_factory=list)
+    val_alleles: list[str] = field(default_factory=lambda: list(MHC_VAL_ALLELES))
+    lengths: list[int] = field(default_factory=lambda: [8, 15])
+    support_sizes: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    query_size: int = 128
+    tasks_per_step: int = 8
+    steps_per_epoch: int = 200
+    val_support_size: int = 32
+    val_draws: int = 5
+    meta_lr: float = 1e-3
+    model: dict = field(default_factory=dict)
+    maml: dict = field(default_factory=lambda: {"anil": True, "inner_steps": 20, "inner_lr": 0.5})
+    finetune_min: int = 1000
+    finetune_epochs: int = 30
+    adapt_steps: int = 50
+    reference_per_length: int = 5000
+    seed: int = 0
+    trainer: dict = field(default_factory=dict)
+
+
+def load_mhc_config(path: str | Path | None, **overrides: Any) -> MHCTrainConfig:
+    """Read an MHC training YAML file (``None``: the defaults), then apply ``overrides``."""
+    values = (yaml.safe_load(Path(path).read_text()) or {}) if path else {}
+    return _build(MHCTrainConfig, {**values, **overrides})
 
 
 def load_metatrain_config(path: str | Path | None, **overrides: Any) -> MetaTrainConfig:

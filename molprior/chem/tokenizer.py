@@ -52,6 +52,13 @@ class SelfiesVocabulary:
         seen = sorted({token for tokens in token_lists for token in tokens})
         return cls(list(SPECIAL_TOKENS) + seen, max_length)
 
+    def extend(self, token_lists: Iterable[Sequence[str]], max_length: int | None = None) -> "SelfiesVocabulary":
+        """This vocabulary with the tokens of ``token_lists`` it lacks appended (sorted): every
+        old token keeps its id, so a model trained with it can grow to the new one
+        (continued pretraining).  ``max_length`` defaults to this vocabulary's."""
+        new = sorted({token for tokens in token_lists for token in tokens} - set(self.tokens))
+        return SelfiesVocabulary(list(self.tokens) + new, self.max_length if max_length is None else max_length)
+
     @property
     def pad_id(self) -> int:
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from molprior.cli.options import add_jobs_option, jobs
+from molprior.cli.options import add_jobs_option, int_list, jobs
 
 DEFAULT_CONFIG = "pipelines/configs/pretrain.yaml"
 
@@ -23,7 +23,26 @@ def add_parser(commands) -> None:
     pretrain.add_argument("--batch-size", type=int, help="molecules per batch (overrides the configuration)")
     pretrain.add_argument("--max-molecules", type=int, help="use only the first N lines of the corpus")
     pretrain.add_argument("--smiles-column", help="CSV column holding SMILES")
+    pretrain.add_argument("--max-tokens", type=int, help="longest SELFIES (in tokens) the decoder learns; longer "
+                                                            "molecules go to rejected.csv")
     pretrain.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
+    continued = pretrain.add_argument_group(
+        "continued pretraining and peptides",
+        "--init-from starts from a trained generator: its weights and shape are kept and its SELFIES vocabulary "
+        "grows by the corpus's new tokens. --peptides mixes a peptide corpus into the molecules: each sequence "
+        "becomes an all-atom molecule (RDKit MolFromSequence).")
+    continued.add_argument("--init-from", metavar="MODEL",
+                           help="generator to continue from: a model or pretraining output directory, an MLflow "
+                                "URI, or 'shipped' (the prior shipped with molprior)")
+    continued.add_argument("--peptides", metavar="FILE",
+                           help="peptide corpus: CSV/TSV (.gz) with a 'peptide' column, or one sequence per line")
+    continued.add_argument("--max-peptides", type=int, metavar="N", help="a seeded random sample of N peptides")
+    continued.add_argument("--peptide-lengths", type=int_list, metavar="MIN,MAX",
+                           help="peptide lengths kept, in residues (default 8,15)")
+    continued.add_argument("--exclude-alleles", metavar="A,B,...|YAML",
+                           help="leave out every peptide measured on these alleles (needs an 'allele' column): a "
+                                "comma-separated list, or a YAML file whose 'held_out:' list is used, e.g. "
+                                "pipelines/configs/mhc_benchmark.yaml")
     hardware = pretrain.add_argument_group(
         "hardware (Lightning Trainer flags; also settable in the configuration's trainer: block)",
         "With --strategy ddp Lightning starts one process per device (re-running this command) and each "
@@ -53,14 +72,19 @@ def add_parser(commands) -> None:
 def run_pretrain(args: argparse.Namespace) -> int:
     from molprior.config import load_pretrain_config
     from molprior.data.corpus import CorpusError
+    from molprior.data.readers import InputError
     from molprior.workflows.pretrain import run_pretraining
 
     config = load_pretrain_config(args.config)
     if args.corpus:
         config.corpus = args.corpus
-    for name in ("batch_size", "max_molecules", "smiles_column"):
+    for name in ("batch_size", "max_molecules", "smiles_column", "max_tokens", "init_from", "peptides",
+                 "max_peptides", "peptide_lengths", "exclude_alleles"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
+    if config.peptide_lengths is not None and len(config.peptide_lengths) != 2:
+        print("molprior pretrain: error: --peptide-lengths takes MIN,MAX", file=sys.stderr)
+        return 2
     overrides = {"max_epochs": args.epochs, "accelerator": args.accelerator, "strategy": args.strategy,
                  "num_nodes": args.num_nodes,
                  "devices": int(args.devices) if args.devices and args.devices.isdigit() else args.devices}
@@ -68,7 +92,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     try:
         outcome = run_pretraining(config, args.output, resume=args.resume, jobs=jobs(args.jobs),
                                   progress=not args.quiet and sys.stderr.isatty())
-    except CorpusError as error:
+    except (CorpusError, InputError, FileNotFoundError) as error:
         print(f"molprior pretrain: error: {error}", file=sys.stderr)
         return 2
     if outcome is None:  # a DDP process other than rank 0: it trained; rank 0 reports

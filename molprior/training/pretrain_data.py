@@ -32,6 +32,12 @@ class GraphTokenDataset(Dataset):
     def __getitem__(self, i: int):
         return self.graphs[i], self.token_ids[i]
 
+    def subset(self, indices: Sequence[int]) -> "GraphTokenDataset":
+        """The items at ``indices``, in that order."""
+        indices = list(indices)
+        return GraphTokenDataset(self.graphs.select(np.asarray(indices, dtype=np.int64)),
+                                 [self.token_ids[i] for i in indices])
+
 
 def collate(items, bos_id: int = 1, pad_id: int = 0):
     """``(graph batch, decoder inputs, targets)``: inputs start with ``<bos>``, targets end

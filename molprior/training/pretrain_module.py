@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from molprior.chem.tokenizer import SelfiesVocabulary
+from molprior.chem.tokenizer import SPECIAL_TOKENS, SelfiesVocabulary
 from molprior.evaluation.generation import generation_metrics
 from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE, sample_smiles
@@ -141,3 +141,42 @@ class PretrainModule(pl.LightningModule):
 
 def optim_dict(config: OptimConfig) -> dict:
     return asdict(config)
+
+
+#: The decoder's parameters with one row per SELFIES token.
+TOKEN_ROWS = ("decoder.embedding.weight", "decoder.output.weight", "decoder.output.bias")
+
+
+@torch.no_grad()
+def grow_vocabulary(model: MoleculeVAE, old: SelfiesVocabulary, new: SelfiesVocabulary,
+                    seed: int = 0) -> MoleculeVAE:
+    """``model`` (trained with ``old``) as a model for ``new``, a vocabulary that extends
+    ``old`` (:meth:`SelfiesVocabulary.extend`): every weight is kept, and the token embedding
+    and output layer gain one row per new token.
+
+    New embedding rows are drawn around the old tokens' rows (their per-dimension mean and
+    standard deviation).  New output rows get small random weights and the lowest old bias,
+    so a new token starts as unlikely as the parent's rarest token and the parent's
+    predictions barely move; the bias is not set lower still, because Adam moves a bias by
+    about the learning rate per step whatever its gradient, so a far lower start would take
+    thousands of steps to climb back.
+    """
+    if list(new.tokens[: len(old)]) != list(old.tokens):
+        raise ValueError("the new vocabulary must extend the old one (old tokens first, same ids)")
+    if model.vocab_size != len(old):
+        raise ValueError(f"the model has {model.vocab_size} token rows, the old vocabulary {len(old)} tokens")
+    grown = MoleculeVAE(len(new), model.encoder.config, model.decoder.config)
+    state = model.state_dict()
+    added = len(new) - len(old)
+    if added:
+        generator = torch.Generator().manual_seed(seed)
+        embedding = state["decoder.embedding.weight"]
+        real = embedding[len(SPECIAL_TOKENS):]
+        rows = real.mean(0) + real.std(0) * torch.randn(added, embedding.size(1), generator=generator)
+        state["decoder.embedding.weight"] = torch.cat([embedding, rows.to(embedding.dtype)])
+        weight, bias = state["decoder.output.weight"], state["decoder.output.bias"]
+        scale = 0.01 * weight.std()
+        state["decoder.output.weight"] = torch.cat([weight, scale * torch.randn(added, weight.size(1), generator=generator)])
+        state["decoder.output.bias"] = torch.cat([bias, bias.min().expand(added)])
+    grown.load_state_dict(state)
+    return grown

@@ -11,13 +11,14 @@ from molprior.chem.cache import FeatureCache
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.chem.tokenizer import SelfiesVocabulary
 from molprior.config import PretrainConfig
-from molprior.data.corpus import load_corpus
+from molprior.data.corpus import Corpus, load_corpus, load_peptide_corpus, merge_corpora
 from molprior.evaluation.plots import plot_loss_curves
-from molprior.files import write_csv, write_text
+from molprior.files import file_hash, write_csv, write_text
+from molprior.models.generative import MoleculeVAE
 from molprior.tracking import runs
-from molprior.training.export import save_generator
+from molprior.training.export import load_generator, save_generator
 from molprior.training.pretrain_data import PretrainDataModule
-from molprior.training.pretrain_module import PretrainModule
+from molprior.training.pretrain_module import PretrainModule, grow_vocabulary
 from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints, last_checkpoint
 from molprior.workflows.progress import progress_bar
 
@@ -34,6 +35,56 @@ class PretrainOutcome:
     model_ids: dict[str, str]  # MLflow logged models: "generator" and "encoder" -> models:/<id>
 
 
+@dataclass
+class Parent:
+    """The generator a continued pretraining starts from."""
+
+    name: str  # as given: "shipped", a directory or an MLflow URI
+    directory: Path
+    model: MoleculeVAE
+    vocabulary: SelfiesVocabulary
+    metadata: dict
+
+    def describe(self, vocabulary: SelfiesVocabulary | None = None) -> dict:
+        """What the model metadata records about the parent."""
+        try:  # a path inside the working directory (e.g. molprior/priors/default) stays portable
+            directory = str(self.directory.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            directory = str(self.directory)
+        described = {"init_from": self.name, "directory": directory,
+                     "generator_sha256": file_hash(self.directory / "generator.safetensors"),
+                     "mlflow_run_id": self.metadata.get("mlflow_run_id"), "corpus": self.metadata.get("corpus"),
+                     "vocabulary_size": len(self.vocabulary)}
+        if vocabulary is not None:
+            described["tokens_added"] = list(vocabulary.tokens[len(self.vocabulary):])
+        return described
+
+
+def load_parent(init_from: str | None) -> Parent | None:
+    """The generator named by ``init_from`` (``shipped``: the prior shipped with molprior)."""
+    if not init_from:
+        return None
+    from molprior.tracking.artifacts import resolve_model_dir
+
+    directory = resolve_model_dir(None if init_from == "shipped" else init_from, kind="generator")
+    model, vocabulary, metadata = load_generator(directory)
+    return Parent(init_from, directory, model, vocabulary, metadata)
+
+
+def _shapes(config: PretrainConfig, parent: Parent | None) -> tuple[dict, dict]:
+    """The encoder and decoder configurations: the configuration's, or the parent's (which
+    the configuration may only repeat)."""
+    if parent is None:
+        return config.encoder, config.decoder
+    shapes = (parent.model.encoder.config.to_dict(), parent.model.decoder.config.to_dict())
+    for name, given, actual in zip(("encoder", "decoder"), (config.encoder, config.decoder), shapes):
+        differ = {k: v for k, v in given.items() if actual.get(k) != v}
+        if differ:
+            raise ValueError(f"init_from {parent.name!r}: its {name} is {actual}, the configuration asks for {differ}; "
+                             f"a continued pretraining keeps the parent's shape (leave {name}: out)")
+    return shapes
+
+
 def _flat_params(config: PretrainConfig) -> dict:
     params = {}
     for key, value in asdict(config).items():
@@ -47,8 +98,10 @@ def _flat_params(config: PretrainConfig) -> dict:
 def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool = False, jobs: int = 1,
                     progress: bool = True, cache_dir: str | Path | None = None,
                     nested: bool = False) -> PretrainOutcome | None:
-    """Pretrain on ``config.corpus``; write checkpoints, ``model/`` (generator and encoder),
-    ``rejected.csv`` and ``loss_curves.png`` into ``output_dir`` and log them to MLflow.
+    """Pretrain on ``config.corpus`` (and ``config.peptides``), from scratch or continuing from
+    ``config.init_from``; write checkpoints, ``model/`` (generator and encoder),
+    ``rejected.csv``, ``training_history.json`` and ``loss_curves.png`` into ``output_dir`` and
+    log them to MLflow (a continued run tags its parent: ``molprior.parent_prior``).
 
     With ``resume``, training continues from the last checkpoint in ``output_dir`` and logs
     into the same MLflow run.
@@ -76,26 +129,39 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
     previous_run = json.loads((out / RUN_FILE).read_text())["run_id"] if checkpoint and (out / RUN_FILE).exists() else None
 
     params = {**_flat_params(config), "trainer.world_size": trainer.world_size}
+    parent = load_parent(config.init_from)
+    _shapes(config, parent)  # a shape the parent does not have is an error before anything runs
     with runs.tracked_run("pretrain", params=params, run_id=previous_run, nested=nested) as run:
+        import mlflow
+
         write_text(json.dumps({"run_id": run.info.run_id}) + "\n", out / RUN_FILE)
         corpus_sha256 = runs.log_input_file(config.corpus, "corpus")
+        peptides_sha256 = runs.log_input_file(config.peptides, "peptides") if config.peptides else None
+        if parent is not None:
+            mlflow.set_tags({"molprior.parent_prior": parent.name, "molprior.parent_prior_dir": str(parent.directory),
+                             "molprior.parent_prior_sha256": file_hash(parent.directory / "generator.safetensors"),
+                             **({"molprior.parent_run_id": parent.metadata["mlflow_run_id"]}
+                                if parent.metadata.get("mlflow_run_id") else {})})
         corpus = _read_corpus(config, jobs)
         write_csv(corpus.rejected, out / "rejected.csv")
-        log.info("corpus: %d molecules from %d lines; %d lines rejected (see %s)", len(corpus.smiles),
-                 corpus.lines_read, len(corpus.rejected), out / "rejected.csv")
-        vocabulary, built = _vocabulary(corpus, config, out, checkpoint)
+        log.info("corpus: %d molecules (%d peptides) from %d lines; %d lines rejected (see %s)", len(corpus.smiles),
+                 sum(corpus.peptide), corpus.lines_read, len(corpus.rejected), out / "rejected.csv")
+        vocabulary, built = _vocabulary(corpus, config, out, checkpoint, parent)
         if built:
             write_text(json.dumps(vocabulary.to_dict()) + "\n", out / "vocabulary.json")
         if not checkpoint:
             runs.log_metrics({"corpus_molecules": len(corpus.smiles), "corpus_rejected": len(corpus.rejected),
-                              "vocabulary_size": len(vocabulary)})
+                              "vocabulary_size": len(vocabulary),
+                              **({"corpus_peptides": sum(corpus.peptide),
+                                  "corpus_peptides_excluded": corpus.stats.get("peptides_excluded", 0)}
+                                 if config.peptides else {}),
+                              **({"vocabulary_added": len(vocabulary) - len(parent.vocabulary)} if parent else {})})
 
         data = _data(corpus, vocabulary, config, jobs, cache_dir)
-        module = PretrainModule(vocabulary.to_dict(), config.encoder, config.decoder, config.optim)
+        module = _module(config, vocabulary, parent, checkpoint)
         trainer.logger = runs.lightning_logger(run.info.run_id)
         trainer.fit(module, datamodule=data, ckpt_path=str(checkpoint) if checkpoint else None)
         history = module.history
-        import mlflow
 
         backend = getattr(trainer.strategy, "process_group_backend", None)
         if trainer.world_size > 1 and backend:  # gloo on CPU, nccl on CUDA (Lightning's default)
@@ -106,21 +172,40 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
             module = PretrainModule.load_from_checkpoint(best, weights_only=False)
         final = {**module.sample_metrics(data.train_smiles),
                  "reconstruction_accuracy": module.reconstruction_accuracy(data.val_set)}
+        if config.peptides:  # held-out peptides and held-out small molecules apart
+            peptides = corpus.peptide_smiles
+            kinds = [s in peptides for s in data.val_set.graphs.smiles]
+            for name, wanted in (("peptides", True), ("molecules", False)):
+                subset = data.val_set.subset([i for i, kind in enumerate(kinds) if kind == wanted])
+                if len(subset):
+                    final[f"reconstruction_accuracy_{name}"] = module.reconstruction_accuracy(subset)
         final = {f"final_{k}": v for k, v in final.items()}
         runs.log_metrics(final)
 
         metadata = {"mlflow_run_id": run.info.run_id, "corpus": str(config.corpus),
                     "corpus_sha256": corpus_sha256, "corpus_molecules": len(corpus.smiles),
-                    "epochs_trained": trainer.current_epoch, "metrics": final,
+                    "epochs_trained": trainer.current_epoch, "steps_trained": trainer.global_step, "metrics": final,
                     "config": asdict(config)}
+        if config.peptides:
+            metadata.update({"peptides": str(config.peptides), "peptides_sha256": peptides_sha256,
+                             "corpus_peptides": sum(corpus.peptide), "peptide_corpus": corpus.stats})
+        if parent is not None:
+            metadata["parent_prior"] = parent.describe(vocabulary)
         model_dir = save_generator(module.model, vocabulary, out / "model", metadata)
         outputs = [out / "rejected.csv"]
+        if history and checkpoint is not None and (out / "training_history.json").exists():
+            # a resumed run: the epochs before the checkpoint come from the earlier history
+            earlier = json.loads((out / "training_history.json").read_text())
+            history = [h for h in earlier if h["epoch"] < history[0]["epoch"]] + history
         if history:
-            outputs.append(plot_loss_curves(history, out / "loss_curves.png"))
+            write_text(json.dumps(history, indent=1) + "\n", out / "training_history.json")
+            outputs += [out / "training_history.json", plot_loss_curves(history, out / "loss_curves.png")]
         mlflow.log_artifacts(str(model_dir), artifact_path="model")
         mlflow.log_artifacts(str(model_dir / "encoder"), artifact_path="encoder")
         runs.log_files(outputs)
         tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "pretrain"}
+        if parent is not None:
+            tags["molprior.parent_prior"] = parent.name
         model_ids = {"generator": runs.log_model_dir("generator", model_dir, "molprior-generator", tags),
                      "encoder": runs.log_model_dir("encoder", model_dir / "encoder", "molprior-encoder", tags)}
     return PretrainOutcome(out, model_dir, run.info.run_id, final, model_ids)
@@ -133,26 +218,51 @@ def _train_on_other_rank(trainer, config: PretrainConfig, out: Path, resume: boo
     Rank 0 clears old checkpoints before Lightning starts the other processes, so with
     ``resume`` every rank finds the same one."""
     checkpoint = last_checkpoint(out) if resume else None
+    parent = load_parent(config.init_from)
     corpus = _read_corpus(config, jobs)
-    vocabulary, _ = _vocabulary(corpus, config, out, checkpoint)
+    vocabulary, _ = _vocabulary(corpus, config, out, checkpoint, parent)
     data = _data(corpus, vocabulary, config, jobs, cache_dir)
-    module = PretrainModule(vocabulary.to_dict(), config.encoder, config.decoder, config.optim)
+    module = _module(config, vocabulary, parent, checkpoint)
     trainer.fit(module, datamodule=data, ckpt_path=str(checkpoint) if checkpoint else None)
 
 
-def _read_corpus(config: PretrainConfig, jobs: int):
+def _read_corpus(config: PretrainConfig, jobs: int) -> Corpus:
+    """The molecules, and with ``config.peptides`` the peptides after them."""
     with progress_bar("reading corpus", None) as advance:
-        return load_corpus(config.corpus, config.smiles_column, config.max_tokens, config.max_molecules,
-                           n_jobs=jobs, progress=advance)
+        corpus = load_corpus(config.corpus, config.smiles_column, config.max_tokens, config.max_molecules,
+                             n_jobs=jobs, progress=advance)
+    if not config.peptides:
+        return corpus
+    peptides = load_peptide_corpus(config.peptides, config.max_tokens, config.peptide_lengths,
+                                   config.exclude_alleles, config.max_peptides, config.seed)
+    log.info("peptides: %d from %s (%d excluded by allele, %d lines rejected)", len(peptides.smiles),
+             config.peptides, peptides.stats.get("peptides_excluded", 0), len(peptides.rejected))
+    return merge_corpora(corpus, peptides)
 
 
-def _vocabulary(corpus, config: PretrainConfig, out: Path, checkpoint: Path | None) -> tuple[SelfiesVocabulary, bool]:
+def _vocabulary(corpus: Corpus, config: PretrainConfig, out: Path, checkpoint: Path | None,
+                parent: Parent | None = None) -> tuple[SelfiesVocabulary, bool]:
     """The resumed run's vocabulary, or one built from the corpus (deterministic, so every DDP
-    rank builds the same); and whether it was built."""
+    rank builds the same), or the parent's extended by the corpus's new tokens; and whether
+    it was built."""
     vocabulary_file = out / "vocabulary.json"
     if checkpoint is not None and vocabulary_file.exists():
         return SelfiesVocabulary.from_dict(json.loads(vocabulary_file.read_text())), False
+    if parent is not None:
+        return parent.vocabulary.extend(corpus.tokens, config.max_tokens + 1), True
     return SelfiesVocabulary.build(corpus.tokens, config.max_tokens + 1), True
+
+
+def _module(config: PretrainConfig, vocabulary: SelfiesVocabulary, parent: Parent | None,
+            checkpoint: Path | None) -> PretrainModule:
+    """The module to train: fresh, or holding the parent's weights grown to ``vocabulary``
+    (a resumed run takes its weights from the checkpoint instead)."""
+    encoder, decoder = _shapes(config, parent)
+    module = PretrainModule(vocabulary.to_dict(), encoder, decoder, config.optim)
+    if parent is not None and checkpoint is None:
+        grown = grow_vocabulary(parent.model, parent.vocabulary, vocabulary, seed=config.seed)
+        module.model.load_state_dict(grown.state_dict())
+    return module
 
 
 def _data(corpus, vocabulary: SelfiesVocabulary, config: PretrainConfig, jobs: int,

@@ -49,3 +49,18 @@ def test_serialisation_round_trip(vocabulary):
     assert again.tokens == vocabulary.tokens and again.max_length == vocabulary.max_length
     with pytest.raises(ValueError):
         SelfiesVocabulary(["[C]", "<pad>"], 10)
+
+
+def test_extend_keeps_every_old_id_and_appends_new_tokens(vocabulary):
+    from molprior.chem.peptides import peptide_to_smiles
+
+    peptide = smiles_to_selfies_tokens(peptide_to_smiles("SIINFEKL"))
+    extended = vocabulary.extend([peptide, smiles_to_selfies_tokens("CCCl")], max_length=200)
+    assert extended.tokens[: len(vocabulary)] == vocabulary.tokens
+    added = extended.tokens[len(vocabulary):]
+    assert added == sorted(added) and {"[C@@H1]", "[Cl]"} <= set(added)
+    assert not set(added) & set(vocabulary.tokens)
+    assert extended.max_length == 200 and vocabulary.extend([]).max_length == vocabulary.max_length
+    for smiles in DRUGS:
+        assert extended.encode(smiles) == vocabulary.encode(smiles)
+    assert extended.decode(extended.encode(peptide_to_smiles("SIINFEKL"))) == peptide_to_smiles("SIINFEKL")

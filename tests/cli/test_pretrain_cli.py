@@ -1,0 +1,55 @@
+"""``molprior pretrain``'s continued-pretraining and peptide options reach the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import molprior.workflows.pretrain as workflow
+from molprior.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    seen = {}
+
+    def fake_run(config, output_dir, **options):
+        seen.update(config=config, output=output_dir, options=options)
+        raise SystemExit(0)  # nothing to train here: the configuration is what the test checks
+
+    monkeypatch.setattr(workflow, "run_pretraining", fake_run)
+    return seen
+
+
+def test_flags_fill_the_configuration(captured, tmp_path):
+    with pytest.raises(SystemExit):
+        main(["-q", "pretrain", "--config", str(ROOT / "pipelines" / "configs" / "pretrain.yaml"),
+              "--init-from", "shipped", "--peptides", "data/mhc/mhc_class1_human.csv.gz", "--max-peptides", "500",
+              "--peptide-lengths", "8,11", "--exclude-alleles", "pipelines/configs/mhc_benchmark.yaml",
+              "--max-tokens", "200", "--output", str(tmp_path / "out")])
+    config = captured["config"]
+    assert config.init_from == "shipped" and config.peptides == "data/mhc/mhc_class1_human.csv.gz"
+    assert config.max_peptides == 500 and config.peptide_lengths == [8, 11] and config.max_tokens == 200
+    assert config.exclude_alleles == "pipelines/configs/mhc_benchmark.yaml"
+
+
+def test_the_peptide_configuration_continues_from_the_default_prior(captured, tmp_path):
+    with pytest.raises(SystemExit):
+        main(["-q", "pretrain", "--config", str(ROOT / "pipelines" / "configs" / "pretrain_peptides.yaml"),
+              "--output", str(tmp_path / "out")])
+    config = captured["config"]
+    assert config.init_from == "molprior/priors/default" and config.exclude_alleles.endswith("mhc_benchmark.yaml")
+    assert config.peptide_lengths == [8, 15] and config.max_tokens >= 192  # every 8-11-mer fits
+    assert not config.encoder and not config.decoder  # the parent's shape
+
+
+def test_bad_peptide_lengths_and_a_missing_parent_are_clear_errors(tmp_path, capsys):
+    corpus = str(ROOT / "data" / "moses" / "moses_train_50k.csv.gz")
+    assert main(["pretrain", "--corpus", corpus, "--peptide-lengths", "8,9,10", "--output", str(tmp_path / "a")]) == 2
+    assert "--peptide-lengths takes MIN,MAX" in capsys.readouterr().err
+    assert main(["pretrain", "--corpus", corpus, "--init-from", str(tmp_path / "nowhere"),
+                 "--output", str(tmp_path / "b")]) == 2
+    assert "no such model directory" in capsys.readouterr().err
