@@ -81,6 +81,25 @@ def build_mhc(out: Path) -> Path:
     return dest
 
 
+#: An allele left out of the subset above, for adapting to a new allele (demo, tests): HLA-B*57:01.
+NEW_ALLELE = "HLA-B*57:01"
+
+
+def build_new_allele(out: Path) -> Path:
+    """Every measurement of :data:`NEW_ALLELE` (not among the subset's alleles)."""
+    import zipfile
+
+    archive = catalog.fetch("mhc_class1")
+    with zipfile.ZipFile(archive) as zf:
+        with zf.open("curated_training_data.no_mass_spec.csv") as handle:
+            table = pd.read_csv(handle)
+    rows = table[table["allele"] == NEW_ALLELE][MHC_COLUMNS]
+    rows = rows.sort_values(["peptide", "ic50"], kind="stable").reset_index(drop=True)
+    dest = out / "hla_b5701.csv.gz"
+    rows.to_csv(dest, index=False, compression={"method": "gzip", "mtime": 0})
+    return dest
+
+
 def write_checksums(paths: list[Path]) -> Path:
     lines = [f"{file_hash(p)}  {p.relative_to(DATA_DIR)}" for p in sorted(paths)]
     dest = DATA_DIR / "SHA256SUMS"
@@ -110,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     written = build_moleculeace(DATA_DIR / "moleculeace")
     written.append(build_moses(DATA_DIR / "moses"))
     written.append(build_mhc(DATA_DIR / "mhc"))
+    written.append(build_new_allele(DATA_DIR / "mhc"))
     write_checksums(written)
     total = sum(p.stat().st_size for p in written)
     print(f"wrote {len(written)} files, {total / 1e6:.1f} MB, under {DATA_DIR}")

@@ -58,3 +58,64 @@ def fewshot_models(tmp_path_factory):
         meta = run_metatraining(config, base / "meta", progress=False).model_dir
         adapted = run_adapt(meta, support_file(base / "support.csv", n=32), base / "adapted").model_dir
     return meta, adapted
+
+
+#: The alleles of the tiny MHC model: five trained on, HLA-B*35:01 held out as a "new allele".
+MHC_ALLELES = ["HLA-A*02:01", "HLA-A*02:02", "HLA-A*03:01", "HLA-B*07:02", "HLA-A*26:02"]
+MHC_HELD_OUT = "HLA-B*35:01"
+
+
+def _train_tiny_mhc(base: Path) -> None:
+    """Train and register the tiny MHC model in ``base`` (real measurements, 2 short epochs)."""
+    import pandas as pd
+
+    from molprior.config import MHCTrainConfig
+    from molprior.workflows.mhc_train import run_train_and_register
+
+    table = pd.read_csv(DATA / "mhc" / "mhc_class1_human.csv.gz")
+    parts = [table[table["allele"] == a].sample(250, random_state=0) for a in MHC_ALLELES]
+    pd.concat(parts).to_csv(base / "mhc.csv", index=False)
+    table[table["allele"] == MHC_HELD_OUT].sample(150, random_state=0).to_csv(base / "held_out.csv", index=False)
+    config = MHCTrainConfig(data=str(base / "mhc.csv"), prior="default", held_out=[MHC_HELD_OUT],
+                            val_alleles=["HLA-A*02:02", "HLA-A*26:02"], steps_per_epoch=5, tasks_per_step=4,
+                            reference_per_length=200, finetune_min=200, finetune_epochs=2, val_draws=2,
+                            trainer={"max_epochs": 2})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(base)  # MLflow puts a new sqlite store's artifacts under ./mlartifacts
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+        mp.setenv("MOLPRIOR_CACHE_DIR", str(base / "cache"))
+        run_train_and_register(config, base / "train", "molprior-mhc-i", "champion", progress=False)
+        import mlflow
+
+        mlflow.set_tracking_uri(None)  # no process-wide URI left behind: tests set their own store
+    (base / "done").touch()
+
+
+@pytest.fixture(scope="session")
+def mhc_model(tmp_path_factory):
+    """A tiny MHC class I model trained once on real measurements (250 each of five alleles;
+    meta-validation on HLA-A*02:02 and HLA-A*26:02) and registered as ``molprior-mhc-i@champion``:
+    ``(model_dir, tracking_uri, held_out_csv)``, the last holding 150 real HLA-B*35:01
+    measurements the model never saw.
+
+    Under pytest-xdist the workers share one training run (file lock); each worker gets its own
+    copy of the MLflow database, so the versions a test registers stay in its worker's store.
+    The model directory is shared: tests copy it before altering anything in it."""
+    import os
+    import shutil
+
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "mhc-model"
+        with FileLock(f"{shared}.lock"):
+            if not (shared / "done").exists():
+                shutil.rmtree(shared, ignore_errors=True)
+                shared.mkdir()
+                _train_tiny_mhc(shared)
+        store = tmp_path_factory.mktemp("mhc-store")
+        shutil.copyfile(shared / "mlflow.db", store / "mlflow.db")
+    else:
+        shared = store = tmp_path_factory.mktemp("mhc-model")
+        _train_tiny_mhc(shared)
+    return shared / "train" / "model", f"sqlite:///{store / 'mlflow.db'}", shared / "held_out.csv"

@@ -15,7 +15,9 @@ def add_parser(commands) -> None:
                     "prior's encoder) on 18 MoleculeACE targets, the few-shot protocol on the 8 test targets next to "
                     "the baselines, registration as molprior-demo (alias champion when it beats the holder), and "
                     "scoring an example library through models:/molprior-demo@champion. One parent MLflow run with "
-                    "a nested run per step.")
+                    "a nested run per step. Then immunology: the shipped MHC class I model adapted to HLA-B*57:01 "
+                    "(not among its alleles) from 64 measurements, registered as a molprior-mhc-i version, and the "
+                    "other measured peptides scored against a six-allele genotype.")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"pipeline YAML (default: {DEFAULT_CONFIG})")
     parser.add_argument("-o", "--output", help="output directory (default: from the configuration)")
     parser.set_defaults(handler=run)
@@ -30,4 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         config.output = args.output
     print_outcome(run_pipeline(config, name="demo"))
+    from molprior.workflows.mhc_demo import print_peptide_demo, run_peptide_demo
+
+    print_peptide_demo(run_peptide_demo(f"{config.output}/peptides"))
     return 0

@@ -1,5 +1,5 @@
 """The ``molprior`` command: ``data``, ``pretrain``, ``generate``, ``metatrain``, ``adapt``, ``predict``,
-``benchmark``, ``pipeline``, ``registry`` and ``demo``.
+``benchmark``, ``pipeline``, ``registry``, ``peptides`` and ``demo``.
 
 Every subcommand is a thin shell: it parses arguments, calls library functions, prints.
 """
@@ -12,9 +12,9 @@ import sys
 from typing import Sequence
 
 from molprior import __version__
-from molprior.cli import benchmark, data, demo, fewshot, pipeline, pretrain, registry
+from molprior.cli import benchmark, data, demo, fewshot, peptides, pipeline, pretrain, registry
 
-COMMANDS = (data, pretrain, fewshot, benchmark, pipeline, registry, demo)
+COMMANDS = (data, pretrain, fewshot, benchmark, pipeline, registry, peptides, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

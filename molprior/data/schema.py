@@ -25,6 +25,10 @@ import pandas as pd
 
 COLUMNS = ("line", "input", "input_type", "smiles", "assay", "value", "relation", "unit", "label", "source")
 RELATIONS = ("=", "<", ">")
+#: Integer codes of the relations, as the censored losses read them: "=" exact, "<" the true value
+#: is below the bound, ">" the true value is above it.
+EXACT, BELOW, ABOVE = 0, 1, 2
+RELATION_CODES = {"=": EXACT, "<": BELOW, ">": ABOVE}
 PROBLEM_COLUMNS = ("line", "input", "column", "reason")
 
 

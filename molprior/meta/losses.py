@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-EXACT, BELOW, ABOVE = 0, 1, 2  # relation codes: "=", "<" (true value below), ">" (true value above)
-RELATION_CODES = {"=": EXACT, "<": BELOW, ">": ABOVE}
+from molprior.data.schema import ABOVE, BELOW, EXACT, RELATION_CODES
+
+__all__ = ["ABOVE", "BELOW", "EXACT", "RELATION_CODES", "binary_loss", "censored_mse"]  # codes re-exported
 
 
 def binary_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -36,8 +36,9 @@ def local_model_dir(model: str | Path) -> Path:
     if text.startswith(("runs:/", "models:/", "mlflow-artifacts:/")):
         import mlflow
 
-        from molprior.tracking.runs import tracking_uri
+        from molprior.tracking.runs import quiet_mlflow, tracking_uri
 
+        quiet_mlflow()
         mlflow.set_tracking_uri(tracking_uri())
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=tempfile.mkdtemp(prefix="molprior-")))
     path = Path(model)

@@ -106,7 +106,7 @@ def requirements() -> list[str]:
     return [f"{name}=={importlib_metadata.version(name)}" for name in REQUIREMENTS]
 
 
-def _bundle_code(directory: Path) -> Path:
+def bundle_code(directory: Path) -> Path:
     """A copy of the molprior package without the shipped prior or caches."""
     source = Path(molprior.__file__).parent
     target = directory / "molprior"
@@ -144,7 +144,7 @@ def log_fewshot_pyfunc(meta_dir: str | Path, adapted: Mapping[str, str | Path], 
         example = pd.DataFrame({"smiles": support["smiles"].head(3)})
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(MODEL_CODE), artifacts={"fewshot": str(fewshot), "heads": str(heads)},
-            code_paths=[str(_bundle_code(tmp / "code"))], signature=signature(model.score_columns, model.default_assay),
+            code_paths=[str(bundle_code(tmp / "code"))], signature=signature(model.score_columns, model.default_assay),
             input_example=example, pip_requirements=requirements(), registered_model_name=registered_model_name,
             tags=dict(tags or {}), params=dict(params or {}), model_type="molprior-fewshot-pyfunc",
             metadata={"molprior_version": molprior.__version__, "default_assay": model.default_assay,

@@ -32,9 +32,9 @@ class RegistryError(ValueError):
 def client():
     import mlflow
 
-    from molprior.tracking.runs import _quiet, check_tracking_server
+    from molprior.tracking.runs import quiet_mlflow, check_tracking_server
 
-    _quiet()
+    quiet_mlflow()
     check_tracking_server()
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow.MlflowClient()

@@ -52,7 +52,8 @@ def check_tracking_server(uri: str | None = None, timeout: float = 5.0) -> None:
                                   "Start it, or point MLFLOW_TRACKING_URI elsewhere (unset: sqlite:///mlflow.db)") from None
 
 
-def _quiet() -> None:
+def quiet_mlflow() -> None:
+    """No artifact progress bars; MLflow and its database libraries at WARNING."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic", "sqlalchemy", "matplotlib"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -71,7 +72,7 @@ def tracked_run(
     ``run_id`` when given, e.g. a resumed training); yield it."""
     import mlflow
 
-    _quiet()
+    quiet_mlflow()
     if not nested:
         check_tracking_server()
     mlflow.set_tracking_uri(tracking_uri())
@@ -166,7 +167,7 @@ def lightning_logger(run_id: str | None = None, experiment: str = DEFAULT_EXPERI
     e.g. the run a command already started)."""
     from pytorch_lightning.loggers import MLFlowLogger
 
-    _quiet()
+    quiet_mlflow()
     return MLFlowLogger(experiment_name=experiment, run_name=run_name, tracking_uri=tracking_uri(), run_id=run_id,
                         log_model=False)
 

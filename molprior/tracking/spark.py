@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from molprior.tracking.runs import _quiet, check_tracking_server, tracking_uri
+from molprior.tracking.runs import quiet_mlflow, check_tracking_server, tracking_uri
 
 #: Columns of the model's output that are the input's own (the SMILES as given, the assay
 #: asked for); the others (scores, ``support_similarity``, ``error``) are added to the frame.
@@ -74,7 +74,7 @@ def score_with_spark(spark, model_uri: str, frame, smiles_column: str | None = N
 
     from molprior.data.readers import SMILES_ALIASES, find_column
 
-    _quiet()
+    quiet_mlflow()
     check_tracking_server()
     mlflow.set_tracking_uri(tracking_uri())  # spark_udf hands the driver's URI to the workers
     column = find_column(pd.DataFrame(columns=frame.columns), smiles_column, "smiles", Path("the input"),

@@ -1,0 +1,164 @@
+"""The MHC class I affinity predictor: peptide encoder, shared body, one head per allele, and
+each allele's reference score distribution for percentile ranks.
+
+A peptide is embedded once (graph encoder, :mod:`molprior.models.peptide_encoder`), the body
+runs once, and every allele of a genotype is one small head on the body's output: scoring a
+peptide against six alleles costs little more than against one.
+
+Directory layout (all JSON and safetensors; ``checksums.json`` is checked before loading)::
+
+    mhc.json               format, configs, alleles (measurements, how each head was made), metadata
+    alleles.safetensors    body, meta-learned initial head, one head per allele, inner learning rates,
+                           reference quantiles (alleles x lengths x quantiles)
+    encoder/               the graph encoder (the peptide prior)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from molprior.chem.amino_acids import random_peptides
+from molprior.data.mhc import score_to_ic50
+from molprior.files import atomic_path, verify_manifest, write_manifest, write_text
+from molprior.meta.allele_learner import AlleleLearner
+from molprior.meta.maml import MAMLConfig
+from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures
+from molprior.models.peptide_encoder import PeptideEncoder
+from molprior.training.export import ModelFormatError, load_encoder, save_encoder
+
+MHC_FORMAT = "molprior-mhc/1"
+QUANTILES = 1001  # reference score quantiles per allele and length (0.1% steps)
+REFERENCE_PER_LENGTH = 5000
+
+
+@dataclass
+class MHCPredictor:
+    """Everything needed to score peptides against the alleles it knows."""
+
+    peptide_encoder: PeptideEncoder
+    learner: AlleleLearner
+    heads: dict[str, dict[str, torch.Tensor]]  # allele -> head parameters (fast weights)
+    alleles: dict[str, dict] = field(default_factory=dict)  # allele -> measurements, origin
+    reference: dict[str, np.ndarray] = field(default_factory=dict)  # allele -> lengths x QUANTILES
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def lengths(self) -> tuple[int, int]:
+        return self.peptide_encoder.lengths
+
+    @property
+    def supported(self) -> list[str]:
+        return sorted(self.heads)
+
+    @torch.inference_mode()
+    def body(self, peptides: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """The shared body's output for peptides (the part every allele's head reads)."""
+        embeddings = self.peptide_encoder.embed(list(peptides), batch_size)
+        return self.learner.model.represent(PeptideFeatures(embeddings))
+
+    @torch.inference_mode()
+    def scores_from_body(self, body: torch.Tensor, allele: str) -> np.ndarray:
+        """Transformed affinities (0-1) of one allele from the body's output."""
+        head = self.learner.model.head
+        logits = torch.func.functional_call(head, self.heads[allele], (body,))
+        return torch.sigmoid(logits).numpy().astype(np.float64)
+
+    def predict_ic50(self, peptides: Sequence[str], allele: str) -> np.ndarray:
+        """Predicted IC50 (nM) of peptides for one allele."""
+        return score_to_ic50(self.scores_from_body(self.body(peptides), allele))
+
+    def percentile(self, allele: str, lengths: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Percentile rank (0-100; lower binds better) of each score among the allele's reference
+        peptides of the same length: the share of random natural-frequency peptides predicted
+        to bind at least as well."""
+        table = self.reference[allele]
+        low = self.lengths[0]
+        ranks = np.empty(len(scores))
+        grid = np.linspace(0.0, 100.0, table.shape[1])
+        for length in np.unique(lengths):
+            rows = lengths == length
+            quantiles = table[int(np.clip(length, *self.lengths)) - low]
+            ranks[rows] = 100.0 - np.interp(scores[rows], quantiles, grid)
+        return ranks
+
+    def set_reference(self, allele: str, reference_body: dict[int, torch.Tensor]) -> None:
+        """Store ``allele``'s score quantiles on the reference peptides (body outputs by length)."""
+        levels = np.linspace(0.0, 1.0, QUANTILES)
+        self.reference[allele] = np.stack([np.quantile(self.scores_from_body(reference_body[length], allele), levels)
+                                           for length in range(self.lengths[0], self.lengths[1] + 1)])
+
+    def reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0) -> dict[int, torch.Tensor]:
+        """Body outputs of the reference set: ``per_length`` random peptides of each supported
+        length, residues drawn from natural amino-acid frequencies (seeded: the same set for every
+        model)."""
+        rng = np.random.default_rng(seed)
+        return {length: self.body(random_peptides(per_length, length, rng))
+                for length in range(self.lengths[0], self.lengths[1] + 1)}
+
+
+def save_predictor(predictor: MHCPredictor, directory: str | Path) -> Path:
+    """Write the predictor into ``directory`` (replaced file by file, manifest last)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in predictor.learner.state_dict().items()}
+    order = predictor.supported
+    for i, allele in enumerate(order):
+        tensors.update({f"heads.{i}.{k}": v.detach().contiguous() for k, v in predictor.heads[allele].items()})
+        if allele in predictor.reference:
+            tensors[f"reference.{i}"] = torch.from_numpy(np.ascontiguousarray(predictor.reference[allele], np.float32))
+    with atomic_path(directory / "alleles.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    encoder_dir = directory / "encoder"
+    if encoder_dir.exists():
+        shutil.rmtree(encoder_dir)
+    save_encoder(predictor.peptide_encoder.encoder, encoder_dir, predictor.metadata.get("encoder", {}))
+    description = {
+        "format": MHC_FORMAT,
+        "input_dim": predictor.learner.model.input_dim,
+        "model": predictor.learner.model_config.to_dict(),
+        "maml": predictor.learner.maml_config.to_dict(),
+        "peptide_encoder": {"terminal_slots": predictor.peptide_encoder.terminal_slots,
+                            "lengths": list(predictor.peptide_encoder.lengths)},
+        "alleles": {allele: {"index": i, **predictor.alleles.get(allele, {})} for i, allele in enumerate(order)},
+        "metadata": predictor.metadata,
+    }
+    write_text(json.dumps(description, indent=2) + "\n", directory / "mhc.json")
+    write_manifest(directory)
+    return directory
+
+
+def load_predictor(directory: str | Path) -> MHCPredictor:
+    """The predictor saved in ``directory`` (checksums verified first)."""
+    directory = Path(directory)
+    path = directory / "mhc.json"
+    if not path.exists():
+        raise ModelFormatError(f"{directory} holds no mhc.json: not a molprior MHC model directory")
+    verify_manifest(directory)
+    description = json.loads(path.read_text())
+    if description.get("format") != MHC_FORMAT:
+        raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected {MHC_FORMAT!r}")
+    encoder, _ = load_encoder(directory / "encoder")
+    options = description["peptide_encoder"]
+    peptide_encoder = PeptideEncoder(encoder, options["terminal_slots"], tuple(options["lengths"])).eval()
+    learner = AlleleLearner(description["input_dim"], AlleleModelConfig(**description["model"]),
+                            MAMLConfig(**description["maml"]))
+    tensors = load_file(str(directory / "alleles.safetensors"))
+    learner.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    learner.eval()
+    heads, reference, alleles = {}, {}, {}
+    for allele, info in description["alleles"].items():
+        i = info.pop("index")
+        prefix = f"heads.{i}."
+        heads[allele] = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if f"reference.{i}" in tensors:
+            reference[allele] = tensors[f"reference.{i}"].numpy().astype(np.float64)
+        alleles[allele] = info
+    return MHCPredictor(peptide_encoder, learner, heads, alleles, reference, description.get("metadata", {}))

@@ -1,0 +1,241 @@
+"""The MHC class I benchmark: few-shot held-out alleles, cross-validation, scoring throughput.
+
+One tracked run (``pipelines/benchmark_mhc.py``) that:
+
+1. meta-trains the allele model on every allele except the held-out ones (checkpoint chosen on
+   the meta-validation alleles), from the peptide prior;
+2. runs the few-shot protocol of :mod:`molprior.evaluation.mhc` on the held-out alleles for every
+   method, support size and draw;
+3. cross-validates (5 folds) on held-out alleles with at least 1,000 measurements: the method's
+   head fine-tuned on four folds against a random forest on the same folds;
+4. measures scoring throughput against a six-allele genotype next to one allele and next to the
+   random-forest baseline, in the same process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molprior.config import MHCTrainConfig
+from molprior.data.mhc import load_measurements
+from molprior.evaluation import mhc as protocol
+from molprior.files import write_csv, write_text
+from molprior.inference.mhc_predictor import MHCPredictor
+from molprior.meta.allele_learner import fit_head
+from molprior.models.allele_model import PeptideFeatures
+from molprior.models.encoder import GraphEncoder
+from molprior.models.peptide_encoder import PeptideEncoder
+from molprior.tracking import runs
+from molprior.training.allele_data import allele_tasks, draw_support
+from molprior.workflows.mhc_train import (allele_heads, embed_peptides, load_peptide_encoder, meta_train,
+                                          split_alleles)
+
+log = logging.getLogger(__name__)
+
+METHODS = ("molprior", "rf_onehot", "rf_blosum62", "nearest_allele", "pretrained_no_meta", "scratch")
+
+
+@dataclass
+class MHCBenchmarkConfig:
+    """``pipelines/configs/mhc_benchmark.yaml``: held-out alleles, protocol, and the model's training."""
+
+    data: str = "data/mhc/mhc_class1_human.csv.gz"
+    held_out: list[str] = field(default_factory=list)
+    support_sizes: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    draws: int = 10
+    binder_nm: float = 500.0
+    cv_folds: int = 5
+    cv_min_measurements: int = 1000
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    speed_peptides: int = 20000
+    speed_alleles: int = 6
+    seed: int = 0
+    train: dict = field(default_factory=dict)  # MHCTrainConfig keys
+
+
+def _mean(values) -> float:
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Tensor, random_features: torch.Tensor,
+             learner, heads: dict, tasks, jobs: int) -> pd.DataFrame:
+    """One row per (allele, support size, draw, method): ROC-AUC and Spearman on the query."""
+    rows = []
+    with torch.no_grad():
+        body = learner.model.represent(PeptideFeatures(features))
+    for task in tasks:
+        rng = np.random.default_rng([config.seed, abs(hash(task.allele)) % (2 ** 31)])
+        log.info("few-shot: %s (%d measurements)", task.allele, len(task))
+        for k in config.support_sizes:
+            if k + 20 > len(task):
+                log.info("%s: %d measurements, too few for support %d", task.allele, len(task), k)
+                continue
+            for draw in range(config.draws):
+                support, query = draw_support(task, k, rng)
+                s_rows, q_rows = torch.from_numpy(task.rows[support]), torch.from_numpy(task.rows[query])
+                s_scores = torch.from_numpy(task.scores[support])
+                s_rel = torch.from_numpy(task.relations[support])
+                for method in config.methods:
+                    start = time.perf_counter()
+                    extra = {}
+                    if method == "molprior":
+                        params = learner.adapt(PeptideFeatures(features[s_rows]), s_scores, s_rel)
+                        with torch.no_grad():
+                            predicted = learner.predict(params, PeptideFeatures(features[q_rows])).numpy()
+                    elif method.startswith("rf_"):
+                        predicted = protocol.forest_scores(method[3:], peptides, task, support, query,
+                                                           config.seed + draw, jobs)
+                    elif method == "nearest_allele":
+                        extra["nearest"], predicted = protocol.nearest_allele_scores(
+                            learner, heads, body[s_rows], task.scores[support], body[q_rows])
+                    elif method in ("pretrained_no_meta", "scratch"):
+                        table = features if method == "pretrained_no_meta" else random_features
+                        model = protocol.train_from_scratch(table[s_rows], s_scores, s_rel, learner.model_config,
+                                                            seed=config.seed + draw)
+                        with torch.no_grad():
+                            predicted = torch.sigmoid(model(PeptideFeatures(table[q_rows]))).numpy()
+                    else:
+                        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+                    metrics = protocol.query_metrics(task, query, predicted)
+                    rows.append({"allele": task.allele, "support_size": k, "draw": draw, "method": method,
+                                 "roc_auc": metrics.roc_auc, "spearman": metrics.spearman,
+                                 "seconds": time.perf_counter() - start, **extra})
+    return pd.DataFrame(rows)
+
+
+def cross_validation(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Tensor, learner, tasks,
+                     jobs: int, epochs: int) -> pd.DataFrame:
+    """K-fold ROC-AUC on held-out alleles with many measurements: the meta-learned head
+    fine-tuned on the training folds, and a BLOSUM62 random forest on the same folds."""
+    rows = []
+    with torch.no_grad():
+        body = learner.model.represent(PeptideFeatures(features))
+    for task in tasks:
+        if len(task) < config.cv_min_measurements:
+            continue
+        log.info("cross-validation: %s (%d measurements)", task.allele, len(task))
+        order = np.random.default_rng(config.seed).permutation(len(task))
+        for fold, test in enumerate(np.array_split(order, config.cv_folds)):
+            train = np.setdiff1d(order, test)
+            t_rows = torch.from_numpy(task.rows[train])
+            head = fit_head(learner, body[t_rows], torch.from_numpy(task.scores[train]),
+                            torch.from_numpy(task.relations[train]), epochs, seed=config.seed + fold)
+            with torch.no_grad():
+                logits = torch.func.functional_call(learner.model.head, head, (body[torch.from_numpy(task.rows[test])],))
+            ours = protocol.query_metrics(task, test, torch.sigmoid(logits).numpy())
+            forest = protocol.query_metrics(task, test, protocol.forest_scores("blosum62", peptides, task, train, test,
+                                                                               config.seed + fold, jobs))
+            rows += [{"allele": task.allele, "measurements": len(task), "fold": fold, "method": "molprior",
+                      "roc_auc": ours.roc_auc, "spearman": ours.spearman},
+                     {"allele": task.allele, "measurements": len(task), "fold": fold, "method": "rf_blosum62",
+                      "roc_auc": forest.roc_auc, "spearman": forest.spearman}]
+    return pd.DataFrame(rows)
+
+
+def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str], out: Path) -> dict[str, float]:
+    """Peptides/s of ``molprior peptides score``'s code path on a real peptide list: against the
+    genotype, against its first allele alone, and the BLOSUM62 forests' scoring for the same
+    genotype (fitted on 128 measurements each), all in this process."""
+    from molprior.evaluation.mhc_baselines import PerAlleleForest
+    from molprior.workflows.peptide_scoring import score_peptide_file
+
+    path = out / "speed_peptides.txt"
+    write_text("\n".join(peptides) + "\n", path)
+    result = {"speed_peptides": len(peptides), "speed_alleles": len(genotype)}
+    for label, alleles in (("genotype", genotype), ("one_allele", genotype[:1])):
+        outcome = score_peptide_file(predictor, path, out / f"speed_{label}.csv", alleles)
+        result[f"peptides_per_s_{label}"] = outcome.peptides / outcome.seconds
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    train = [peptides[i] for i in rng.choice(len(peptides), 128, replace=False)]
+    for _ in genotype:
+        forest = PerAlleleForest("blosum62", n_jobs=-1).fit(train, rng.random(128))
+        forest.predict(peptides)
+    result["peptides_per_s_rf_blosum62_genotype"] = len(peptides) / (time.perf_counter() - start)
+    result["ratio_genotype_vs_rf"] = result["peptides_per_s_genotype"] / result["peptides_per_s_rf_blosum62_genotype"]
+    result["ratio_genotype_vs_one_allele"] = result["peptides_per_s_genotype"] / result["peptides_per_s_one_allele"]
+    for name in ("speed_genotype.csv", "speed_one_allele.csv", "speed_peptides.txt"):
+        (out / name).unlink(missing_ok=True)
+    return result
+
+
+def summarise(few: pd.DataFrame, cv: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Mean over draws, then over alleles (each allele weighs the same); headline metrics."""
+    per_allele = few.groupby(["method", "support_size", "allele"])[["roc_auc", "spearman"]].mean()
+    table = per_allele.groupby(level=["method", "support_size"]).mean().reset_index()
+    metrics = {f"{r.method}.{m}.k{r.support_size}": getattr(r, m) for r in table.itertuples()
+               for m in ("roc_auc", "spearman")}
+    if len(cv):
+        cv_allele = cv.groupby(["method", "allele"])["roc_auc"].mean()
+        for method, value in cv_allele.groupby(level="method").mean().items():
+            metrics[f"cv.{method}.roc_auc"] = float(value)
+    return table, metrics
+
+
+def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: int = 2,
+                      progress: bool = True) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Run the benchmark in one tracked MLflow run; write its tables into ``output_dir``."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_config = MHCTrainConfig(**{**config.train, "data": config.data, "held_out": list(config.held_out)})
+    with runs.tracked_run("benchmark-mhc", params={**{k: json.dumps(v) if isinstance(v, (list, dict)) else v
+                                                      for k, v in asdict(config).items()}}) as run:
+        runs.log_input_file(config.data, "mhc_data")
+        measurements = load_measurements(config.data, tuple(train_config.lengths))
+        table = measurements.table
+        missing = sorted(set(config.held_out) - set(table["allele"]))
+        if missing:
+            raise ValueError(f"held-out alleles not in {config.data}: {missing}")
+        peptides = sorted(set(table["peptide"]))
+        rows = {p: i for i, p in enumerate(peptides)}
+        encoder, origin = load_peptide_encoder(train_config.prior, train_config.lengths)
+        features = embed_peptides(encoder, peptides, origin["sha256"])
+        torch.manual_seed(config.seed)
+        untrained = PeptideEncoder(GraphEncoder(encoder.encoder.config), lengths=encoder.lengths).eval()
+        random_features = (untrained.embed(peptides) if "scratch" in config.methods else features)
+
+        kept = table[~table["allele"].isin(config.held_out)]
+        from molprior.data.mhc import MHCMeasurements
+
+        train_alleles, val_alleles = split_alleles(MHCMeasurements(kept, measurements.rejected), train_config)
+        train = allele_tasks(kept, rows, train_alleles)
+        val = allele_tasks(kept, rows, val_alleles)
+        held = allele_tasks(table, rows, list(config.held_out))
+        start = time.perf_counter()
+        learner, train_metrics, history = meta_train(features, train, val, train_config, out / "metatrain",
+                                                     runs.lightning_logger(run.info.run_id), progress)
+        train_seconds = time.perf_counter() - start
+        heads, _ = allele_heads(learner, features, [t for t in train if len(t) >= train_config.finetune_min],
+                                train_config)
+        log.info("few-shot protocol on %d held-out alleles", len(held))
+        few = few_shot(config, peptides, features, random_features, learner, heads, held, jobs)
+        cv = cross_validation(config, peptides, features, learner, held, jobs, train_config.finetune_epochs)
+        summary, metrics = summarise(few, cv)
+
+        predictor = MHCPredictor(encoder, learner, heads)
+        reference = predictor.reference_body(1000, config.seed)
+        genotype = sorted(heads)[: config.speed_alleles]
+        for allele in genotype:
+            predictor.set_reference(allele, reference)
+        speed_peptides = [p for p in peptides if 8 <= len(p) <= 15][: config.speed_peptides]
+        speed = throughput(predictor, speed_peptides, genotype, out)
+        metrics.update(speed)
+        metrics.update({f"metatrain.{k}": v for k, v in train_metrics.items()})
+        metrics["metatrain.seconds"] = train_seconds
+        write_csv(few, out / "mhc_few_shot_draws.csv")
+        write_csv(summary, out / "mhc_few_shot.csv")
+        write_csv(cv, out / "mhc_cross_validation.csv")
+        write_text(json.dumps(metrics, indent=2) + "\n", out / "mhc_benchmark.json")
+        runs.log_metrics({k.replace("*", "_").replace(":", "_"): v for k, v in metrics.items() if np.isfinite(v)})
+        runs.log_files([out / "mhc_few_shot_draws.csv", out / "mhc_few_shot.csv", out / "mhc_cross_validation.csv",
+                        out / "mhc_benchmark.json"])
+    return summary, metrics

@@ -1,0 +1,225 @@
+"""``molprior peptides train``: the MHC class I model, meta-trained across alleles (tracked).
+
+Steps: read and normalise the measurements; embed every distinct peptide once with the peptide
+prior; meta-train the allele model across the training alleles (checkpoint chosen on the
+meta-validation alleles); give every allele its head (a full fine-tune for alleles with many
+measurements, the inner loop on all measurements for the others); score the reference peptides
+for percentile ranks; save the predictor and log it to MLflow.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from molprior.config import MHCTrainConfig
+from molprior.data.mhc import MHCMeasurements, load_measurements
+from molprior.files import file_hash, write_csv, write_text
+from molprior.inference.mhc_predictor import MHCPredictor, save_predictor
+from molprior.meta.allele_learner import AlleleLearner, fit_head
+from molprior.models.allele_model import PeptideFeatures
+from molprior.models.peptide_encoder import PeptideEncoder
+from molprior.tracking import runs
+from molprior.tracking.artifacts import resolve_model_dir
+from molprior.training.allele_data import (AlleleEpisodeStream, AlleleTask, allele_tasks, validation_episodes)
+from molprior.training.allele_module import AlleleMetaModule
+from molprior.training.export import load_encoder
+from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
+from molprior.workflows.mhc_registry import algorithm_name
+
+log = logging.getLogger(__name__)
+
+PRIORS = Path(__file__).resolve().parent.parent / "priors"
+MHC_TRAINER_DEFAULTS = {"max_epochs": 10, "patience": 4, "gradient_clip_val": None, "log_every_n_steps": 10,
+                        "checkpoint_every_n_steps": 0}
+
+
+@dataclass
+class MHCTrainOutcome:
+    output_dir: Path
+    model_dir: Path
+    run_id: str
+    metrics: dict[str, float]
+    predictor: MHCPredictor
+
+
+def peptide_prior_dir(prior: str) -> Path:
+    """The encoder directory of a prior: ``"peptide"`` (shipped, has seen peptides),
+    ``"shipped"``/``"default"`` (the drug-like prior), a directory or an MLflow URI."""
+    if prior in ("peptide", "shipped", "default"):
+        directory = PRIORS / ("peptide" if prior == "peptide" else "default")
+        if not (directory / "encoder" / "encoder.json").exists():
+            raise FileNotFoundError(f"no {prior} prior in {directory}")
+        return directory / "encoder"
+    return resolve_model_dir(prior, kind="encoder")
+
+
+def load_peptide_encoder(prior: str, lengths: Sequence[int]) -> tuple[PeptideEncoder, dict]:
+    """The peptide encoder over a prior, and where it came from (path and weights hash)."""
+    directory = peptide_prior_dir(prior)
+    encoder, metadata = load_encoder(directory)
+    origin = {"prior": prior, "path": str(directory), "sha256": file_hash(directory / "encoder.safetensors"),
+              "prior_metadata": {k: metadata[k] for k in ("corpus", "parent", "mlflow_run_id") if k in metadata}}
+    return PeptideEncoder(encoder, lengths=tuple(lengths)).eval(), origin
+
+
+def embedding_cache_dir() -> Path:
+    from molprior.chem.cache import default_cache_dir
+
+    return default_cache_dir().parent / "peptide-embeddings"
+
+
+def embed_peptides(encoder: PeptideEncoder, peptides: Sequence[str], encoder_sha256: str,
+                   cache_dir: str | Path | None = None) -> torch.Tensor:
+    """Embeddings of ``peptides`` (in order), cached on disk by encoder weights and peptide list."""
+    key = hashlib.sha256((encoder_sha256 + json.dumps([encoder.terminal_slots, list(encoder.lengths)])
+                          + "\n".join(peptides)).encode()).hexdigest()[:24]
+    path = Path(cache_dir or embedding_cache_dir()) / f"{key}.npy"
+    if path.exists():
+        return torch.from_numpy(np.load(path))
+    log.info("embedding %d peptides", len(peptides))
+    embeddings = encoder.embed(list(peptides)).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, embeddings)
+    tmp.replace(path)
+    return torch.from_numpy(embeddings)
+
+
+def split_alleles(measurements: MHCMeasurements, config: MHCTrainConfig) -> tuple[list[str], list[str]]:
+    """Meta-training and meta-validation alleles (held-out alleles in neither)."""
+    alleles = measurements.alleles()
+    held = set(config.held_out)
+    val = [a for a in config.val_alleles if a in alleles and a not in held]
+    train = [a for a in alleles if a not in held and a not in val]
+    if not val:
+        raise ValueError(f"none of the meta-validation alleles {config.val_alleles} is in the data")
+    if not train:
+        raise ValueError("no meta-training alleles left")
+    return train, val
+
+
+def meta_train(features: torch.Tensor, train: list[AlleleTask], val: list[AlleleTask], config: MHCTrainConfig,
+               output_dir: Path, logger=None, progress: bool = True) -> tuple[AlleleLearner, dict[str, float], list]:
+    """Meta-train across ``train`` alleles; the learner with the best meta-validation ROC-AUC
+    (the untrained start included)."""
+    torch.manual_seed(config.seed)
+    module = AlleleMetaModule(features.shape[1], config.model, config.maml, config.meta_lr)
+    stream = AlleleEpisodeStream(features, train, config.support_sizes, config.query_size, config.tasks_per_step,
+                                 config.steps_per_epoch, config.seed)
+    episodes = validation_episodes(features, val, config.val_support_size, config.val_draws, config.seed)
+    trainer = build_trainer(TrainerConfig(**{**MHC_TRAINER_DEFAULTS, **config.trainer}), output_dir, logger,
+                            progress_bar=progress, monitor="val_roc_auc", mode="max", inference_mode=False,
+                            sanity_val_steps=-1)
+    clear_checkpoints(output_dir)
+    start = copy.deepcopy(module.learner.state_dict())
+    trainer.fit(module, DataLoader(stream, batch_size=None), DataLoader(episodes, batch_size=None))
+    history = module.history
+    callback = trainer.checkpoint_callback
+    best = float(callback.best_model_score) if callback and callback.best_model_score is not None else float("-inf")
+    initial = history[0]["val_roc_auc"] if history and history[0]["epoch"] == -1 else float("-inf")
+    if initial > best:
+        log.warning("meta-validation ROC-AUC was best before meta-training: keeping the initial weights")
+        module.learner.load_state_dict(start)
+        best = initial
+    elif callback and callback.best_model_path:
+        module = AlleleMetaModule.load_from_checkpoint(callback.best_model_path, weights_only=False)
+    learner = module.learner.eval()
+    metrics = {"best_val_roc_auc": best, "initial_val_roc_auc": initial, "epochs_trained": trainer.current_epoch,
+               "steps_trained": trainer.global_step}
+    return learner, metrics, history
+
+
+def allele_heads(learner: AlleleLearner, features: torch.Tensor, tasks: list[AlleleTask],
+                 config: MHCTrainConfig) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Each allele's head, and how it was made."""
+    heads, info = {}, {}
+    with torch.no_grad():
+        body = learner.model.represent(PeptideFeatures(features))
+    for task in tasks:
+        rows = torch.from_numpy(task.rows)
+        scores, relations = torch.from_numpy(task.scores), torch.from_numpy(task.relations)
+        if len(task) >= config.finetune_min:
+            heads[task.allele] = fit_head(learner, body[rows], scores, relations, config.finetune_epochs,
+                                          seed=config.seed)
+            how = f"head fine-tuned on all {len(task)} measurements"
+        else:
+            heads[task.allele] = learner.adapt(PeptideFeatures(features[rows]), scores, relations,
+                                               steps=config.adapt_steps)
+            how = f"inner loop ({config.adapt_steps} steps) on all {len(task)} measurements"
+        info[task.allele] = {"measurements": len(task), "binders": int(np.nansum(task.labels)), "head": how}
+    return heads, info
+
+
+def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: bool = True,
+                     nested: bool = False, cache_dir: str | Path | None = None) -> MHCTrainOutcome:
+    """Train, save (``output_dir/model``) and log the MHC class I predictor."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in asdict(config).items()}
+    with runs.tracked_run("mhc-train", params=params, nested=nested) as run:
+        runs.log_input_file(config.data, "mhc_data")
+        measurements = load_measurements(config.data, tuple(config.lengths))
+        write_csv(measurements.rejected, out / "rejected.csv")
+        table = measurements.table[~measurements.table["allele"].isin(config.held_out)]
+        measurements = MHCMeasurements(table.reset_index(drop=True), measurements.rejected)
+        train_alleles, val_alleles = split_alleles(measurements, config)
+        encoder, origin = load_peptide_encoder(config.prior, config.lengths)
+        peptides = sorted(set(measurements.table["peptide"]))
+        features = embed_peptides(encoder, peptides, origin["sha256"], cache_dir)
+        rows = {p: i for i, p in enumerate(peptides)}
+        train = allele_tasks(measurements.table, rows, train_alleles)
+        val = allele_tasks(measurements.table, rows, val_alleles)
+        log.info("meta-training across %d alleles (%d measurements); validating on %s", len(train),
+                 sum(len(t) for t in train), ", ".join(val_alleles))
+        learner, metrics, history = meta_train(features, train, val, config, out,
+                                               runs.lightning_logger(run.info.run_id), progress)
+        heads, info = allele_heads(learner, features, train + val, config)
+        for allele in train_alleles:
+            info[allele]["role"] = "meta-train"
+        for allele in val_alleles:
+            info[allele]["role"] = "meta-validation"
+        metadata = {"mlflow_run_id": run.info.run_id, "data": str(config.data),
+                    "data_sha256": file_hash(config.data), "encoder": origin, "held_out": list(config.held_out),
+                    "train_alleles": train_alleles, "val_alleles": val_alleles, "metrics": metrics,
+                    "config": asdict(config)}
+        predictor = MHCPredictor(encoder, learner, heads, info, {}, metadata)
+        reference = predictor.reference_body(config.reference_per_length, config.seed)
+        for allele in predictor.supported:
+            predictor.set_reference(allele, reference)
+        model_dir = save_predictor(predictor, out / "model")
+        write_text(json.dumps(history, indent=2) + "\n", out / "history.json")
+        runs.log_metrics({**metrics, "alleles": len(heads), "measurements": len(measurements.table)})
+        import mlflow
+
+        mlflow.log_artifacts(str(model_dir), artifact_path="model")
+        runs.log_files([out / "history.json", out / "rejected.csv"])
+        mlflow.set_tags({"molprior.stage": "mhc-train", "molprior.prior": origin["path"],
+                         "molprior.algorithm": algorithm_name(config.maml)})
+    return MHCTrainOutcome(out, model_dir, run.info.run_id, metrics, predictor)
+
+
+def run_train_and_register(config: MHCTrainConfig, output_dir: str | Path, register_as: str | None = "molprior-mhc-i",
+                           alias: str = "champion", progress: bool = True):
+    """Train (a tracked run), then register the model and promote it to ``alias`` if it beats
+    the holder on meta-validation ROC-AUC.  Returns (outcome, version or None, promotion or None)."""
+    from molprior.tracking.registry import promote
+    from molprior.workflows.mhc_registry import register_mhc
+
+    with runs.tracked_run("mhc-pipeline", params={"register_as": register_as or "", "alias": alias}):
+        outcome = run_mhc_training(config, output_dir, progress, nested=True)
+        if not register_as:
+            return outcome, None, None
+        version = register_mhc(outcome.model_dir, outcome.predictor, register_as,
+                               description=f"molprior MHC class I model: {len(outcome.predictor.supported)} alleles")
+        promotion = promote(register_as, version.version, alias)
+    return outcome, version, promotion

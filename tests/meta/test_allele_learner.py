@@ -1,0 +1,197 @@
+"""The allele model, its MAML learner with the censored loss, and alleles as few-shot tasks, on
+real HLA-A*02:01, HLA-B*07:02 and HLA-B*35:01 measurements (peptides encoded with BLOSUM62,
+which keeps these tests fast; the learner takes any fixed-size peptide features)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molprior.chem.amino_acids import encode_peptides
+from molprior.data.mhc import ic50_to_score, measurements_from_frame
+from molprior.meta.allele_learner import AlleleLearner, fit_head, score_loss
+from molprior.meta.losses import ABOVE, BELOW, EXACT
+from molprior.meta.maml import MAMLConfig
+from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
+from molprior.training.allele_data import AlleleEpisodeStream, allele_tasks, draw_support, validation_episodes
+
+MHC_FILE = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
+
+SMALL = AlleleModelConfig(body_hidden=64, body_dim=32, head_hidden=32, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def measurements():
+    """300 real measurements each of HLA-A*02:01 and HLA-B*07:02 (exact and censored), 60 of
+    HLA-B*35:01, and the BLOSUM62 features of every distinct peptide."""
+    table = pd.read_csv(MHC_FILE)
+    parts = [table[table["allele"] == a].sample(n, random_state=1)
+             for a, n in (("HLA-A*02:01", 300), ("HLA-B*07:02", 300), ("HLA-B*35:01", 60))]
+    result = measurements_from_frame(pd.concat(parts)).table
+    peptides = sorted(set(result["peptide"]))
+    features = torch.from_numpy(encode_peptides(peptides))
+    return result, {p: i for i, p in enumerate(peptides)}, features
+
+
+@pytest.fixture(scope="module")
+def tasks(measurements):
+    table, rows, _ = measurements
+    return allele_tasks(table, rows, ["HLA-A*02:01", "HLA-B*07:02", "HLA-B*35:01"])
+
+
+def _learner(input_dim: int, **maml) -> AlleleLearner:
+    torch.manual_seed(0)
+    return AlleleLearner(input_dim, SMALL, MAMLConfig(**{"anil": True, "inner_steps": 20, "inner_lr": 0.5, **maml}))
+
+
+def _loss(learner, params, features, task, index):
+    x = PeptideFeatures(features[torch.from_numpy(task.rows[index])])
+    with torch.no_grad():
+        logits = learner.maml.predict(params, x)
+    return float(score_loss(torch.from_numpy(task.relations[index]))(logits, torch.from_numpy(task.scores[index])))
+
+
+def test_score_loss_counts_censored_measurements_only_when_violated():
+    bound = float(ic50_to_score(20_000.0))  # "IC50 > 20000 nM": the score is below 0.0847
+    predicted = torch.tensor([0.05, 0.5, 0.9, 0.5, 0.5])
+    targets = torch.tensor([bound, bound, 0.6, 0.6, 0.3])
+    relations = torch.tensor([BELOW, BELOW, ABOVE, ABOVE, EXACT])
+    loss = score_loss(relations)(torch.logit(predicted), targets)
+    expected = ((0.5 - bound) ** 2 + 0.1 ** 2 + 0.2 ** 2) / 5  # rows 0 and 2 are on the right side of their bound
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    exact = score_loss(None)(torch.logit(predicted), targets)
+    assert float(exact) == pytest.approx(float(((predicted - targets) ** 2).mean()), rel=1e-5)
+
+
+def test_allele_tasks_point_into_the_feature_table(measurements, tasks):
+    table, rows, features = measurements
+    a0201 = tasks[0]
+    part = table[table["allele"] == "HLA-A*02:01"]
+    assert a0201.allele == "HLA-A*02:01" and len(a0201) == len(part)
+    peptides = sorted(rows, key=rows.get)
+    assert [peptides[r] for r in a0201.rows] == part["peptide"].tolist()
+    np.testing.assert_allclose(a0201.scores, part["score"].to_numpy(np.float32))
+    np.testing.assert_array_equal(a0201.relations, part["score_relation"])
+    assert set(np.unique(a0201.relations)) == {EXACT, BELOW, ABOVE}  # the real data is censored both ways
+    assert features.shape == (len(rows), 3 * 15 * 20)
+
+
+def test_draw_support_splits_the_task(tasks):
+    task = tasks[0]
+    rng = np.random.default_rng(0)
+    for size in (16, 32, 128):
+        support, query = draw_support(task, size, rng)
+        assert len(support) == size and len(query) == len(task) - size
+        assert not set(support) & set(query) and sorted([*support, *query]) == list(range(len(task)))
+        labels = task.labels[support]
+        assert (labels == 1).any() and (labels == 0).any()
+
+
+def test_draw_support_always_includes_a_binder_and_a_non_binder_when_there_is_one():
+    """300 real HLA-B*35:01 non-binders and a single binder: every support must hold the binder
+    (a random support of 16 misses it 19 times in 20, and twenty redraws still a third of the time)."""
+    table = pd.read_csv(MHC_FILE)
+    b3501 = measurements_from_frame(table[table["allele"] == "HLA-B*35:01"]).table
+    one = pd.concat([b3501[b3501["label"] == 0].head(300), b3501[b3501["label"] == 1].head(1)])
+    rows = {p: i for i, p in enumerate(sorted(set(one["peptide"])))}
+    task = allele_tasks(one, rows, ["HLA-B*35:01"])[0]
+    assert np.nansum(task.labels) == 1 and (task.labels == 0).sum() == 300
+    rng = np.random.default_rng(0)
+    missing = sum(not (task.labels[draw_support(task, 16, rng)[0]] == 1).any() for _ in range(200))
+    assert missing == 0, f"{missing} of 200 supports of 16 have no binder"
+
+
+def test_episode_stream_draws_reproducible_meta_batches(measurements, tasks):
+    _, _, features = measurements
+    stream = AlleleEpisodeStream(features, tasks, support_sizes=[16, 32], query_size=64, meta_batch=3,
+                                 batches_per_epoch=4, seed=7)
+    assert [t.allele for t in stream.tasks] == [t.allele for t in tasks]  # all have > 16 + 8 measurements
+    assert len(stream) == 4
+    first = list(stream)
+    again = list(stream)
+    assert len(first) == 4 and all(len(batch) == 3 for batch in first)
+    for episode in (e for batch in first for e in batch):
+        task = next(t for t in tasks if t.allele == episode.allele)
+        assert len(episode.support) in (16, 32) and len(episode.query) == min(64, len(task) - len(episode.support))
+        assert episode.support.x.shape[1] == features.shape[1]
+        assert episode.support_scores.dtype == torch.float32 and episode.query_relations.dtype == torch.int64
+        assert len(episode.query_labels) == len(episode.query)
+    flat = [(e.allele, e.support_scores.tolist()) for b in first for e in b]
+    assert flat == [(e.allele, e.support_scores.tolist()) for b in again for e in b]
+    stream.epoch = 1
+    assert flat != [(e.allele, e.support_scores.tolist()) for b in stream for e in b]
+    small = AlleleEpisodeStream(features, tasks, [64], 32, 2, 1)  # B*35:01 (60 measurements) cannot be drawn
+    assert [t.allele for t in small.tasks] == ["HLA-A*02:01", "HLA-B*07:02"]
+
+
+def test_validation_episodes_are_fixed(measurements, tasks):
+    _, _, features = measurements
+    episodes = validation_episodes(features, tasks[:2], support_size=32, draws=3, seed=0)
+    assert [e.allele for e in episodes] == ["HLA-A*02:01"] * 3 + ["HLA-B*07:02"] * 3
+    assert all(len(e.support) == 32 and len(e.support) + len(e.query) == len(tasks[0]) for e in episodes[:3])
+    again = validation_episodes(features, tasks[:2], support_size=32, draws=3, seed=0)
+    assert all(torch.equal(a.support.x, b.support.x) for a, b in zip(episodes, again))
+    assert not torch.equal(episodes[0].support.x, episodes[1].support.x)  # three different draws
+
+
+def test_task_model_outputs_one_logit_per_peptide(measurements):
+    _, _, features = measurements
+    model = AlleleTaskModel(features.shape[1], SMALL)
+    assert model(PeptideFeatures(features[:7])).shape == (7,)
+    assert model.represent(features[:7]).shape == (7, SMALL.body_dim)
+    assert SMALL.to_dict() == {"body_hidden": 64, "body_dim": 32, "head_hidden": 32, "dropout": 0.0}
+
+
+def test_adaptation_fits_the_support_without_touching_the_initialisation(measurements, tasks):
+    _, _, features = measurements
+    task = tasks[0]
+    learner = _learner(features.shape[1]).eval()
+    before = {k: v.clone() for k, v in learner.state_dict().items()}
+    support, query = draw_support(task, 64, np.random.default_rng(0))
+    x = PeptideFeatures(features[torch.from_numpy(task.rows[support])])
+    params = learner.adapt(x, torch.from_numpy(task.scores[support]), torch.from_numpy(task.relations[support]))
+    assert set(params) == {name for name, _ in learner.model.head.named_parameters()}  # ANIL: the head only
+    assert not any(p.requires_grad for p in params.values())
+    initial = dict(learner.model.head.named_parameters())
+    assert _loss(learner, params, features, task, support) < 0.8 * _loss(learner, initial, features, task, support)
+    assert all(torch.equal(v, before[k]) for k, v in learner.state_dict().items())
+    predicted = learner.predict(params, PeptideFeatures(features[torch.from_numpy(task.rows[query])]))
+    assert predicted.shape == (len(query),) and ((predicted > 0) & (predicted < 1)).all()
+
+
+def test_meta_loss_reaches_the_body_through_the_inner_loop(measurements, tasks):
+    _, _, features = measurements
+    task = tasks[1]
+    for first_order in (False, True):
+        learner = _learner(features.shape[1], inner_steps=3, first_order=first_order).train()
+        support, query = draw_support(task, 32, np.random.default_rng(1))
+        part = lambda i: (PeptideFeatures(features[torch.from_numpy(task.rows[i])]),  # noqa: E731
+                          torch.from_numpy(task.scores[i]), torch.from_numpy(task.relations[i]))
+        loss = learner.meta_loss(*part(support), *part(query))
+        loss.backward()
+        body = [p.grad for p in learner.model.body.parameters()]
+        head = [p.grad for p in learner.model.head.parameters()]
+        assert all(g is not None for g in body + head)
+        assert sum(float(g.abs().sum()) for g in body) > 0 and sum(float(g.abs().sum()) for g in head) > 0
+
+
+def test_fit_head_trains_on_all_measurements_from_the_meta_learned_head(measurements, tasks):
+    _, _, features = measurements
+    task = tasks[0]
+    learner = _learner(features.shape[1]).eval()
+    head_before = {k: v.clone() for k, v in learner.model.head.state_dict().items()}
+    with torch.no_grad():
+        body = learner.model.represent(PeptideFeatures(features[torch.from_numpy(task.rows)]))
+    scores, relations = torch.from_numpy(task.scores), torch.from_numpy(task.relations)
+    params = fit_head(learner, body, scores, relations, epochs=20, lr=3e-3, batch_size=64, seed=0)
+    again = fit_head(learner, body, scores, relations, epochs=20, lr=3e-3, batch_size=64, seed=0)
+    assert all(torch.equal(params[k], again[k]) for k in params)  # seeded
+    assert all(torch.equal(v, head_before[k]) for k, v in learner.model.head.state_dict().items())
+    everything = np.arange(len(task))
+    initial = dict(learner.model.head.named_parameters())
+    before, after = (_loss(learner, p, features, task, everything) for p in (initial, params))
+    assert after < 0.7 * before
