@@ -8,7 +8,6 @@ alleles and logs the mean ROC-AUC at 500 nM (``val_roc_auc``, what checkpoints a
 from __future__ import annotations
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
 from molprior.evaluation.metrics import roc_auc
@@ -16,9 +15,10 @@ from molprior.meta.allele_learner import AlleleLearner
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig
 from molprior.training.allele_data import AlleleEpisode
+from molprior.training.outer_loop import OuterLoopModule
 
 
-class AlleleMetaModule(pl.LightningModule):
+class AlleleMetaModule(OuterLoopModule):
     """Meta-trains an :class:`AlleleLearner`."""
 
     def __init__(self, input_dim: int, model: dict | None = None, maml: dict | None = None,
@@ -30,29 +30,22 @@ class AlleleMetaModule(pl.LightningModule):
         self.history: list[dict[str, float]] = []
         self._validation: list[tuple[str, float]] = []
 
-    def training_step(self, batch: list[AlleleEpisode], batch_idx: int) -> torch.Tensor:
-        optimizer = self.optimizers()
-        optimizer.zero_grad()
-        loss = torch.stack([self.learner.meta_loss(e.support, e.support_scores, e.support_relations, e.query,
-                                                   e.query_scores, e.query_relations) for e in batch]).mean()
-        self.manual_backward(loss)
-        if self.hparams.gradient_clip:
-            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.gradient_clip, gradient_clip_algorithm="norm")
-        optimizer.step()
-        self.log("train_loss", loss, batch_size=len(batch), on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+    @property
+    def outer_gradient_clip(self) -> float:
+        return self.hparams.gradient_clip
 
-    def on_train_epoch_start(self) -> None:
-        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
-        if dataset is not None and hasattr(dataset, "epoch"):
-            dataset.epoch = self.current_epoch
+    def episode_loss(self, e: AlleleEpisode) -> torch.Tensor:
+        return self.learner.meta_loss(e.support, e.support_scores, e.support_relations, e.query, e.query_scores,
+                                      e.query_relations)
 
     def validation_step(self, episode: AlleleEpisode, batch_idx: int) -> None:
         params = self.learner.adapt(episode.support, episode.support_scores, episode.support_relations)
         with torch.no_grad():
             scores = self.learner.predict(params, episode.query).cpu().numpy()
-        known = ~np.isnan(episode.query_labels)
-        self._validation.append((episode.allele, roc_auc(episode.query_labels[known], scores[known])))
+        labels = episode.query_labels
+        known = ~np.isnan(labels)
+        if 0 < labels[known].sum() < known.sum():  # ROC-AUC needs binders and non-binders
+            self._validation.append((episode.allele, roc_auc(labels[known], scores[known])))
 
     def on_validation_epoch_end(self) -> None:
         if not self._validation:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
 from molprior.evaluation.metrics import delta_auprc, roc_auc
@@ -22,6 +21,7 @@ from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.heads import HeadConfig, TaskModel
 from molprior.training.metatrain_data import EpisodeBatch, ValidationAssay
+from molprior.training.outer_loop import OuterLoopModule
 
 
 def _to(tensor: torch.Tensor | None, device) -> torch.Tensor | None:
@@ -38,7 +38,7 @@ class MetaOptimConfig:
     gradient_clip: float = 1.0
 
 
-class MetaTrainModule(pl.LightningModule):
+class MetaTrainModule(OuterLoopModule):
     """Meta-trains ``FewShotLearner(TaskModel(encoder, head), learner)``."""
 
     def __init__(self, encoder: dict | None = None, head: dict | None = None, learner: dict | None = None,
@@ -53,22 +53,13 @@ class MetaTrainModule(pl.LightningModule):
         self._validation: list[dict] = []
         self.history: list[dict[str, float]] = []
 
-    def training_step(self, batch: list[EpisodeBatch], batch_idx: int) -> torch.Tensor:
-        optimizer = self.optimizers()
-        optimizer.zero_grad()
-        loss = torch.stack([self.learner.meta_loss(e.support, e.support_targets, e.query, e.query_targets,
-                                                   e.support_relations, e.query_relations) for e in batch]).mean()
-        self.manual_backward(loss)
-        if self.optim.gradient_clip:
-            self.clip_gradients(optimizer, gradient_clip_val=self.optim.gradient_clip, gradient_clip_algorithm="norm")
-        optimizer.step()
-        self.log("train_loss", loss, batch_size=len(batch), on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+    @property
+    def outer_gradient_clip(self) -> float:
+        return self.optim.gradient_clip
 
-    def on_train_epoch_start(self) -> None:
-        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
-        if dataset is not None and hasattr(dataset, "epoch"):
-            dataset.epoch = self.current_epoch
+    def episode_loss(self, e: EpisodeBatch) -> torch.Tensor:
+        return self.learner.meta_loss(e.support, e.support_targets, e.query, e.query_targets, e.support_relations,
+                                      e.query_relations)
 
     def validation_step(self, assay: ValidationAssay, batch_idx: int) -> None:
         table = None
