@@ -22,7 +22,7 @@ import yaml
 
 from molprior.cli.main import configure_logging
 from molprior.cli.options import comma_list
-from molprior.workflows.mhc_benchmark import MHCBenchmarkConfig, run_mhc_benchmark
+from molprior.workflows.mhc_benchmark import MHCBenchmarkConfig, run_mhc_benchmark, run_speed
 
 TARGETS = "targets: k=32 mean ROC-AUC >= 0.85 and >= rf + 0.05; cross-validated ROC-AUC >= 0.93; >= 1,000 peptides/s"
 
@@ -46,6 +46,10 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, help="meta-training epochs (default: the config's)")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="random-forest workers")
     parser.add_argument("--threads", type=int, help="torch threads")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the throughput measurement, on --model (default: the shipped model)")
+    parser.add_argument("--model", help="with --speed-only: an MHC model directory or MLflow URI")
+    parser.add_argument("--speed-peptides", type=int, help="peptides scored for the throughput (default: config)")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args()
     configure_logging(False, args.quiet)
@@ -62,6 +66,11 @@ def main() -> int:
         config.train = {**config.train, "prior": args.prior}
     if args.epochs:
         config.train = {**config.train, "trainer": {**config.train.get("trainer", {}), "max_epochs": args.epochs}}
+    if args.speed_only:
+        speed = run_speed(config, args.output, args.model, args.speed_peptides)
+        for key, value in speed.items():
+            print(f"{key}: {value:.3f}")
+        return 0
     summary, metrics = run_mhc_benchmark(config, args.output, args.jobs, progress=not args.quiet)
     table = summary.pivot(index="method", columns="support_size", values="roc_auc")
     print("ROC-AUC at 500 nM (mean over held-out alleles):")

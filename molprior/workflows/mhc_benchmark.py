@@ -141,19 +141,24 @@ def cross_validation(config: MHCBenchmarkConfig, peptides: list[str], features: 
     return pd.DataFrame(rows)
 
 
-def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str], out: Path) -> dict[str, float]:
-    """Peptides/s of ``molprior peptides score``'s code path on a real peptide list: against the
-    genotype, against its first allele alone, and the BLOSUM62 forests' scoring for the same
-    genotype (fitted on 128 measurements each), all in this process."""
+def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str], out: Path,
+               baselines: bool = True) -> dict[str, float]:
+    """Peptides/s of ``molprior peptides score``'s code path on a real peptide list against the
+    genotype; with ``baselines``, also against its first allele alone and the BLOSUM62 forests'
+    scoring for the same genotype (fitted on 128 measurements each), all in this process."""
     from molprior.evaluation.mhc_baselines import PerAlleleForest
     from molprior.workflows.peptide_scoring import score_peptide_file
 
     path = out / "speed_peptides.txt"
     write_text("\n".join(peptides) + "\n", path)
     result = {"speed_peptides": len(peptides), "speed_alleles": len(genotype)}
-    for label, alleles in (("genotype", genotype), ("one_allele", genotype[:1])):
+    for label, alleles in (("genotype", genotype), ("one_allele", genotype[:1]))[: 2 if baselines else 1]:
         outcome = score_peptide_file(predictor, path, out / f"speed_{label}.csv", alleles)
         result[f"peptides_per_s_{label}"] = outcome.peptides / outcome.seconds
+    if not baselines:
+        (out / "speed_genotype.csv").unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        return result
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     train = [peptides[i] for i in rng.choice(len(peptides), 128, replace=False)]
@@ -165,6 +170,34 @@ def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str]
     result["ratio_genotype_vs_one_allele"] = result["peptides_per_s_genotype"] / result["peptides_per_s_one_allele"]
     for name in ("speed_genotype.csv", "speed_one_allele.csv", "speed_peptides.txt"):
         (out / name).unlink(missing_ok=True)
+    return result
+
+
+def run_speed(config: MHCBenchmarkConfig, output_dir: str | Path, model: str | None = None,
+              peptides: int | None = None) -> dict[str, float]:
+    """Only the throughput part, on a trained predictor (default: the shipped one), in a tracked
+    run: ``peptides`` real peptides of the data (repeated in order when more are asked for than
+    the data has, e.g. a million for the streaming check), the predictor's first
+    ``speed_alleles`` alleles as the genotype; also the process's peak RSS."""
+    import resource
+
+    from molprior.inference.mhc_predictor import load_predictor
+    from molprior.workflows.mhc_registry import resolve_mhc_model
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = load_predictor(resolve_mhc_model(model))
+    table = pd.read_csv(config.data)
+    real = [p for p in dict.fromkeys(table["peptide"]) if 8 <= len(p) <= 15 and p.isalpha() and p.isupper()]
+    wanted = peptides or config.speed_peptides
+    chosen = [real[i % len(real)] for i in range(wanted)]
+    genotype = predictor.supported[: config.speed_alleles]
+    with runs.tracked_run("benchmark-mhc-speed", params={"model": str(model or "shipped"), "peptides": wanted,
+                                                         "genotype": ",".join(genotype)}):
+        result = throughput(predictor, chosen, genotype, out, baselines=wanted <= config.speed_peptides)
+        result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+        runs.log_metrics(result)
+    write_text(json.dumps(result, indent=2) + "\n", out / "mhc_speed.json")
     return result
 
 

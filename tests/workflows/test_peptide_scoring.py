@@ -83,17 +83,18 @@ def test_scores_ic50_binder_calls_percentiles_and_best_allele(predictor, tmp_pat
     genotype = ["HLA-A*02:01", "HLA-A*03:01", "HLA-B*07:02", "HLA-A*26:02"]
     score_peptide_file(predictor, path, tmp_path / "out.csv", genotype)
     out = _read(tmp_path / "out.csv")
-    np.testing.assert_allclose(out["ic50_nm"], 50_000 ** (1 - out["score"]), rtol=1e-9)
+    # written to 0.01 nM and 5 decimals of score: 50000**(1-score) agrees to ln(50000) * 5e-6
+    np.testing.assert_allclose(out["ic50_nm"], 50_000 ** (1 - out["score"]), rtol=6e-5)
     assert out["binder"].tolist() == binder_call(out["ic50_nm"].to_numpy()).tolist()
     assert out["percentile_rank"].between(0, 100).all()
     for peptide, rows in out.groupby("peptide"):
         assert (rows["best_allele"] == rows.loc[rows["ic50_nm"].idxmin(), "allele"]).all()
     for allele in genotype:  # the same numbers as the predictor's own
         rows = out[out["allele"] == allele]
-        np.testing.assert_allclose(rows["ic50_nm"], predictor.predict_ic50(GOOD, allele), rtol=1e-6)
-        scores = rows["score"].to_numpy()
+        np.testing.assert_allclose(rows["ic50_nm"], predictor.predict_ic50(GOOD, allele), atol=0.006)
+        scores = predictor.scores_from_body(predictor.body(GOOD), allele)
         expected = predictor.percentile(allele, np.array([len(p) for p in GOOD]), scores)
-        np.testing.assert_allclose(rows["percentile_rank"], expected, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(rows["percentile_rank"], expected, atol=0.0006)  # written to 3 decimals
     # NLVPMVATV (CMV pp65) binds HLA-A*02:01 better than most random 9-mers
     a0201 = out[(out["allele"] == "HLA-A*02:01") & (out["peptide"] == "NLVPMVATV")]
     assert float(a0201["percentile_rank"].iloc[0]) < 10
@@ -159,7 +160,7 @@ def test_a_csv_with_peptide_and_allele_columns(predictor, tmp_path):
     assert out["allele"].tolist() == ["HLA-A*02:01"] * 3 + ["HLA-B*07:02", "HLA-A*02:99", "HLA-A*02:01"]
     assert (out["error"][:4] == "").all() and "closest supported" in out["error"][4]
     assert out["error"][5] == "unknown residue X at position 5"
-    np.testing.assert_allclose(out["ic50_nm"][:3], predictor.predict_ic50(GOOD[:3], "HLA-A*02:01"), rtol=1e-6)
+    np.testing.assert_allclose(out["ic50_nm"][:3], predictor.predict_ic50(GOOD[:3], "HLA-A*02:01"), atol=0.006)
     assert out["best_allele"].tolist()[:4] == ["HLA-A*02:01"] * 3 + ["HLA-B*07:02"]
     assert outcome.scored == 4 and outcome.errors == 2
     (tmp_path / "plain.txt").write_text("SLYNTVATL\n")
@@ -225,7 +226,7 @@ def test_score_table_scores_an_in_memory_frame(predictor, tmp_path):
     frame = pd.DataFrame({"peptide": GOOD + ["GILGF*FTL"], "allele": ["HLA-A0201"] * 5 + ["HLA-A*02:01"]})
     out = score_table(predictor, frame)
     assert list(out.columns) == COLUMNS and out["row"].tolist() == [1, 2, 3, 4, 5, 6]
-    np.testing.assert_allclose(out["ic50_nm"][:5], predictor.predict_ic50(GOOD, "HLA-A*02:01"), rtol=1e-6)
+    np.testing.assert_allclose(out["ic50_nm"][:5], predictor.predict_ic50(GOOD, "HLA-A*02:01"), atol=0.006)
     assert out["error"][:5].isna().all() and out["error"][5] == "stop codon '*' at position 6"
     with pytest.raises(ValueError, match="'allele'"):
         score_table(predictor, frame[["peptide"]])
