@@ -10,12 +10,12 @@ class OuterLoopModule(pl.LightningModule):
     """Manual optimisation: each step averages the meta-objectives of a batch of episodes
     (:meth:`episode_loss`, the query loss after the inner loop) and takes one outer step,
     clipped at :attr:`outer_gradient_clip`; each epoch tells the episode stream its number,
-    so its draws differ from epoch to epoch but repeat from run to run."""
+    so its draws differ from epoch to epoch but repeat from run to run.
+
+    Subclasses define ``episode_loss(episode) -> Tensor``.
+    """
 
     outer_gradient_clip: float = 0.0
-
-    def episode_loss(self, episode) -> torch.Tensor:
-        raise NotImplementedError
 
     def training_step(self, batch: list, batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
