@@ -182,8 +182,10 @@ class MHCTrainConfig:
 
     ``held_out`` alleles are left out entirely (the benchmark's); ``val_alleles`` choose the
     meta-training checkpoint; every other allele is a meta-training task.  After meta-training,
-    every allele with at least ``finetune_min`` measurements gets a head trained on all of them
-    (``finetune_epochs``); the others are adapted by the inner loop on all their measurements.
+    every allele with at least ``finetune_min`` measurements gets a head and a low-rank body
+    adapter (rank ``finetune_rank``) trained on all of them (``finetune_epochs``; learning rates
+    ``finetune_lr`` for the head, ``finetune_body_lr`` for the adapter); the others are adapted
+    by the inner loop on all their measurements.
     ``maml`` holds :class:`~molprior.meta.maml.MAMLConfig` fields, ``model`` those of
     :class:`~molprior.models.allele_model.AlleleModelConfig`, ``trainer`` those of
     :class:`~molprior.training.trainer.TrainerConfig`.
@@ -205,6 +207,9 @@ class MHCTrainConfig:
     maml: dict = field(default_factory=lambda: {"anil": True, "inner_steps": 20, "inner_lr": 0.5})
     finetune_min: int = 1000
     finetune_epochs: int = 30
+    finetune_lr: float = 1e-3
+    finetune_body_lr: float = 1e-3
+    finetune_rank: int = 8
     adapt_steps: int = 50
     reference_per_length: int = 5000
     seed: int = 0

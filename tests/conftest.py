@@ -20,8 +20,14 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def isolated_stores(tmp_path_factory, monkeypatch):
-    """Point MLflow and the molprior caches at a fresh temporary directory."""
+    """Point MLflow and the molprior caches at a fresh temporary directory (and drop a tracking
+    URI an earlier test in this process set with ``mlflow.set_tracking_uri``, which would win
+    over the variable)."""
+    import sys
+
     base = tmp_path_factory.mktemp("stores")
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri(None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
     monkeypatch.setenv("MOLPRIOR_CACHE_DIR", str(base / "cache"))
     monkeypatch.delenv("MOLPRIOR_DATA_MIRROR", raising=False)

@@ -26,7 +26,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from molprior.evaluation.mhc_baselines import PerAlleleForest
-from molprior.meta.allele_learner import AlleleLearner, score_loss
+from molprior.inference.mhc_predictor import MHCPredictor, PeptideBody
+from molprior.meta.allele_learner import score_loss
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
 from molprior.training.allele_data import AlleleTask
 
@@ -64,19 +65,16 @@ def train_from_scratch(features: torch.Tensor, scores: torch.Tensor, relations: 
     return model.eval()
 
 
-def nearest_allele_scores(learner: AlleleLearner, heads: dict[str, dict], support_body: torch.Tensor,
-                          support_scores: np.ndarray, query_body: torch.Tensor) -> tuple[str, np.ndarray]:
-    """The trained allele whose head best ranks the support (Spearman), and its query scores."""
+def nearest_allele_scores(predictor: MHCPredictor, support_body: PeptideBody, support_scores: np.ndarray,
+                          query_body: PeptideBody) -> tuple[str, np.ndarray]:
+    """The trained allele whose model best ranks the support (Spearman), and its query scores."""
     best, best_rho = None, -np.inf
-    with torch.no_grad():
-        for allele, params in heads.items():
-            predicted = torch.func.functional_call(learner.model.head, params, (support_body,)).numpy()
-            rho = spearmanr(predicted, support_scores).statistic
-            if np.isfinite(rho) and rho > best_rho:
-                best, best_rho = allele, rho
-        best = best or next(iter(heads))
-        query = torch.sigmoid(torch.func.functional_call(learner.model.head, heads[best], (query_body,))).numpy()
-    return best, query
+    for allele in predictor.supported:
+        rho = spearmanr(predictor.scores_from_body(support_body, allele), support_scores).statistic
+        if np.isfinite(rho) and rho > best_rho:
+            best, best_rho = allele, rho
+    best = best or predictor.supported[0]
+    return best, predictor.scores_from_body(query_body, best)
 
 
 def forest_scores(scheme: str, peptides: list[str], task: AlleleTask, support: np.ndarray, query: np.ndarray,

@@ -1,15 +1,17 @@
-"""The MHC class I affinity predictor: peptide encoder, shared body, one head per allele, and
-each allele's reference score distribution for percentile ranks.
+"""The MHC class I affinity predictor: peptide encoder, shared body, one head per allele (and a
+body adapter for alleles with many measurements), and each allele's reference score
+distribution for percentile ranks.
 
-A peptide is embedded once (graph encoder, :mod:`molprior.models.peptide_encoder`), the body
-runs once, and every allele of a genotype is one small head on the body's output: scoring a
-peptide against six alleles costs little more than against one.
+A peptide is embedded once (graph encoder, :mod:`molprior.models.peptide_encoder`), the shared
+body runs once, and every allele of a genotype is one small head on the body's output (alleles
+with their own body adapter rerun the small body on the same embedding): scoring a peptide
+against six alleles costs little more than against one.
 
 Directory layout (all JSON and safetensors; ``checksums.json`` is checked before loading)::
 
     mhc.json               format, configs, alleles (measurements, how each head was made), metadata
-    alleles.safetensors    body, meta-learned initial head, one head per allele, inner learning rates,
-                           reference quantiles (alleles x lengths x quantiles)
+    alleles.safetensors    body, meta-learned initial head, one head per allele, body adapters,
+                           inner learning rates, reference quantiles (alleles x lengths x quantiles)
     encoder/               the graph encoder (the peptide prior)
 """
 
@@ -31,12 +33,29 @@ from molprior.files import atomic_path, verify_manifest, write_manifest, write_t
 from molprior.meta.allele_learner import AlleleLearner
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures
+from molprior.models.body_adapter import adapted_body
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.training.export import ModelFormatError, load_encoder, save_encoder
 
-MHC_FORMAT = "molprior-mhc/1"
+MHC_FORMAT = "molprior-mhc/2"  # 2: per-allele body adapters (an older reader would ignore them)
+READABLE_FORMATS = ("molprior-mhc/1", MHC_FORMAT)
 QUANTILES = 1001  # reference score quantiles per allele and length (0.1% steps)
 REFERENCE_PER_LENGTH = 5000
+
+
+@dataclass
+class PeptideBody:
+    """What the allele heads read for a batch of peptides: their embeddings and the shared
+    body's output (rows in the same order; indexable like a tensor)."""
+
+    embedding: torch.Tensor
+    shared: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.shared.shape[0]
+
+    def __getitem__(self, rows) -> "PeptideBody":
+        return PeptideBody(self.embedding[rows], self.shared[rows])
 
 
 @dataclass
@@ -49,6 +68,8 @@ class MHCPredictor:
     alleles: dict[str, dict] = field(default_factory=dict)  # allele -> measurements, origin
     reference: dict[str, np.ndarray] = field(default_factory=dict)  # allele -> lengths x QUANTILES
     metadata: dict = field(default_factory=dict)
+    bodies: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # allele -> body adapter
+    _materialised: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
 
     @property
     def lengths(self) -> tuple[int, int]:
@@ -59,16 +80,29 @@ class MHCPredictor:
         return sorted(self.heads)
 
     @torch.inference_mode()
-    def body(self, peptides: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """The shared body's output for peptides (the part every allele's head reads)."""
+    def body(self, peptides: Sequence[str], batch_size: int = 64) -> PeptideBody:
+        """Embeddings and shared body output for peptides (what every allele's head reads)."""
         embeddings = self.peptide_encoder.embed(list(peptides), batch_size)
-        return self.learner.model.represent(PeptideFeatures(embeddings))
+        return PeptideBody(embeddings, self.learner.model.represent(PeptideFeatures(embeddings)))
+
+    def set_body_adapter(self, allele: str, adapter: dict[str, torch.Tensor] | None) -> None:
+        """Give ``allele`` its own body adapter (``None``: back to the shared body)."""
+        self._materialised.pop(allele, None)
+        if adapter is None:
+            self.bodies.pop(allele, None)
+        else:
+            self.bodies[allele] = adapter
 
     @torch.inference_mode()
-    def scores_from_body(self, body: torch.Tensor, allele: str) -> np.ndarray:
-        """Transformed affinities (0-1) of one allele from the body's output."""
-        head = self.learner.model.head
-        logits = torch.func.functional_call(head, self.heads[allele], (body,))
+    def scores_from_body(self, body: PeptideBody, allele: str) -> np.ndarray:
+        """Transformed affinities (0-1) of one allele from :meth:`body`'s output."""
+        model = self.learner.model
+        representation = body.shared
+        if allele in self.bodies:
+            if allele not in self._materialised:
+                self._materialised[allele] = adapted_body(model.body, self.bodies[allele])
+            representation = torch.func.functional_call(model.body, self._materialised[allele], (body.embedding,))
+        logits = torch.func.functional_call(model.head, self.heads[allele], (representation,))
         return torch.sigmoid(logits).numpy().astype(np.float64)
 
     def predict_ic50(self, peptides: Sequence[str], allele: str) -> np.ndarray:
@@ -89,13 +123,13 @@ class MHCPredictor:
             ranks[rows] = 100.0 - np.interp(scores[rows], quantiles, grid)
         return ranks
 
-    def set_reference(self, allele: str, reference_body: dict[int, torch.Tensor]) -> None:
+    def set_reference(self, allele: str, reference_body: dict[int, PeptideBody]) -> None:
         """Store ``allele``'s score quantiles on the reference peptides (body outputs by length)."""
         levels = np.linspace(0.0, 1.0, QUANTILES)
         self.reference[allele] = np.stack([np.quantile(self.scores_from_body(reference_body[length], allele), levels)
                                            for length in range(self.lengths[0], self.lengths[1] + 1)])
 
-    def reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0) -> dict[int, torch.Tensor]:
+    def reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0) -> dict[int, PeptideBody]:
         """Body outputs of the reference set: ``per_length`` random peptides of each supported
         length, residues drawn from natural amino-acid frequencies (seeded: the same set for every
         model)."""
@@ -112,6 +146,8 @@ def save_predictor(predictor: MHCPredictor, directory: str | Path) -> Path:
     order = predictor.supported
     for i, allele in enumerate(order):
         tensors.update({f"heads.{i}.{k}": v.detach().contiguous() for k, v in predictor.heads[allele].items()})
+        tensors.update({f"bodies.{i}.{k}": v.detach().contiguous()
+                        for k, v in predictor.bodies.get(allele, {}).items()})
         if allele in predictor.reference:
             tensors[f"reference.{i}"] = torch.from_numpy(np.ascontiguousarray(predictor.reference[allele], np.float32))
     with atomic_path(directory / "alleles.safetensors") as tmp:
@@ -143,8 +179,8 @@ def load_predictor(directory: str | Path) -> MHCPredictor:
         raise ModelFormatError(f"{directory} holds no mhc.json: not a molprior MHC model directory")
     verify_manifest(directory)
     description = json.loads(path.read_text())
-    if description.get("format") != MHC_FORMAT:
-        raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected {MHC_FORMAT!r}")
+    if description.get("format") not in READABLE_FORMATS:
+        raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected one of {READABLE_FORMATS}")
     encoder, _ = load_encoder(directory / "encoder")
     options = description["peptide_encoder"]
     peptide_encoder = PeptideEncoder(encoder, options["terminal_slots"], tuple(options["lengths"])).eval()
@@ -153,12 +189,15 @@ def load_predictor(directory: str | Path) -> MHCPredictor:
     tensors = load_file(str(directory / "alleles.safetensors"))
     learner.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     learner.eval()
-    heads, reference, alleles = {}, {}, {}
+    heads, bodies, reference, alleles = {}, {}, {}, {}
     for allele, info in description["alleles"].items():
         i = info.pop("index")
-        prefix = f"heads.{i}."
+        prefix, body_prefix = f"heads.{i}.", f"bodies.{i}."
         heads[allele] = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        adapter = {k[len(body_prefix):]: v for k, v in tensors.items() if k.startswith(body_prefix)}
+        if adapter:
+            bodies[allele] = adapter
         if f"reference.{i}" in tensors:
             reference[allele] = tensors[f"reference.{i}"].numpy().astype(np.float64)
         alleles[allele] = info
-    return MHCPredictor(peptide_encoder, learner, heads, alleles, reference, description.get("metadata", {}))
+    return MHCPredictor(peptide_encoder, learner, heads, alleles, reference, description.get("metadata", {}), bodies)

@@ -7,11 +7,16 @@ loss on a task is MHCflurry's censored squared error on the sigmoid of the model
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from molprior.meta.losses import censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
+from molprior.models.body_adapter import adapted_body, init_adapter
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
 
 
@@ -51,21 +56,43 @@ class AlleleLearner(nn.Module):
         return score_loss(query_relations)(self.maml.predict(params, query), query_scores)
 
 
-def fit_head(learner: AlleleLearner, body: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
-             epochs: int = 30, lr: float = 1e-3, batch_size: int = 128, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A head trained on all of an allele's measurements, starting from the meta-learned one,
-    over fixed body outputs ``body`` (for alleles with many measurements, where a full training
-    run beats a few inner steps)."""
-    head = learner.model.head
-    params = {name: p.detach().clone().requires_grad_(True) for name, p in head.named_parameters()}
-    optimizer = torch.optim.Adam(params.values(), lr=lr)
+@dataclass
+class AlleleFineTune:
+    """An allele's own parameters after fine-tuning on all its measurements: the head (fast
+    weights, as the inner loop makes them) and the body's low-rank adapter."""
+
+    head: dict[str, torch.Tensor]
+    body: dict[str, torch.Tensor]
+
+    @torch.no_grad()
+    def predict(self, learner: AlleleLearner, features: torch.Tensor) -> torch.Tensor:
+        """Transformed affinities (0-1) of peptide embeddings ``features``."""
+        model = learner.model
+        representation = functional_call(model.body, adapted_body(model.body, self.body), (features,))
+        return torch.sigmoid(functional_call(model.head, self.head, (representation,)))
+
+
+def fine_tune_allele(learner: AlleleLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
+                     epochs: int = 30, lr: float = 1e-3, body_lr: float = 1e-3, rank: int = 8,
+                     batch_size: int = 128, seed: int = 0) -> AlleleFineTune:
+    """Head and body adapter (:mod:`molprior.models.body_adapter`) trained on an allele's
+    peptide embeddings ``features``, starting from the meta-learned head and the shared body
+    (for alleles with many measurements, where a full training run beats a few inner steps).
+    The head learns at ``lr``, the adapter at ``body_lr``; the shared body is not changed."""
     generator = torch.Generator().manual_seed(seed)
+    model = learner.model
+    body_module = copy.deepcopy(model.body).train()  # dropout on while training; the learner is untouched
+    head = {name: p.detach().clone().requires_grad_(True) for name, p in model.head.named_parameters()}
+    adapter = {name: t.requires_grad_(True) for name, t in init_adapter(model.body, rank, generator).items()}
+    optimizer = torch.optim.Adam([{"params": list(head.values()), "lr": lr},
+                                  {"params": list(adapter.values()), "lr": body_lr}])
     for _ in range(epochs):
         order = torch.randperm(len(scores), generator=generator)
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
             optimizer.zero_grad()
-            logits = torch.func.functional_call(head, params, (body[rows],))
+            representation = functional_call(body_module, adapted_body(model.body, adapter), (features[rows],))
+            logits = functional_call(model.head, head, (representation,))
             score_loss(relations[rows])(logits, scores[rows]).backward()
             optimizer.step()
-    return {name: p.detach() for name, p in params.items()}
+    return AlleleFineTune({k: v.detach() for k, v in head.items()}, {k: v.detach() for k, v in adapter.items()})

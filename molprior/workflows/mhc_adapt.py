@@ -80,6 +80,7 @@ def adapt_allele(predictor: MHCPredictor, allele: str, measurements: str | Path,
         log.info("%d measurements: %d inner steps (as for the model's own alleles with fewer than %s)",
                  len(table), steps, predictor.metadata.get("config", {}).get("finetune_min", 1000))
     predictor.heads[allele] = predictor.learner.adapt(PeptideFeatures(features), scores, relations, steps)
+    predictor.set_body_adapter(allele, None)  # a replaced allele's fine-tuned body goes with its old head
     predictor.alleles[allele] = {
         "measurements": len(table), "binders": int(np.nansum(labels)),
         "head": f"inner loop ({steps or predictor.learner.maml_config.inner_steps} steps) on {len(table)} measurements",

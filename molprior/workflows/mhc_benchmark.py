@@ -7,7 +7,8 @@ One tracked run (``pipelines/benchmark_mhc.py``) that:
 2. runs the few-shot protocol of :mod:`molprior.evaluation.mhc` on the held-out alleles for every
    method, support size and draw;
 3. cross-validates (5 folds) on held-out alleles with at least 1,000 measurements: the method's
-   head fine-tuned on four folds against a random forest on the same folds;
+   head and body adapter fine-tuned on four folds (as the shipped model's well-measured alleles
+   are) against a random forest on the same folds;
 4. measures scoring throughput against a six-allele genotype next to one allele and next to the
    random-forest baseline, in the same process.
 """
@@ -29,15 +30,14 @@ from molprior.config import MHCTrainConfig
 from molprior.data.mhc import load_measurements
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
-from molprior.inference.mhc_predictor import MHCPredictor
-from molprior.meta.allele_learner import fit_head
+from molprior.inference.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.tracking import runs
 from molprior.training.allele_data import allele_tasks, draw_support
-from molprior.workflows.mhc_train import (allele_heads, embed_peptides, load_peptide_encoder, meta_train,
-                                          split_alleles)
+from molprior.workflows.mhc_train import (allele_parameters, embed_peptides, fine_tune, load_peptide_encoder,
+                                          meta_train, split_alleles)
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,14 @@ def _mean(values) -> float:
 
 
 def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Tensor, random_features: torch.Tensor,
-             learner, heads: dict, tasks, jobs: int) -> pd.DataFrame:
-    """One row per (allele, support size, draw, method): ROC-AUC and Spearman on the query."""
+             predictor: MHCPredictor, tasks, jobs: int) -> pd.DataFrame:
+    """One row per (allele, support size, draw, method): ROC-AUC and Spearman on the query.
+    ``predictor`` holds the meta-learned learner and the training alleles' own models (for
+    the nearest-allele baseline)."""
     rows = []
+    learner = predictor.learner
     with torch.no_grad():
-        body = learner.model.represent(PeptideFeatures(features))
+        body = PeptideBody(features, learner.model.represent(PeptideFeatures(features)))
     for task in tasks:
         rng = np.random.default_rng([config.seed, zlib.crc32(task.allele.encode())])  # the same draws every run
         log.info("few-shot: %s (%d measurements)", task.allele, len(task))
@@ -97,7 +100,7 @@ def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Te
                                                            config.seed + draw, jobs)
                     elif method == "nearest_allele":
                         extra["nearest"], predicted = protocol.nearest_allele_scores(
-                            learner, heads, body[s_rows], task.scores[support], body[q_rows])
+                            predictor, body[s_rows], task.scores[support], body[q_rows])
                     elif method in ("pretrained_no_meta", "scratch"):
                         table = features if method == "pretrained_no_meta" else random_features
                         model = protocol.train_from_scratch(table[s_rows], s_scores, s_rel, learner.model_config,
@@ -114,12 +117,11 @@ def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Te
 
 
 def cross_validation(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Tensor, learner, tasks,
-                     jobs: int, epochs: int) -> pd.DataFrame:
-    """K-fold ROC-AUC on held-out alleles with many measurements: the meta-learned head
-    fine-tuned on the training folds, and a BLOSUM62 random forest on the same folds."""
+                     jobs: int, train_config: MHCTrainConfig) -> pd.DataFrame:
+    """K-fold ROC-AUC on held-out alleles with many measurements: the meta-learned head and a
+    body adapter fine-tuned on the training folds (as ``molprior peptides train`` does for
+    well-measured alleles), and a BLOSUM62 random forest on the same folds."""
     rows = []
-    with torch.no_grad():
-        body = learner.model.represent(PeptideFeatures(features))
     for task in tasks:
         if len(task) < config.cv_min_measurements:
             continue
@@ -127,12 +129,10 @@ def cross_validation(config: MHCBenchmarkConfig, peptides: list[str], features: 
         order = np.random.default_rng(config.seed).permutation(len(task))
         for fold, test in enumerate(np.array_split(order, config.cv_folds)):
             train = np.setdiff1d(order, test)
-            t_rows = torch.from_numpy(task.rows[train])
-            head = fit_head(learner, body[t_rows], torch.from_numpy(task.scores[train]),
-                            torch.from_numpy(task.relations[train]), epochs, seed=config.seed + fold)
-            with torch.no_grad():
-                logits = torch.func.functional_call(learner.model.head, head, (body[torch.from_numpy(task.rows[test])],))
-            ours = protocol.query_metrics(task, test, torch.sigmoid(logits).numpy())
+            tuned = fine_tune(learner, features[torch.from_numpy(task.rows[train])], torch.from_numpy(task.scores[train]),
+                              torch.from_numpy(task.relations[train]), train_config, seed=config.seed + fold)
+            predicted = tuned.predict(learner, features[torch.from_numpy(task.rows[test])]).numpy()
+            ours = protocol.query_metrics(task, test, predicted)
             forest = protocol.query_metrics(task, test, protocol.forest_scores("blosum62", peptides, task, train, test,
                                                                                config.seed + fold, jobs))
             rows += [{"allele": task.allele, "measurements": len(task), "fold": fold, "method": "molprior",
@@ -248,16 +248,18 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
         learner, train_metrics, history = meta_train(features, train, val, train_config, out / "metatrain",
                                                      runs.lightning_logger(run.info.run_id), progress)
         train_seconds = time.perf_counter() - start
-        heads, _ = allele_heads(learner, features, [t for t in train if len(t) >= train_config.finetune_min],
+        start = time.perf_counter()
+        own = allele_parameters(learner, features, [t for t in train if len(t) >= train_config.finetune_min],
                                 train_config)
+        finetune_seconds = time.perf_counter() - start
+        predictor = MHCPredictor(encoder, learner, own.heads, own.info, bodies=own.bodies)
         log.info("few-shot protocol on %d held-out alleles", len(held))
-        few = few_shot(config, peptides, features, random_features, learner, heads, held, jobs)
-        cv = cross_validation(config, peptides, features, learner, held, jobs, train_config.finetune_epochs)
+        few = few_shot(config, peptides, features, random_features, predictor, held, jobs)
+        cv = cross_validation(config, peptides, features, learner, held, jobs, train_config)
         summary, metrics = summarise(few, cv)
 
-        predictor = MHCPredictor(encoder, learner, heads)
         reference = predictor.reference_body(1000, config.seed)
-        genotype = sorted(heads)[: config.speed_alleles]
+        genotype = predictor.supported[: config.speed_alleles]
         for allele in genotype:
             predictor.set_reference(allele, reference)
         speed_peptides = [p for p in peptides if 8 <= len(p) <= 15][: config.speed_peptides]
@@ -265,6 +267,7 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
         metrics.update(speed)
         metrics.update({f"metatrain.{k}": v for k, v in train_metrics.items()})
         metrics["metatrain.seconds"] = train_seconds
+        metrics["finetune.seconds"] = finetune_seconds
         write_csv(few, out / "mhc_few_shot_draws.csv")
         write_csv(summary, out / "mhc_few_shot.csv")
         write_csv(cv, out / "mhc_cross_validation.csv")

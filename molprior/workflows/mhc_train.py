@@ -25,7 +25,7 @@ from molprior.config import MHCTrainConfig
 from molprior.data.mhc import MHCMeasurements, load_measurements
 from molprior.files import file_hash, write_csv, write_text
 from molprior.inference.mhc_predictor import MHCPredictor, save_predictor
-from molprior.meta.allele_learner import AlleleLearner, fit_head
+from molprior.meta.allele_learner import AlleleFineTune, AlleleLearner, fine_tune_allele
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.tracking import runs
@@ -139,25 +139,42 @@ def meta_train(features: torch.Tensor, train: list[AlleleTask], val: list[Allele
     return learner, metrics, history
 
 
-def allele_heads(learner: AlleleLearner, features: torch.Tensor, tasks: list[AlleleTask],
-                 config: MHCTrainConfig) -> tuple[dict[str, dict], dict[str, dict]]:
-    """Each allele's head, and how it was made."""
-    heads, info = {}, {}
-    with torch.no_grad():
-        body = learner.model.represent(PeptideFeatures(features))
+def fine_tune(learner: AlleleLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
+              config: MHCTrainConfig, seed: int | None = None) -> AlleleFineTune:
+    """:func:`~molprior.meta.allele_learner.fine_tune_allele` with the config's settings."""
+    return fine_tune_allele(learner, features, scores, relations, config.finetune_epochs, config.finetune_lr,
+                            config.finetune_body_lr, config.finetune_rank,
+                            seed=config.seed if seed is None else seed)
+
+
+@dataclass
+class AlleleParameters:
+    """Every allele's head, the body adapters of the fine-tuned ones, and how each was made."""
+
+    heads: dict[str, dict[str, torch.Tensor]]
+    bodies: dict[str, dict[str, torch.Tensor]]
+    info: dict[str, dict]
+
+
+def allele_parameters(learner: AlleleLearner, features: torch.Tensor, tasks: list[AlleleTask],
+                 config: MHCTrainConfig) -> AlleleParameters:
+    """Each allele's own parameters: fine-tuned head and body adapter for alleles with at least
+    ``finetune_min`` measurements, the inner loop on all measurements for the others."""
+    heads, bodies, info = {}, {}, {}
     for task in tasks:
         rows = torch.from_numpy(task.rows)
         scores, relations = torch.from_numpy(task.scores), torch.from_numpy(task.relations)
         if len(task) >= config.finetune_min:
-            heads[task.allele] = fit_head(learner, body[rows], scores, relations, config.finetune_epochs,
-                                          seed=config.seed)
-            how = f"head fine-tuned on all {len(task)} measurements"
+            tuned = fine_tune(learner, features[rows], scores, relations, config)
+            heads[task.allele], bodies[task.allele] = tuned.head, tuned.body
+            how = (f"head and rank-{config.finetune_rank} body adapter fine-tuned on all {len(task)} measurements "
+                   f"({config.finetune_epochs} epochs)")
         else:
             heads[task.allele] = learner.adapt(PeptideFeatures(features[rows]), scores, relations,
                                                steps=config.adapt_steps)
             how = f"inner loop ({config.adapt_steps} steps) on all {len(task)} measurements"
         info[task.allele] = {"measurements": len(task), "binders": int(np.nansum(task.labels)), "head": how}
-    return heads, info
+    return AlleleParameters(heads, bodies, info)
 
 
 def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: bool = True,
@@ -183,7 +200,8 @@ def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: b
                  sum(len(t) for t in train), ", ".join(val_alleles))
         learner, metrics, history = meta_train(features, train, val, config, out,
                                                runs.lightning_logger(run.info.run_id), progress)
-        heads, info = allele_heads(learner, features, train + val, config)
+        own = allele_parameters(learner, features, train + val, config)
+        heads, info = own.heads, own.info
         for allele in train_alleles:
             info[allele]["role"] = "meta-train"
         for allele in val_alleles:
@@ -192,7 +210,7 @@ def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: b
                     "data_sha256": file_hash(config.data), "encoder": origin, "held_out": list(config.held_out),
                     "train_alleles": train_alleles, "val_alleles": val_alleles, "metrics": metrics,
                     "config": asdict(config)}
-        predictor = MHCPredictor(encoder, learner, heads, info, {}, metadata)
+        predictor = MHCPredictor(encoder, learner, heads, info, {}, metadata, own.bodies)
         reference = predictor.reference_body(config.reference_per_length, config.seed)
         for allele in predictor.supported:
             predictor.set_reference(allele, reference)

@@ -496,7 +496,7 @@ def test_mhc_embedded_file_keeps_every_measurement_and_relation():
     result = readers.read_table(MHC_FILE)
     table = result.table
     assert result.problems.empty
-    assert len(table) == len(raw) == 149_607
+    assert len(table) == len(raw) == 194_231
     assert table["relation"].value_counts().to_dict() == raw["measurement_inequality"].value_counts().to_dict()
     assert set(table["unit"]) == {"nM"} and set(table["input_type"]) == {"peptide"}
     np.testing.assert_array_equal(table["value"].to_numpy(), raw["ic50"].to_numpy())

@@ -46,15 +46,21 @@ def test_the_model_knows_its_training_alleles_and_where_it_came_from(mhc_model, 
         rows = table[table["allele"] == allele]
         assert info["measurements"] == len(rows) and info["binders"] == int(np.nansum(rows["label"]))
         assert info["role"] == ("meta-validation" if allele in meta["val_alleles"] else "meta-train")
-        assert info["head"] == f"head fine-tuned on all {len(rows)} measurements"  # finetune_min = 200
+        # finetune_min = 200: every allele has its head and body adapter fine-tuned
+        assert info["head"] == f"head and rank-8 body adapter fine-tuned on all {len(rows)} measurements (2 epochs)"
+    assert sorted(predictor.bodies) == TRAINED
     history = json.loads((mhc_model[0].parent / "history.json").read_text())
     assert history[0]["epoch"] == -1 and [h["epoch"] for h in history[1:]] == [0, 1]
 
 
 def test_predictions_are_consistent_and_independent_of_the_batch(predictor):
     body = predictor.body(EPITOPES)
-    torch.testing.assert_close(predictor.body(EPITOPES, batch_size=2), body, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(predictor.body(EPITOPES[2:3]), body[2:3], atol=1e-5, rtol=1e-5)
+    assert len(body) == 5 and body.embedding.shape[0] == body.shared.shape[0] == 5
+    for part in ("embedding", "shared"):
+        torch.testing.assert_close(getattr(predictor.body(EPITOPES, batch_size=2), part), getattr(body, part),
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(getattr(predictor.body(EPITOPES[2:3]), part), getattr(body[2:3], part),
+                                   atol=1e-5, rtol=1e-5)
     for allele in TRAINED:
         scores = predictor.scores_from_body(body, allele)
         assert scores.dtype == np.float64 and ((scores > 0) & (scores < 1)).all()
@@ -63,6 +69,27 @@ def test_predictions_are_consistent_and_independent_of_the_batch(predictor):
         assert ((ic50 >= 1) & (ic50 <= 50_000)).all()
     a0201, b0702 = (predictor.scores_from_body(body, a) for a in ("HLA-A*02:01", "HLA-B*07:02"))
     assert not np.allclose(a0201, b0702)  # each allele its own head
+
+
+def test_a_body_adapter_is_the_alleles_own_body(mhc_model):
+    """Scores of an allele with a body adapter come from its adapted body: zeroing the adapter's
+    low-rank update and restoring the shared body's other parameters gives the shared body's
+    scores, and dropping the adapter falls back to them."""
+    from molprior.models.body_adapter import LORA_B
+
+    predictor = load_predictor(mhc_model[0])
+    body = predictor.body(EPITOPES)
+    adapted = predictor.scores_from_body(body, "HLA-A*02:01")
+    adapter = predictor.bodies["HLA-A*02:01"]
+    assert set(adapter) >= {"1.lora_a", "1.lora_b", "1.bias", "4.weight"} and adapter["1.lora_a"].shape[0] == 8
+    shared = {name: p.detach().clone() for name, p in predictor.learner.model.body.named_parameters()
+              if name != "1.weight"}
+    predictor.set_body_adapter("HLA-A*02:01", {**adapter, **shared, LORA_B: torch.zeros_like(adapter[LORA_B])})
+    as_shared = predictor.scores_from_body(body, "HLA-A*02:01")
+    predictor.set_body_adapter("HLA-A*02:01", None)
+    assert "HLA-A*02:01" not in predictor.bodies
+    np.testing.assert_allclose(predictor.scores_from_body(body, "HLA-A*02:01"), as_shared, rtol=1e-5)
+    assert np.abs(adapted - as_shared).max() > 1e-4
 
 
 def test_the_tiny_model_ranks_unseen_hla_a0201_binders_first(predictor):
@@ -106,10 +133,32 @@ def test_save_and_load_round_trip(predictor, tmp_path):
     assert files == ["alleles.safetensors", "checksums.json", "encoder", "mhc.json"]
     again = load_predictor(directory)
     assert again.supported == predictor.supported and again.alleles == predictor.alleles
+    assert sorted(again.bodies) == sorted(predictor.bodies) == TRAINED
+    for allele, adapter in predictor.bodies.items():
+        assert all(torch.equal(again.bodies[allele][k], v) for k, v in adapter.items())
     assert again.metadata == predictor.metadata
     for allele in TRAINED:
         np.testing.assert_allclose(again.reference[allele], predictor.reference[allele], rtol=1e-6)
         np.testing.assert_array_equal(again.predict_ic50(EPITOPES, allele), predictor.predict_ic50(EPITOPES, allele))
+
+
+def test_a_model_of_the_first_format_loads_without_adapters(mhc_model, tmp_path):
+    """molprior-mhc/1 models (a shared body, heads only) still load."""
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "model"
+    shutil.copytree(mhc_model[0], copy)
+    tensors = load_file(str(copy / "alleles.safetensors"))
+    save_file({k: v for k, v in tensors.items() if not k.startswith("bodies.")}, str(copy / "alleles.safetensors"))
+    description = json.loads((copy / "mhc.json").read_text())
+    (copy / "mhc.json").write_text(json.dumps({**description, "format": "molprior-mhc/1"}))
+    write_manifest(copy)
+    old = load_predictor(copy)
+    assert old.bodies == {} and old.supported == TRAINED
+    body = old.body(EPITOPES)
+    expected = torch.sigmoid(torch.func.functional_call(old.learner.model.head, old.heads["HLA-A*02:01"],
+                                                        (body.shared,))).numpy()
+    np.testing.assert_allclose(old.scores_from_body(body, "HLA-A*02:01"), expected, rtol=1e-6)
 
 
 def test_a_flipped_byte_is_refused(mhc_model, tmp_path):

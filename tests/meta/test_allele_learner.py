@@ -13,7 +13,7 @@ import torch
 
 from molprior.chem.amino_acids import encode_peptides
 from molprior.data.mhc import ic50_to_score, measurements_from_frame
-from molprior.meta.allele_learner import AlleleLearner, fit_head, score_loss
+from molprior.meta.allele_learner import AlleleLearner, fine_tune_allele, score_loss
 from molprior.meta.losses import ABOVE, BELOW, EXACT
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
@@ -179,19 +179,27 @@ def test_meta_loss_reaches_the_body_through_the_inner_loop(measurements, tasks):
         assert sum(float(g.abs().sum()) for g in body) > 0 and sum(float(g.abs().sum()) for g in head) > 0
 
 
-def test_fit_head_trains_on_all_measurements_from_the_meta_learned_head(measurements, tasks):
+def test_fine_tuning_trains_head_and_body_adapter_on_all_measurements(measurements, tasks):
+    """From the meta-learned head and the shared body: seeded, the learner untouched, the loss on
+    the allele's measurements well down, and the adapter's low-rank update really used."""
     _, _, features = measurements
     task = tasks[0]
     learner = _learner(features.shape[1]).eval()
-    head_before = {k: v.clone() for k, v in learner.model.head.state_dict().items()}
-    with torch.no_grad():
-        body = learner.model.represent(PeptideFeatures(features[torch.from_numpy(task.rows)]))
+    before_state = {k: v.clone() for k, v in learner.state_dict().items()}
+    x = features[torch.from_numpy(task.rows)]
     scores, relations = torch.from_numpy(task.scores), torch.from_numpy(task.relations)
-    params = fit_head(learner, body, scores, relations, epochs=20, lr=3e-3, batch_size=64, seed=0)
-    again = fit_head(learner, body, scores, relations, epochs=20, lr=3e-3, batch_size=64, seed=0)
-    assert all(torch.equal(params[k], again[k]) for k in params)  # seeded
-    assert all(torch.equal(v, head_before[k]) for k, v in learner.model.head.state_dict().items())
-    everything = np.arange(len(task))
-    initial = dict(learner.model.head.named_parameters())
-    before, after = (_loss(learner, p, features, task, everything) for p in (initial, params))
-    assert after < 0.7 * before
+    tuned = fine_tune_allele(learner, x, scores, relations, epochs=20, lr=3e-3, body_lr=1e-3, rank=4,
+                             batch_size=64, seed=0)
+    again = fine_tune_allele(learner, x, scores, relations, epochs=20, lr=3e-3, body_lr=1e-3, rank=4,
+                             batch_size=64, seed=0)
+    assert all(torch.equal(tuned.head[k], again.head[k]) for k in tuned.head)  # seeded
+    assert all(torch.equal(tuned.body[k], again.body[k]) for k in tuned.body)
+    assert all(torch.equal(v, before_state[k]) for k, v in learner.state_dict().items())
+    assert tuned.body["1.lora_a"].shape == (4, features.shape[1]) and tuned.body["1.lora_b"].abs().max() > 0
+    loss = score_loss(relations)
+    with torch.no_grad():
+        initial = loss(learner.model(PeptideFeatures(x)), scores)
+    after = loss(torch.logit(tuned.predict(learner, x).clamp(1e-6, 1 - 1e-6)), scores)
+    assert after < 0.7 * initial
+    head_only = _loss(learner, tuned.head, features, task, np.arange(len(task)))  # the head on the shared body
+    assert after < head_only
