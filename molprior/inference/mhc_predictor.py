@@ -17,6 +17,7 @@ Directory layout (all JSON and safetensors; ``checksums.json`` is checked before
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -46,16 +47,17 @@ REFERENCE_PER_LENGTH = 5000
 @dataclass
 class PeptideBody:
     """What the allele heads read for a batch of peptides: their embeddings and the shared
-    body's output (rows in the same order; indexable like a tensor)."""
+    body's output (rows in the same order; indexable like a tensor).  Without embeddings
+    (``None``) only alleles without a body adapter can be scored."""
 
-    embedding: torch.Tensor
+    embedding: torch.Tensor | None
     shared: torch.Tensor
 
     def __len__(self) -> int:
         return self.shared.shape[0]
 
     def __getitem__(self, rows) -> "PeptideBody":
-        return PeptideBody(self.embedding[rows], self.shared[rows])
+        return PeptideBody(None if self.embedding is None else self.embedding[rows], self.shared[rows])
 
 
 @dataclass
@@ -99,6 +101,8 @@ class MHCPredictor:
         model = self.learner.model
         representation = body.shared
         if allele in self.bodies:
+            if body.embedding is None:
+                raise ValueError(f"{allele} has its own body adapter: scoring it needs the peptide embeddings")
             if allele not in self._materialised:
                 self._materialised[allele] = adapted_body(model.body, self.bodies[allele])
             representation = torch.func.functional_call(model.body, self._materialised[allele], (body.embedding,))
@@ -136,6 +140,34 @@ class MHCPredictor:
         rng = np.random.default_rng(seed)
         return {length: self.body(random_peptides(per_length, length, rng))
                 for length in range(self.lengths[0], self.lengths[1] + 1)}
+
+    def shared_reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0,
+                              cache_dir: str | Path | None = None) -> dict[int, PeptideBody]:
+        """:meth:`reference_body` without the embeddings (enough for an allele without a body
+        adapter, e.g. one ``molprior peptides adapt`` adds), cached on disk by the encoder's and
+        the shared body's weights: adapting the next allele of the same model skips embedding
+        the reference peptides."""
+        key = hashlib.sha256(json.dumps([per_length, seed, list(self.lengths)]).encode())
+        for module in (self.peptide_encoder, self.learner.model.body):
+            for name, tensor in module.state_dict().items():
+                key.update(name.encode())
+                key.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        path = Path(cache_dir or reference_cache_dir()) / f"{key.hexdigest()[:24]}.npz"
+        if path.exists():
+            with np.load(path) as stored:
+                return {int(length): PeptideBody(None, torch.from_numpy(stored[length])) for length in stored.files}
+        reference = {length: PeptideBody(None, body.shared) for length, body in self.reference_body(per_length, seed).items()}
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **{str(length): body.shared.numpy() for length, body in reference.items()})
+        return reference
+
+
+def reference_cache_dir() -> Path:
+    """``$MOLPRIOR_CACHE_DIR/mhc-reference`` or ``~/.cache/molprior/mhc-reference``."""
+    from molprior.chem.cache import default_cache_dir
+
+    return default_cache_dir().parent / "mhc-reference"
 
 
 def save_predictor(predictor: MHCPredictor, directory: str | Path) -> Path:

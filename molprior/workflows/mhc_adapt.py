@@ -87,7 +87,8 @@ def adapt_allele(predictor: MHCPredictor, allele: str, measurements: str | Path,
         "role": "adapted", "measurements_file": Path(measurements).name,
         "measurements_sha256": file_hash(measurements)}
     per_length = int(predictor.metadata.get("config", {}).get("reference_per_length", 5000))
-    predictor.set_reference(allele, predictor.reference_body(per_length, reference_seed))
+    # the allele reads the shared body: its reference scores need no embeddings (cached per model)
+    predictor.set_reference(allele, predictor.shared_reference_body(per_length, reference_seed))
     out = Path(output_dir)
     model_dir = save_predictor(predictor, out / "model")
     write_csv(table, out / "support.csv")

@@ -182,3 +182,29 @@ def test_not_a_model_directory(mhc_model, tmp_path):
     write_manifest(copy)
     with pytest.raises(ModelFormatError, match="molprior-mhc/99"):
         load_predictor(copy)
+
+
+def test_the_shared_reference_body_is_cached_per_model(mhc_model, tmp_path, monkeypatch):
+    """The reference set's shared-body outputs are computed once per model (what
+    ``molprior peptides adapt`` needs), equal to the uncached ones, and not reused for a model
+    whose body differs."""
+    predictor = load_predictor(mhc_model[0])
+    full = predictor.reference_body(20, seed=3)
+    first = predictor.shared_reference_body(20, seed=3, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    for length, body in first.items():
+        assert body.embedding is None
+        torch.testing.assert_close(body.shared, full[length].shared)
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("the cached reference was embedded again")
+
+    monkeypatch.setattr(predictor.peptide_encoder, "embed", no_embedding)
+    again = predictor.shared_reference_body(20, seed=3, cache_dir=tmp_path)
+    assert all(torch.equal(again[length].shared, first[length].shared) for length in first)
+    with pytest.raises(ValueError, match="HLA-A\\*02:01 has its own body adapter"):
+        predictor.scores_from_body(again[9], "HLA-A*02:01")
+    with torch.no_grad():
+        predictor.learner.model.body[4].bias.add_(0.1)  # another model: another cache entry
+    with pytest.raises(AssertionError, match="embedded again"):
+        predictor.shared_reference_body(20, seed=3, cache_dir=tmp_path)
