@@ -42,6 +42,7 @@ from molprior.workflows.mhc_train import (allele_parameters, embed_peptides, fin
 log = logging.getLogger(__name__)
 
 METHODS = ("molprior", "rf_onehot", "rf_blosum62", "nearest_allele", "pretrained_no_meta", "scratch")
+SPEED_PASSES = 2  # alternating timed passes per configuration (the faster one counts)
 
 
 @dataclass
@@ -146,16 +147,23 @@ def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str]
                baselines: bool = True) -> dict[str, float]:
     """Peptides/s of ``molprior peptides score``'s code path on a real peptide list against the
     genotype; with ``baselines``, also against its first allele alone and the BLOSUM62 forests'
-    scoring for the same genotype (fitted on 128 measurements each), all in this process."""
+    scoring for the same genotype (fitted on 128 measurements each), all in this process (the
+    faster of :data:`SPEED_PASSES` alternating passes per configuration)."""
     from molprior.evaluation.mhc_baselines import PerAlleleForest
     from molprior.workflows.peptide_scoring import score_peptide_file
 
     path = out / "speed_peptides.txt"
     write_text("\n".join(peptides) + "\n", path)
     result = {"speed_peptides": len(peptides), "speed_alleles": len(genotype)}
-    for label, alleles in (("genotype", genotype), ("one_allele", genotype[:1]))[: 2 if baselines else 1]:
-        outcome = score_peptide_file(predictor, path, out / f"speed_{label}.csv", alleles)
-        result[f"peptides_per_s_{label}"] = outcome.peptides / outcome.seconds
+    # a process's first tens of thousands of peptides run markedly slower than later ones, which
+    # would favour whichever configuration is timed second: with baselines, two alternating
+    # passes, the faster of each kept
+    configurations = (("genotype", genotype), ("one_allele", genotype[:1])) if baselines else (("genotype", genotype),)
+    for _ in range(SPEED_PASSES if baselines else 1):
+        for label, alleles in configurations:
+            outcome = score_peptide_file(predictor, path, out / f"speed_{label}.csv", alleles)
+            key = f"peptides_per_s_{label}"
+            result[key] = max(result.get(key, 0.0), outcome.peptides / outcome.seconds)
     if not baselines:
         (out / "speed_genotype.csv").unlink(missing_ok=True)
         path.unlink(missing_ok=True)
