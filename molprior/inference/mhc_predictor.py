@@ -10,8 +10,9 @@ against six alleles costs little more than against one.
 Directory layout (all JSON and safetensors; ``checksums.json`` is checked before loading)::
 
     mhc.json               format, configs, alleles (measurements, how each head was made), metadata
-    alleles.safetensors    body, meta-learned initial head, one head per allele, body adapters,
-                           inner learning rates, reference quantiles (alleles x lengths x quantiles)
+    alleles.safetensors    body, meta-learned initial head, one head per allele, inner learning
+                           rates, reference quantiles (alleles x lengths x quantiles)
+    adapters.safetensors   the body adapters of the alleles that have one (absent when none do)
     encoder/               the graph encoder (the peptide prior)
 """
 
@@ -40,6 +41,7 @@ from molprior.training.export import ModelFormatError, load_encoder, save_encode
 
 MHC_FORMAT = "molprior-mhc/2"  # 2: per-allele body adapters (an older reader would ignore them)
 READABLE_FORMATS = ("molprior-mhc/1", MHC_FORMAT)
+ADAPTERS_FILE = "adapters.safetensors"
 QUANTILES = 1001  # reference score quantiles per allele and length (0.1% steps)
 REFERENCE_PER_LENGTH = 5000
 
@@ -176,14 +178,20 @@ def save_predictor(predictor: MHCPredictor, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in predictor.learner.state_dict().items()}
     order = predictor.supported
+    adapters = {}
     for i, allele in enumerate(order):
         tensors.update({f"heads.{i}.{k}": v.detach().contiguous() for k, v in predictor.heads[allele].items()})
-        tensors.update({f"bodies.{i}.{k}": v.detach().contiguous()
-                        for k, v in predictor.bodies.get(allele, {}).items()})
+        adapters.update({f"bodies.{i}.{k}": v.detach().contiguous()
+                         for k, v in predictor.bodies.get(allele, {}).items()})
         if allele in predictor.reference:
             tensors[f"reference.{i}"] = torch.from_numpy(np.ascontiguousarray(predictor.reference[allele], np.float32))
     with atomic_path(directory / "alleles.safetensors") as tmp:
         save_file(tensors, str(tmp))
+    if adapters:  # a file of their own: the model's files stay small
+        with atomic_path(directory / ADAPTERS_FILE) as tmp:
+            save_file(adapters, str(tmp))
+    else:
+        (directory / ADAPTERS_FILE).unlink(missing_ok=True)
     encoder_dir = directory / "encoder"
     if encoder_dir.exists():
         shutil.rmtree(encoder_dir)
@@ -219,6 +227,8 @@ def load_predictor(directory: str | Path) -> MHCPredictor:
     learner = AlleleLearner(description["input_dim"], AlleleModelConfig(**description["model"]),
                             MAMLConfig(**description["maml"]))
     tensors = load_file(str(directory / "alleles.safetensors"))
+    if (directory / ADAPTERS_FILE).exists():
+        tensors.update(load_file(str(directory / ADAPTERS_FILE)))
     learner.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     learner.eval()
     heads, bodies, reference, alleles = {}, {}, {}, {}
