@@ -25,7 +25,6 @@ class AlleleMetaModule(OuterLoopModule):
                  meta_lr: float = 1e-3, weight_decay: float = 0.0, gradient_clip: float = 1.0):
         super().__init__()
         self.save_hyperparameters()
-        self.automatic_optimization = False
         self.learner = AlleleLearner(input_dim, AlleleModelConfig(**(model or {})), MAMLConfig(**(maml or {})))
         self.history: list[dict[str, float]] = []
         self._validation: list[tuple[str, float]] = []

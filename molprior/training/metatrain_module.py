@@ -45,7 +45,6 @@ class MetaTrainModule(OuterLoopModule):
                  optim: dict | None = None):
         super().__init__()
         self.save_hyperparameters()
-        self.automatic_optimization = False
         self.learner_config = LearnerConfig(**(learner or {}))
         model = TaskModel(GraphEncoder(EncoderConfig(**(encoder or {}))), HeadConfig(**(head or {})))
         self.learner = FewShotLearner(model, self.learner_config)

@@ -17,6 +17,10 @@ class OuterLoopModule(pl.LightningModule):
 
     outer_gradient_clip: float = 0.0
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False  # the outer step is taken in training_step
+
     def training_step(self, batch: list, batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
         optimizer.zero_grad()

@@ -157,7 +157,7 @@ class AlleleParameters:
 
 
 def allele_parameters(learner: AlleleLearner, features: torch.Tensor, tasks: list[AlleleTask],
-                 config: MHCTrainConfig) -> AlleleParameters:
+                      config: MHCTrainConfig) -> AlleleParameters:
     """Each allele's own parameters: fine-tuned head and body adapter for alleles with at least
     ``finetune_min`` measurements, the inner loop on all measurements for the others."""
     heads, bodies, info = {}, {}, {}

@@ -95,7 +95,8 @@ def score_chunk(predictor: MHCPredictor, chunk: pd.DataFrame, genotype: list[str
             rows = alleles == allele
             wanted = np.unique(inverse[rows])
             allele_scores = np.full(len(unique), np.nan)
-            allele_scores[wanted] = predictor.scores_from_body(body[wanted], allele)
+            part = body if len(wanted) == len(unique) else body[wanted]  # a genotype wants them all: no copy
+            allele_scores[wanted] = predictor.scores_from_body(part, allele)
             allele_ranks = np.full(len(unique), np.nan)
             allele_ranks[wanted] = predictor.percentile(allele, lengths[wanted], allele_scores[wanted])
             scores[rows] = allele_scores[inverse[rows]]
