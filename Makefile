@@ -12,10 +12,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# torch is installed first so the pinned CPU wheel is taken, never a CUDA build.
+# torch is installed first so the pinned CPU wheel is taken, never a CUDA build.  setuptools'
+# notice that every editable install gets ("Editable installation. Please be careful with
+# folders ...") is silenced; real warnings still show.
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -138,3 +138,62 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+# --------------------------------------------------------------------------- output paths
+
+def test_check_output_path_accepts_new_files_and_directories(tmp_path):
+    source = tmp_path / "library.csv"
+    source.write_text(f"smiles\n{ASPIRIN}\n")
+    assert files.check_output_path(tmp_path / "new" / "scores.csv", [source]) == tmp_path / "new" / "scores.csv"
+    (tmp_path / "scores.csv").write_text("an earlier result\n")  # replacing an earlier output is fine
+    files.check_output_path(tmp_path / "scores.csv", [source])
+    files.check_output_path(tmp_path / "out", [source], directory=True, files=("a.csv",))
+
+
+def test_check_output_path_refuses_a_directory_for_a_file(tmp_path):
+    with pytest.raises(files.OutputPathError, match="is a directory; give the name of the file"):
+        files.check_output_path(tmp_path, [])
+
+
+def test_check_output_path_refuses_a_file_for_a_directory_or_a_parent(tmp_path):
+    existing = tmp_path / "out.csv"
+    existing.write_text("x\n")
+    with pytest.raises(files.OutputPathError, match="is an existing file; it must name a directory"):
+        files.check_output_path(existing, [], directory=True, files=("a.csv",))
+    with pytest.raises(files.OutputPathError, match="is a file, not a directory"):
+        files.check_output_path(existing / "sub" / "scores.csv", [])
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink", "hardlink"])
+def test_check_output_path_refuses_to_replace_an_input(tmp_path, monkeypatch, spelling):
+    source = tmp_path / "library.csv"
+    source.write_text(f"smiles\n{ASPIRIN}\n{CAFFEINE}\n")
+    monkeypatch.chdir(tmp_path)
+    output = {"same": source, "relative": tmp_path / "." / "library.csv", "symlink": tmp_path / "link.csv",
+              "hardlink": tmp_path / "hard.csv"}[spelling]
+    if spelling == "symlink":
+        output.symlink_to(source)
+    if spelling == "hardlink":
+        os.link(source, output)
+    given = "library.csv" if spelling == "relative" else source
+    with pytest.raises(files.OutputPathError, match="would replace the input"):
+        files.check_output_path(output, [given])
+    with pytest.raises(files.OutputPathError, match="would replace the input"):
+        files.check_output_path(tmp_path, [given], directory=True, files=(output.name,))
+    assert source.read_text() == f"smiles\n{ASPIRIN}\n{CAFFEINE}\n"
+
+
+def test_verify_manifest_refuses_a_directory_without_one(tmp_path):
+    (tmp_path / "model.json").write_text("{}")
+    with pytest.raises(files.ChecksumError, match="has no checksums.json"):
+        files.verify_manifest(tmp_path)  # required unless a caller only inspects
+    assert files.verify_manifest(tmp_path, required=False) is False
+    files.write_manifest(tmp_path)
+    assert files.verify_manifest(tmp_path, covers=["model.json", "absent.bin"])
+    (tmp_path / "weights.bin").write_bytes(b"\0")  # added after the manifest: not covered
+    with pytest.raises(files.ChecksumError, match=r"does not list \['weights.bin'\]"):
+        files.verify_manifest(tmp_path, covers=["model.json", "weights.bin"])
+    (tmp_path / "checksums.json").write_text("[1, 2")
+    with pytest.raises(files.ChecksumError, match="checksums.json: corrupt manifest"):
+        files.verify_manifest(tmp_path)

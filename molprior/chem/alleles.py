@@ -52,6 +52,8 @@ def normalize_allele(name: str) -> str:
         raise AlleleError(f"{text!r} names {kind} ({parsed.to_string()}), not an allele; "
                           f"give a two-field allele name such as {EXAMPLE}", name)
     if parsed.num_allele_fields < 2:
+        if not parsed.is_allele_group and not _is_human(parsed):  # mouse H-2 alleles are one letter: Kb
+            raise AlleleError(f"{text!r} is {_species(parsed)} allele ({parsed.to_string()}): {HUMAN_CLASS_I}", name)
         what = f"names only the allele group {parsed.to_string()}" if parsed.is_allele_group else \
             f"has only one allele field ({parsed.to_string()})"
         raise AlleleError(f"{text!r} {what}; give a two-field allele name such as {EXAMPLE}", name)
@@ -59,6 +61,43 @@ def normalize_allele(name: str) -> str:
         raise AlleleError(f"{text!r} is a null allele (not expressed)", name)
     first, second = parsed.allele_fields[:2]
     return f"{parsed.species_prefix}-{parsed.gene_name}*{first}:{second}"
+
+
+HUMAN_CLASS_I = "only human HLA class I (HLA-A, -B, -C) is supported"
+
+
+def _is_human(parsed: object) -> bool:
+    species = getattr(parsed, "species", None)
+    return species is None or getattr(species, "is_human", True)
+
+
+def _species(parsed: object) -> str:
+    """``a mouse``, ``a rhesus macaque``: the species of a parsed name with its article."""
+    species = parsed.species
+    common = species.common_name or species.name
+    return f"{'an' if common[:1].lower() in 'aeiou' else 'a'} {common}"
+
+
+def _class2(parsed: object) -> bool:
+    mhc_class = getattr(parsed, "mhc_class", None)
+    return isinstance(mhc_class, str) and mhc_class.startswith("II")
+
+
+def _outside_the_model(name: str, supported: Collection[str]) -> str | None:
+    """Why ``name`` (an allele or allele pair) cannot be any supported allele: its species, or
+    MHC class II, when no supported allele shares it; else ``None``."""
+    parsed = _parse(name.strip()) if name.strip() else None
+    if not isinstance(parsed, (mhcgnomes.Allele, mhcgnomes.Pair)):
+        return None
+    known = [p for p in (_parse(a) for a in supported) if isinstance(p, mhcgnomes.Allele)]
+    kind = "allele pair" if isinstance(parsed, mhcgnomes.Pair) else "allele"
+    if not any(p.species == parsed.species for p in known):
+        scope = HUMAN_CLASS_I if all(_is_human(p) and not _class2(p) for p in known) else \
+            f"the model has no {parsed.species.common_name or parsed.species.name} alleles"
+        return f"{name.strip()!r} is {_species(parsed)} {kind} ({parsed.to_string()}): {scope}"
+    if _class2(parsed) and not any(_class2(p) for p in known):
+        return f"{name.strip()!r} is an MHC class II {kind} ({parsed.to_string()}): only class I is supported"
+    return None
 
 
 def _gene_and_group(name: str) -> tuple[tuple[str, str] | None, str | None]:
@@ -111,7 +150,9 @@ def resolve_allele(name: str, supported: Collection[str]) -> str:
     """Normalise ``name`` and check it is ``supported``; returns the supported spelling
     (the canonical name when ``supported`` holds canonical names).
 
-    Raises :class:`AlleleError` naming the input and up to three closest supported alleles.
+    Raises :class:`AlleleError` naming the input and up to three closest supported alleles;
+    an allele of a species, or of MHC class II, that no supported allele shares is told so
+    instead (``H-2-Kb is a mouse allele: only human HLA class I ...``).
     """
     try:
         canonical = normalize_allele(name)
@@ -125,6 +166,9 @@ def resolve_allele(name: str, supported: Collection[str]) -> str:
             return found
         shown = str(name).strip()
         reason = f"unknown allele {shown!r}" + (f" (read as {canonical})" if canonical != shown else "")
+    unsupported = _outside_the_model(str(name), supported)
+    if unsupported:
+        raise AlleleError(unsupported, name)
     suggestions = closest_alleles(str(name), supported)
     hint = f"closest supported: {', '.join(suggestions)}" if suggestions else "no similar supported allele"
     raise AlleleError(f"{reason}; {hint}", name, suggestions)

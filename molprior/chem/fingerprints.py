@@ -15,18 +15,31 @@ def _generator(radius: int, n_bits: int):
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
 
 
+def ecfp_with_errors(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> tuple[np.ndarray, dict[int, str]]:
+    """ECFP bit vectors as a uint8 matrix, and the reason by position for each SMILES RDKit
+    cannot parse (its row stays zero)."""
+    generator = _generator(radius, n_bits)
+    out = np.zeros((len(smiles), n_bits), dtype=np.uint8)
+    errors: dict[int, str] = {}
+    for i, s in enumerate(smiles):
+        mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
+        if mol is None:
+            errors[i] = f"cannot compute a fingerprint for unparseable SMILES {s!r}"
+            continue
+        out[i] = generator.GetFingerprintAsNumPy(mol)
+    return out, errors
+
+
 def ecfp(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> np.ndarray:
-    """ECFP bit vectors (ECFP4 by default: radius 2, 2048 bits) as a uint8 matrix.
+    """ECFP bit vectors (ECFP4 by default: radius 2, 2048 bits) as a uint8 matrix, for SMILES
+    known to parse (standardised ones).
 
     Raises ``ValueError`` naming the first SMILES RDKit cannot parse.
     """
-    generator = _generator(radius, n_bits)
-    out = np.zeros((len(smiles), n_bits), dtype=np.uint8)
-    for i, s in enumerate(smiles):
-        mol = Chem.MolFromSmiles(s)
-        if mol is None:
-            raise ValueError(f"cannot compute a fingerprint for unparseable SMILES {s!r} (position {i})")
-        out[i] = generator.GetFingerprintAsNumPy(mol)
+    out, errors = ecfp_with_errors(smiles, radius, n_bits)
+    if errors:
+        position, reason = next(iter(errors.items()))
+        raise ValueError(f"{reason} (position {position})")
     return out
 
 

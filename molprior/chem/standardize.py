@@ -61,7 +61,13 @@ def parse_problem(smiles: str) -> str:
     mol = Chem.MolFromSmiles(smiles, sanitize=False)
     if mol is None:
         return "unparseable SMILES (syntax error)"
-    problems = Chem.DetectChemistryProblems(mol)
+    try:
+        problems = Chem.DetectChemistryProblems(mol)
+    except Exception as error:  # noqa: BLE001 - RDKit's C++ pre-conditions (e.g. an atom of 150 bonds)
+        atom = max(mol.GetAtoms(), key=lambda a: a.GetDegree(), default=None)
+        if atom is not None and atom.GetDegree() > 8:
+            return f"valence error: atom # {atom.GetIdx()} {atom.GetSymbol()} has {atom.GetDegree()} neighbours"
+        return f"RDKit could not check the molecule: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
     if problems:
         first = problems[0]
         kind = {
@@ -73,21 +79,81 @@ def parse_problem(smiles: str) -> str:
     return "RDKit could not sanitise the molecule"
 
 
+#: Metals that occur as counter-ions of drug salts (alkali and alkaline-earth metals, zinc,
+#: aluminium): a fragment of these alone is a salt that the largest-fragment step may drop.
+#: Any other metal in a dropped fragment means the input was a metal complex or an
+#: organometallic written as ions (ferrocene as ``[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1``), whose
+#: organic "largest fragment" is not the molecule that was measured.
+COUNTER_ION_METALS = frozenset({"Li", "Na", "K", "Rb", "Cs", "Be", "Mg", "Ca", "Sr", "Ba", "Zn", "Al"})
+_NON_METALS = frozenset({"H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "As", "Se", "Br",
+                         "Kr", "Te", "I", "Xe", "At", "Rn"})
+
+
+class StandardizationError(ValueError):
+    """A molecule that standardisation cannot write faithfully (the reason is the message)."""
+
+
+def written_back(mol: Chem.Mol) -> str | None:
+    """The canonical SMILES of ``mol`` if it parses again to the same canonical SMILES
+    (what every later stage relies on), else ``None``."""
+    try:
+        smiles = Chem.MolToSmiles(mol)
+    except Exception:  # noqa: BLE001 - RDKit raises bare RuntimeErrors from C++
+        return None
+    again = Chem.MolFromSmiles(smiles) if smiles else None
+    if again is None or Chem.MolToSmiles(again) != smiles:
+        return None
+    return smiles
+
+
+def _metals(mol: Chem.Mol) -> set[str]:
+    return {atom.GetSymbol() for atom in mol.GetAtoms() if atom.GetSymbol() not in _NON_METALS}
+
+
+def _checked_step(mol: Chem.Mol, step, what: str, notes: list[str]) -> Chem.Mol:
+    """``step(mol)`` when its result can be written back; otherwise ``mol`` unchanged, noted."""
+    try:
+        result = step(mol)
+    except Exception:  # noqa: BLE001
+        result = None
+    if result is not None and written_back(result) is not None:
+        return result
+    notes.append(f"{what} skipped: its result could not be written back as SMILES")
+    return mol
+
+
 def standardize_mol(mol: Chem.Mol, options: StandardizeOptions = StandardizeOptions()) -> tuple[Chem.Mol, list[str]]:
-    """Standardise a sanitised molecule; returns it with notes on what changed."""
+    """Standardise a sanitised molecule; returns it with notes on what changed.
+
+    Every step must leave a molecule whose SMILES parses back to itself: a step that does
+    not (the uncharger on a mesoionic ring or on ``[SbH6+3]``, the cleanup's charge
+    recombination on molsidomine) is skipped with a note, so the molecule keeps the form it
+    was given.  Raises :class:`StandardizationError` for a metal complex written as ions,
+    which has no faithful largest fragment.
+    """
     cleanup, chooser, uncharger, tautomers = _tools()
     notes: list[str] = []
-    mol = rdMolStandardize.Cleanup(mol, cleanup)
-    if options.largest_fragment and len(Chem.GetMolFrags(mol)) > 1:
-        mol = chooser.choose(mol)
-        notes.append("kept largest fragment")
+    mol = _checked_step(mol, lambda m: rdMolStandardize.Cleanup(m, cleanup), "cleanup", notes)
+    fragments = Chem.GetMolFrags(mol, asMols=True)
+    if options.largest_fragment and len(fragments) > 1:
+        kept = chooser.choose(mol)
+        kept_smiles = Chem.MolToSmiles(kept)
+        dropped = [f for f in fragments if Chem.MolToSmiles(f) != kept_smiles]
+        metals = sorted(set().union(*(_metals(f) for f in dropped)) - COUNTER_ION_METALS) if dropped else []
+        if metals:
+            raise StandardizationError(
+                f"metal complex or organometallic ({', '.join(metals)}): the metal is part of the molecule, not a "
+                "counter-ion, so no organic fragment represents it faithfully; molprior does not model metal complexes")
+        mol = _checked_step(mol, lambda _: kept, "largest fragment", notes)
+        if mol is kept:
+            notes.append("kept largest fragment")
     if options.neutralize and any(atom.GetFormalCharge() for atom in mol.GetAtoms()):
         charges = [atom.GetFormalCharge() for atom in mol.GetAtoms()]
-        mol = uncharger.uncharge(mol)
+        mol = _checked_step(mol, uncharger.uncharge, "neutralisation", notes)
         if [atom.GetFormalCharge() for atom in mol.GetAtoms()] != charges:
             notes.append("neutralised")
     if options.canonical_tautomer:
-        mol = tautomers.Canonicalize(mol)
+        mol = _checked_step(mol, tautomers.Canonicalize, "tautomer canonicalisation", notes)
     return mol, notes
 
 
@@ -115,7 +181,10 @@ def standardize_smiles(smiles: object, options: StandardizeOptions = Standardize
         return Standardized(text, None, "invalid UTF-8 bytes in SMILES")
     if any(c.isspace() for c in stripped):
         stripped = stripped.split()[0]  # SMILES may carry a name after whitespace
-    mol = Chem.MolFromSmiles(stripped)
+    try:
+        mol = Chem.MolFromSmiles(stripped)
+    except Exception:  # noqa: BLE001 - RDKit raises bare RuntimeErrors from C++
+        mol = None
     if mol is None:
         return Standardized(text, None, parse_problem(stripped))
     heavy = mol.GetNumHeavyAtoms()
@@ -125,11 +194,15 @@ def standardize_smiles(smiles: object, options: StandardizeOptions = Standardize
         return Standardized(text, None, f"too large: {heavy} heavy atoms (limit {options.max_heavy_atoms})")
     try:
         mol, notes = standardize_mol(mol, options)
-        canonical = Chem.MolToSmiles(mol)
+    except StandardizationError as error:
+        return Standardized(text, None, str(error))
     except Exception as error:  # RDKit raises bare RuntimeErrors from C++
         return Standardized(text, None, f"standardisation failed: {error}")
-    if not canonical:
+    if mol.GetNumAtoms() == 0:
         return Standardized(text, None, "standardisation left no molecule")
+    canonical = written_back(mol)
+    if canonical is None:
+        return Standardized(text, None, "RDKit cannot write this molecule as SMILES that parses back to it")
     return Standardized(text, canonical, None, tuple(notes))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molprior.cli.benchmark_regression import add_regression_parser
-from molprior.cli.options import add_input_options, add_jobs_option, comma_list, int_list, jobs
+from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option, comma_list, int_list, jobs, name_list
 
 #: Every few-shot method (kept here so that ``--help`` does not import torch).
 ALL_METHODS = ("rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch",
@@ -24,12 +24,12 @@ def add_parser(commands) -> None:
                     "ΔAUPRC and ROC-AUC per method. Accepts long files and wide multi-task files (MoleculeNet); for "
                     "MoleculeNet's 2-way k-shot give support size 2k.")
     fewshot.add_argument("--input", required=True, help="input file, MoleculeACE directory, or dataset:NAME")
-    fewshot.add_argument("--test-assays", required=True, type=comma_list, metavar="A,B,...",
-                         help="assays (or wide-file columns) to evaluate on")
+    fewshot.add_argument("--test-assays", required=True, type=name_list, metavar="A,B,...",
+                         help="assays (or wide-file columns) to evaluate on: " + NAMES_HELP)
     fewshot.add_argument("--support-sizes", type=int_list, default=[16, 32, 64], metavar="16,32,64")
-    fewshot.add_argument("--val-assays", type=comma_list, default=[], metavar="A,B,...",
+    fewshot.add_argument("--val-assays", type=name_list, default=[], metavar="A,B,...",
                          help="meta-validation assays: the meta-trained methods choose their checkpoints on them "
-                              "(required with protonet, maml_scratch, maml_pretrained)")
+                              "(required with protonet, maml_scratch, maml_pretrained); written as --test-assays")
     fewshot.add_argument("--methods", type=comma_list, default=["rf_ecfp", "knn_tanimoto"], metavar="M,...",
                          help="methods to compare (default rf_ecfp,knn_tanimoto; available: " + ", ".join(ALL_METHODS)
                               + "; 'all' for every one)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molprior.cli.options import add_jobs_option, comma_list, jobs
+from molprior.cli.options import NAMES_HELP, add_jobs_option, comma_list, jobs, name_list
 
 DEFAULT_INPUT = "data/moleculeace"
 
@@ -21,7 +21,7 @@ def add_regression_arguments(parser: argparse.ArgumentParser) -> None:
                                         "training splits first")
     parser.add_argument("--methods", type=comma_list, default=list(METHODS), metavar="M,...",
                         help=f"methods to compare (default and available: {','.join(METHODS)})")
-    parser.add_argument("--assays", type=comma_list, metavar="A,B,...", help="targets to run (default: all)")
+    parser.add_argument("--assays", type=name_list, metavar="A,B,...", help="targets to run (default: all): " + NAMES_HELP)
     parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs,
                         help=f"fine-tuning epochs of gnn_finetune per target (default {FinetuneConfig.epochs})")
     parser.add_argument("--metatrain-epochs", type=int, default=METATRAIN_EPOCHS,

@@ -77,6 +77,7 @@ def run_check(args: argparse.Namespace) -> int:
     from molprior.data.check import check_file
     from molprior.data.curation import CurationOptions
     from molprior.data.readers import InputError
+    from molprior.files import OutputPathError
     from molprior.tracking import runs
     from molprior.workflows.progress import progress_bar
 
@@ -96,13 +97,15 @@ def run_check(args: argparse.Namespace) -> int:
                                      n_jobs=jobs(args.jobs), progress=advance, on_read=advance.set_total)
             runs.log_metrics({k: v for k, v in asdict(summary).items() if isinstance(v, int)})
             runs.log_files(summary.outputs, artifact_path="check")
-    except InputError as error:
+    except (InputError, OutputPathError) as error:
         print(f"molprior data check: error: {error}", file=sys.stderr)
         return 2
     print(f"{summary.input} ({summary.format}): {summary.measurements_read} measurements read, "
           f"{summary.measurements_kept} kept for {summary.molecules_kept} molecules in {summary.assays} assays; "
           f"{summary.rows_rejected} lines rejected; {summary.duplicate_groups} duplicate groups merged "
           f"({summary.conflicting_groups} conflicting)")
+    if summary.identifier_columns:
+        print(f"  identifier columns carried along (not measurements): {', '.join(summary.identifier_columns)}")
     for name, path in summary.outputs.items():
         print(f"  {name:12s} {path}")
     return 0

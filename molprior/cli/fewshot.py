@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from molprior.cli.options import add_input_options, add_jobs_option, comma_list, input_spec, int_list, jobs
+from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option, comma_list, input_spec, int_list, jobs, name_list
 
 DEFAULT_CONFIG = "pipelines/configs/metatrain.yaml"
 MODEL_HELP = "a model directory, an MLflow run URI (runs:/ID/model) or a registry URI (models:/NAME@ALIAS)"
@@ -31,8 +31,10 @@ def add_parser(commands) -> None:
     metatrain.add_argument("--meta-sgd", action="store_true", default=None, help="learn per-parameter inner rates")
     metatrain.add_argument("--inner-steps", type=int)
     metatrain.add_argument("--inner-lr", type=float)
-    metatrain.add_argument("--val-assays", type=comma_list, metavar="A,B,...")
-    metatrain.add_argument("--test-assays", type=comma_list, metavar="A,B,...", help="assays never to read")
+    metatrain.add_argument("--val-assays", type=name_list, metavar="A,B,...",
+                           help="meta-validation assays (checkpoint choice): " + NAMES_HELP)
+    metatrain.add_argument("--test-assays", type=name_list, metavar="A,B,...",
+                           help="assays never to read; written as --val-assays")
     metatrain.add_argument("--epochs", type=int, help="validations (each after steps_per_epoch meta-steps)")
     metatrain.add_argument("--support-sizes", type=int_list, metavar="16,32,64")
     add_input_options(metatrain)

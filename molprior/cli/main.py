@@ -13,6 +13,7 @@ from typing import Sequence
 
 from molprior import __version__
 from molprior.cli import benchmark, data, demo, fewshot, peptides, pipeline, pretrain, registry
+from molprior.cli.signals import exits_on_sigterm
 
 COMMANDS = (data, pretrain, fewshot, benchmark, pipeline, registry, peptides, demo)
 
@@ -45,6 +46,7 @@ def configure_logging(verbose: bool, quiet: bool) -> None:
     set_enabled(not quiet and sys.stderr.isatty())
 
 
+@exits_on_sigterm  # SIGTERM unwinds (finally blocks remove .part files) and exits 143
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

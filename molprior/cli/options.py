@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+from pathlib import Path
 
 from molprior.data.readers import FORMATS, InputSpec
 
@@ -12,6 +14,31 @@ def comma_list(text: str) -> list[str]:
     if not items:
         raise argparse.ArgumentTypeError("expected a comma-separated list")
     return items
+
+
+def name_list(text: str) -> list[str]:
+    """Assay names: comma-separated, a name holding a comma quoted as in CSV, ``@FILE`` for
+    one name per line, ``START:STOP`` for a range of the input's assays in file order."""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            raise argparse.ArgumentTypeError(f"no such file of names: {path}")
+        items = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    else:
+        try:
+            items = [t.strip() for t in next(csv.reader([text], skipinitialspace=True), [])]
+        except csv.Error as error:
+            raise argparse.ArgumentTypeError(f"cannot read the list {text!r}: {error}") from None
+    items = [t for t in items if t]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return items
+
+
+#: ``--help`` text for options that take assay names (see :func:`name_list`).
+NAMES_HELP = ("comma-separated; quote a name holding a comma as in CSV ('\"A, B\",C'), or give @FILE with one "
+              "name per line; START:STOP selects the input's assays by position in file order, e.g. --test-assays=-6: "
+              "for the last six (write = before a value that starts with -)")
 
 
 def int_list(text: str) -> list[int]:
@@ -26,8 +53,9 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--format", choices=FORMATS, default="auto",
                        help="input layout (default: guessed from the file name and header)")
     group.add_argument("--smiles-column", help="column holding SMILES (default: 'smiles' or a known alias)")
-    group.add_argument("--target-columns", type=comma_list, metavar="A,B,...",
-                       help="wide files: the assay columns to read (default: every other column)")
+    group.add_argument("--target-columns", type=name_list, metavar="A,B,...",
+                       help="wide files: the assay columns to read (default: every other column); quote a name "
+                            "holding a comma as in CSV ('\"A, B\",C') or give @FILE with one name per line")
     group.add_argument("--assay-column", help="long files: column naming the assay (default: 'assay')")
     group.add_argument("--value-column", help="long files: column holding the measurement (default: 'value')")
 

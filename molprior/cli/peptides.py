@@ -67,7 +67,7 @@ def add_parser(commands) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from molprior.inference.mhc_predictor import load_predictor
     from molprior.workflows.mhc_registry import resolve_mhc_model
-    from molprior.workflows.peptide_scoring import score_peptide_file
+    from molprior.workflows.peptide_scoring import empty_lines_note, score_peptide_file
 
     predictor = load_predictor(resolve_mhc_model(args.model))
     outcome = score_peptide_file(predictor, args.peptides, args.output, args.alleles, args.chunk_rows,
@@ -75,6 +75,8 @@ def run_score(args: argparse.Namespace) -> int:
     rate = outcome.peptides / outcome.seconds if outcome.seconds else 0.0
     print(f"scored {outcome.scored} peptide/allele pairs of {outcome.peptides} peptides "
           f"({outcome.errors} rows with an error) in {outcome.seconds:.1f} s ({rate:.0f} peptides/s) -> {outcome.output}")
+    if outcome.empty_lines:
+        print(f"note: {empty_lines_note(outcome.empty_lines)}")
     for message in outcome.allele_errors:
         print(f"allele error: {message}", file=sys.stderr)
     return 1 if outcome.scored == 0 and outcome.peptides else 0

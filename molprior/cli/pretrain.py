@@ -25,7 +25,8 @@ def add_parser(commands) -> None:
     pretrain.add_argument("--smiles-column", help="CSV column holding SMILES")
     pretrain.add_argument("--max-tokens", type=int, help="longest SELFIES (in tokens) the decoder learns; longer "
                                                             "molecules go to rejected.csv")
-    pretrain.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
+    pretrain.add_argument("--resume", action="store_true",
+                          help="continue from the newest usable checkpoint in --output, in the same MLflow run")
     continued = pretrain.add_argument_group(
         "continued pretraining and peptides",
         "--init-from starts from a trained generator: its weights and shape are kept and its SELFIES vocabulary "

@@ -36,7 +36,8 @@ def add_parser(commands) -> None:
     promote.add_argument("name")
     promote.add_argument("version")
     promote.add_argument("--alias", default="champion")
-    promote.add_argument("--force", action="store_true", help="promote even if it does not beat the holder")
+    promote.add_argument("--force", action="store_true", help="promote even if it does not beat the holder "
+                                                               "(needs --reason)")
     promote.add_argument("--reason", help="why (recorded as a tag)")
     promote.set_defaults(handler=run_promote)
     compare = sub.add_parser("compare", help="two versions side by side")
@@ -109,8 +110,14 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
+    import sys
+
     from molprior.tracking.registry import promote
 
+    if args.force and not (args.reason or "").strip():
+        print("molprior registry promote: error: --force needs --reason TEXT (why the version is promoted anyway; "
+              "it is recorded on the version)", file=sys.stderr)
+        return 2
     print(promote(args.name, args.version, args.alias, args.force, args.reason).message)
     return 0
 

@@ -83,7 +83,7 @@ def measurements_from_frame(frame: pd.DataFrame, lengths: tuple[int, int] = DEFA
     missing = {"allele", "peptide", "ic50"} - set(frame.columns)
     if missing:
         raise ValueError(f"MHC measurements need columns allele, peptide, ic50; missing {sorted(missing)}")
-    relation = (frame["measurement_inequality"].fillna("=").astype(str).str.strip()
+    relation = (frame["measurement_inequality"].fillna("=").astype(str).str.strip().replace("", "=")
                 if "measurement_inequality" in frame else pd.Series("=", index=frame.index))
     ic50 = pd.to_numeric(frame["ic50"], errors="coerce")
     names: dict[str, str | AlleleError] = {}
@@ -110,12 +110,28 @@ def measurements_from_frame(frame: pd.DataFrame, lengths: tuple[int, int] = DEFA
     return MHCMeasurements(table, pd.DataFrame(rejected, columns=["line", "allele", "peptide", "reason"]))
 
 
-def load_measurements(path: str | Path, lengths: tuple[int, int] = DEFAULT_LENGTHS) -> MHCMeasurements:
+def load_measurements(path: str | Path, lengths: tuple[int, int] = DEFAULT_LENGTHS,
+                      allele: str | None = None) -> MHCMeasurements:
     """Read an MHC measurement CSV (MHCflurry's curated layout: ``allele, peptide, ic50,
-    measurement_inequality``; ``measurement_value`` is accepted for ``ic50``)."""
-    frame = pd.read_csv(path)
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    measurement_inequality``; ``measurement_value`` is accepted for ``ic50``).  A file without
+    an ``allele`` column needs ``allele``, the allele of every row.  The file is read as every
+    input table is (:func:`molprior.data.readers.read_text_table`): a line that cannot be split
+    into the header's fields is rejected with its reason and its text, the rest is read."""
+    from molprior.data.readers import InputError, read_text_table
+
+    try:
+        frame, problems = read_text_table(path, names=("allele", "peptide", "ic50", "measurement_value"))
+    except InputError as error:
+        raise ValueError(str(error)) from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "ic50" not in frame and "measurement_value" in frame:
         frame = frame.rename(columns={"measurement_value": "ic50"})
-    frame.index = frame.index + 2  # line numbers (header is line 1)
-    return measurements_from_frame(frame, lengths)
+    if "allele" not in frame and allele is not None:
+        frame["allele"] = allele
+    measurements = measurements_from_frame(frame, lengths)
+    unreadable = pd.DataFrame([(line, "", text, reason) for line, text, _, reason in problems if reason != "empty line"],
+                              columns=measurements.rejected.columns)
+    if len(unreadable):
+        rejected = pd.concat([measurements.rejected, unreadable], ignore_index=True).sort_values("line", kind="stable")
+        measurements = MHCMeasurements(measurements.table, rejected.reset_index(drop=True))
+    return measurements

@@ -46,7 +46,7 @@ def load_from_dir(name: str, data_dir: str | Path) -> ReadResult:
     rows, cols = np.nonzero(w != 0)
     table = assay_table(rows + 2, ids[rows], np.asarray(tasks, dtype=object)[cols], y[rows, cols],
                         source=f"MoleculeNet:{name}")
-    return ReadResult(labels.assign_labels(table), problems_table([]))
+    return ReadResult(labels.assign_labels(table), problems_table([]), assays=tuple(str(t) for t in tasks))
 
 
 def load_moleculenet(name: str, cache: str | Path | None = None) -> ReadResult:

@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 import pandas as pd
 
 from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide
-from molprior.data.readers import open_text
+from molprior.data.readers import InputError, choose_delimiter, iter_text_table, open_text
 
 PEPTIDE_COLUMNS = ("peptide", "sequence")
 ALLELE_COLUMNS = ("allele", "mhc", "hla")
@@ -27,9 +27,13 @@ class PeptideInputError(ValueError):
 
 def _first_line(path: Path) -> tuple[int, str]:
     """``(line number, text)`` of the first non-empty line."""
-    with open_text(path) as handle:
+    try:
+        handle = open_text(path)
+    except InputError as error:  # not text: an Excel workbook, NUL bytes, a broken archive
+        raise PeptideInputError(str(error)) from error
+    with handle:
         for number, line in enumerate(handle, start=1):
-            line = line.lstrip("\ufeff").rstrip("\r\n")
+            line = line.rstrip("\r\n")
             if line.strip():
                 return number, line
     raise PeptideInputError(f"{path} is empty: no peptides")
@@ -41,13 +45,17 @@ def _pick(columns: list[str], aliases: tuple[str, ...]) -> str | None:
 
 
 def iter_peptide_rows(path: str | Path, lengths: tuple[int, int] = DEFAULT_LENGTHS,
-                      chunk_rows: int = 50_000) -> Iterator[pd.DataFrame]:
+                      chunk_rows: int = 50_000, empty_lines: list[int] | None = None) -> Iterator[pd.DataFrame]:
     """Chunks of at most ``chunk_rows`` rows with columns :data:`COLUMNS`.
 
     A CSV/TSV (by extension, or a first line naming a ``peptide``/``sequence`` column) is
-    read with pandas in chunks; anything else is one peptide per line.  Blank lines are
-    skipped.  A valid peptide seen before with the same allele text is kept and noted
-    ``duplicate of row N``.  Yields at least one (possibly empty) frame.
+    read line by line, a malformed line becoming one row with its reason; anything else is
+    one peptide per line.  The encoding and a
+    semicolon or tab delimiter are found as for every input file
+    (:func:`~molprior.data.readers.open_text`, :func:`~molprior.data.readers.choose_delimiter`).
+    Blank lines are skipped, and their line numbers appended to ``empty_lines`` when given
+    (for the caller to report).  A valid peptide seen before with the same allele text is kept
+    and noted ``duplicate of row N``.  Yields at least one (possibly empty) frame.
     """
     path = Path(path)
     if chunk_rows < 1:
@@ -58,10 +66,12 @@ def iter_peptide_rows(path: str | Path, lengths: tuple[int, int] = DEFAULT_LENGT
         raise PeptideInputError(f"{path} is a directory, expected a file")
     header_line, first = _first_line(path)
     name = path.name.lower().removesuffix(".gz")
-    sep = "\t" if name.endswith((".tsv", ".tab")) or ("\t" in first and "," not in first) else ","
+    sep = choose_delimiter(path, first)
     fields = [f.strip().strip('"').lower() for f in first.split(sep)]
     is_table = name.endswith((".csv", ".tsv", ".tab")) or any(f in PEPTIDE_COLUMNS for f in fields)
-    records = _table_records(path, sep, header_line, chunk_rows) if is_table else _text_records(path, chunk_rows)
+    skipped = empty_lines if empty_lines is not None else []
+    records = (_table_records(path, sep, header_line, chunk_rows, skipped) if is_table
+               else _text_records(path, chunk_rows, skipped))
     seen: dict[tuple[str, str | None], int] = {}
     yielded = False
     for chunk in records:
@@ -72,49 +82,59 @@ def iter_peptide_rows(path: str | Path, lengths: tuple[int, int] = DEFAULT_LENGT
         yield _frame([])
 
 
-def _text_records(path: Path, chunk_rows: int) -> Iterator[list[tuple[int, str, None]]]:
-    chunk: list[tuple[int, str, None]] = []
+def _text_records(path: Path, chunk_rows: int, skipped: list[int]) -> Iterator[list[tuple]]:
+    chunk: list[tuple] = []
     with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             line = line.rstrip("\r\n")
-            if number == 1:
-                line = line.lstrip("\ufeff")
             if not line.strip():
+                skipped.append(number)
                 continue
-            chunk.append((number, line, None))
+            chunk.append((number, line, None, None))
             if len(chunk) >= chunk_rows:
                 yield chunk
                 chunk = []
     yield chunk
 
 
-def _table_records(path: Path, sep: str, header_line: int,
-                   chunk_rows: int) -> Iterator[list[tuple[int, str, str | None]]]:
-    options = dict(sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                   skiprows=header_line - 1, encoding="utf-8", encoding_errors="replace")
+def _table_records(path: Path, sep: str, header_line: int, chunk_rows: int,
+                   skipped: list[int]) -> Iterator[list[tuple]]:
+    """Records of a peptide table, read line by line as every input table is
+    (:func:`~molprior.data.readers.iter_text_table`): a malformed line (an unclosed quote, a
+    wrong number of fields) is one record with its reason and its raw text, and the rest of
+    the file is read."""
+    skipped.extend(range(1, header_line))  # blank lines before the header
     try:
-        columns = [str(c) for c in pd.read_csv(path, nrows=0, **options).columns]
+        chunks = iter_text_table(path, chunk_rows, names=PEPTIDE_COLUMNS + ALLELE_COLUMNS)
+        frame, problems = next(chunks)
+        columns = [str(c) for c in frame.columns]
         peptide_col = _pick(columns, PEPTIDE_COLUMNS)
         if peptide_col is None:
             raise PeptideInputError(
                 f"{path.name}: no peptide column (expected one named {' or '.join(PEPTIDE_COLUMNS)}); "
                 f"the file's columns are: {', '.join(map(repr, columns))}")
         allele_col = _pick(columns, ALLELE_COLUMNS)
-        with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:
-            for number, frame in enumerate(reader):
-                start = header_line + 1 + number * chunk_rows
-                frame = frame.fillna("")
-                blank = frame.apply(lambda column: column.str.strip() == "").all(axis=1).to_numpy()
-                alleles = frame[allele_col] if allele_col is not None else [None] * len(frame)
-                yield [(start + i, peptide, allele)
-                       for i, (peptide, allele, empty) in enumerate(zip(frame[peptide_col], alleles, blank))
-                       if not empty]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise PeptideInputError(f"{path.name}: cannot read as a table: {error}") from error
+        while True:
+            records = [(int(line), peptide, allele, None) for line, peptide, allele in
+                       zip(frame.index, frame[peptide_col],
+                           frame[allele_col] if allele_col is not None else [None] * len(frame))]
+            for line, text, _, reason in problems:
+                if reason == "empty line":
+                    skipped.append(int(line))
+                else:
+                    records.append((int(line), text, None, reason))
+            yield sorted(records, key=lambda record: record[0])
+            frame, problems = next(chunks, (None, None))
+            if frame is None:
+                return
+    except InputError as error:
+        raise PeptideInputError(str(error)) from error
 
 
-def _row(number: int, text: str, allele: str | None, lengths: tuple[int, int],
+def _row(number: int, text: str, allele: str | None, unreadable: str | None, lengths: tuple[int, int],
          seen: dict[tuple[str, str | None], int]) -> tuple:
+    if unreadable is not None:  # a line that could not be split into the table's fields
+        return number, text, None, None, unreadable, None
     check = check_peptide(text, lengths)
     notes = list(check.notes)
     if check.peptide is not None:
@@ -136,7 +156,8 @@ def peptide_rows(peptides: Sequence[object], alleles: Sequence[object] | None = 
     same checks and notes as :func:`iter_peptide_rows`."""
     seen: dict[tuple[str, str | None], int] = {}
     alleles = [None] * len(peptides) if alleles is None else [_text(a) for a in alleles]
-    return _frame([_row(i, _text(p), a, lengths, seen) for i, (p, a) in enumerate(zip(peptides, alleles), start=1)])
+    return _frame([_row(i, _text(p), a, None, lengths, seen)
+                   for i, (p, a) in enumerate(zip(peptides, alleles), start=1)])
 
 
 def _text(value: object) -> str:

@@ -23,6 +23,18 @@ class PreparedTable:
     rejected: pd.DataFrame  # line, input, column, reason
     duplicates: pd.DataFrame  # the merge report of molprior.data.duplicates
     measurements_read: int
+    identifiers: tuple[str, ...] = ()  # input columns carried along (names, ids), not measurements
+    input_assays: tuple[str, ...] = ()  # the assays in input order, as the reader saw them
+
+    @property
+    def assays(self) -> list[str]:
+        """The table's assays in input order (a wide file's column order; otherwise the order
+        in which they first appear): what ``START:STOP`` ranges of assays count in."""
+        present = list(dict.fromkeys(self.table["assay"]))
+        known = set(present)
+        ordered = [a for a in self.input_assays if a in known]
+        seen = set(ordered)
+        return ordered + [a for a in present if a not in seen]
 
 
 DATASET_PREFIX = "dataset:"
@@ -44,7 +56,7 @@ def read_input(path: str | Path, spec: InputSpec = InputSpec()) -> tuple[ReadRes
         path = catalog.fetch(name)
         if spec.format == "auto":
             spec = replace(spec, format=dataset.reader)
-    kind = sniff_format(path) if spec.format == "auto" else spec.format
+    kind = sniff_format(path, spec.smiles_column, spec.target_columns) if spec.format == "auto" else spec.format
     return read_table(path, replace(spec, format=kind)), kind
 
 
@@ -67,4 +79,5 @@ def prepare_table(
     merged, report = aggregate_duplicates(kept)
     rejected = pd.concat([result.problems, problems], ignore_index=True)
     rejected = rejected.drop_duplicates().sort_values("line", kind="stable").reset_index(drop=True)
-    return PreparedTable(kind, merged, rejected, report, len(result.table))
+    return PreparedTable(kind, merged, rejected, report, len(result.table), tuple(result.identifiers),
+                         tuple(result.assays))

@@ -7,10 +7,18 @@ raises :class:`InputError` (naming the columns the file does have).
 
 Column options follow Chemprop: ``smiles_column``, ``target_columns``; long files also take
 ``assay_column`` and ``value_column``.
+
+Rules every reader shares: the encoding is found from the file's first bytes (UTF-8 with or
+without a byte-order mark, UTF-16, UTF-32: :func:`text_encoding`); a semicolon or tab delimiter
+is used where the header says so unambiguously (:func:`choose_delimiter`); each line is one
+record, so a quote left open spoils only its own line (:func:`split_line`); and text columns
+that are not numbers are identifiers carried along, not measurements
+(:func:`is_identifier_column`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import gzip
@@ -25,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from molprior.data import labels as labelling
-from molprior.data.schema import assay_table, empty_table, problems_table
+from molprior.data.schema import COLUMNS, assay_table, empty_table, problems_table
 
 SMILES_ALIASES = ("smiles", "smile", "canonical_smiles", "mol", "molecule", "structure")
 
@@ -43,78 +51,202 @@ class ReadResult:
 
     table: pd.DataFrame
     problems: pd.DataFrame
+    #: input columns carried along as extra columns of ``table`` (names, ids): not measurements
+    identifiers: tuple[str, ...] = ()
+    #: the assays in input order (a wide file's columns); empty: the table's order of first appearance
+    assays: tuple[str, ...] = ()
 
 
-def open_text(path: Path) -> io.TextIOBase:
-    """Open a (possibly gzip- or zip-compressed) text file; bad UTF-8 bytes become U+FFFD."""
+def _open_binary(path: Path):
+    """The bytes of ``path``: decompressed for ``.gz``, the single member of a ``.zip``."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
+        return gzip.open(path, "rb")
     if path.suffix == ".zip":
-        archive = zipfile.ZipFile(path)
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as error:
+            raise InputError(f"{path} is not a readable zip archive ({error})") from error
         members = [n for n in archive.namelist() if not n.endswith("/")]
         if len(members) != 1:
             raise InputError(f"{path} holds {len(members)} files; expected exactly one")
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+        return archive.open(members[0])
+    return open(path, "rb")
 
 
-def read_text_table(path: str | Path) -> tuple[pd.DataFrame, list[tuple]]:
+def text_encoding(head: bytes, name: str) -> str:
+    """The encoding of a text file that starts with the bytes ``head``.
+
+    UTF-8 with or without a byte-order mark (as Excel writes "CSV UTF-8"), UTF-16 and UTF-32
+    with a byte-order mark, and UTF-16 without one (told by its NUL bytes: every other byte of
+    ASCII text) are read.  Raises :class:`InputError` naming what the file is when it is no
+    text molprior can read: an Excel workbook, or other bytes holding NULs.
+    """
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(f"{name} is an Excel workbook or another archive, not a text file: "
+                         "save it as 'CSV UTF-8 (comma delimited)'")
+    if b"\x00" in head:
+        even, odd = head[0::2], head[1::2]
+        if odd and even.count(0) == 0 and odd.count(0) * 2 >= len(odd):
+            return "utf-16-le"
+        if even and odd.count(0) == 0 and even.count(0) * 2 >= len(even):
+            return "utf-16-be"
+        raise InputError(f"{name} holds NUL bytes: a binary file, or text in an encoding molprior does not "
+                         "read; save it as a UTF-8 CSV")
+    return "utf-8"
+
+
+def open_text(path: str | Path) -> io.TextIOBase:
+    """Open a (possibly gzip- or zip-compressed) text file in the encoding :func:`text_encoding`
+    finds (a byte-order mark is not part of the text); bytes that do not decode become U+FFFD."""
+    path = Path(path)
+    binary = _open_binary(path)
+    try:
+        head = binary.read(4096)
+        binary.seek(0)
+    except (OSError, EOFError, zipfile.BadZipFile) as error:  # gzip.BadGzipFile is an OSError
+        binary.close()
+        raise InputError(f"{path} cannot be read: {error}") from error
+    try:
+        encoding = text_encoding(head, path.name)
+    except InputError:
+        binary.close()
+        raise
+    return io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+
+
+#: Column names that tell a header line from data and a delimiter from text: SMILES aliases
+#: and the peptide/allele columns of MHC files.
+KNOWN_COLUMNS = SMILES_ALIASES + ("peptide", "sequence", "allele", "mhc", "hla")
+DELIMITERS = (",", ";", "\t")
+UNBALANCED_QUOTE = "malformed line: a quote is not closed on its line (a quoted field cannot span lines)"
+
+
+def _inner_name(path: Path) -> str:
+    """The file's name without a ``.gz``/``.zip`` suffix (``x.tsv.gz`` -> ``x.tsv``)."""
+    return path.name[: -len(path.suffix)] if path.suffix in (".gz", ".zip") else path.name
+
+
+def choose_delimiter(path: str | Path, header: str, names: Sequence[str] = ()) -> str:
+    """The delimiter of a table whose first line is ``header``.
+
+    The default is the extension's (tab for ``.tsv``/``.tab``, else comma).  Another of comma,
+    semicolon and tab (as Excel writes in many locales) is chosen only where that is
+    unambiguous: the header split on the default names no known column (a SMILES alias, a
+    peptide or allele column, or one of ``names``) but split on exactly one other delimiter
+    does; or, naming none, the header holds no default delimiter and exactly one other.
+    """
+    default = "\t" if _inner_name(Path(path)).lower().endswith((".tsv", ".tab")) else ","
+    known = {n.lower() for n in (*KNOWN_COLUMNS, *(n for n in names if n))}
+
+    def names_one(sep: str) -> bool:
+        return any(f.strip().strip('"').strip().lower() in known for f in header.split(sep))
+
+    others = [sep for sep in DELIMITERS if sep != default]
+    if names_one(default):
+        return default
+    naming = [sep for sep in others if names_one(sep)]
+    if len(naming) == 1:
+        return naming[0]
+    present = [sep for sep in others if sep in header]
+    if not naming and default not in header and len(present) == 1:
+        return present[0]
+    return default
+
+
+def split_line(text: str, sep: str) -> list[str] | None:
+    """The fields of one line of a delimited file (CSV quoting: ``"a,b"``, ``""`` for a quote),
+    or ``None`` when a quoted field is not closed on the line.
+
+    molprior reads tables line by line: a SMILES, a peptide or an identifier never holds a line
+    break, so a quoted field that would run on into the next line is a malformed line, and the
+    lines after it are read as they stand.
+    """
+    if '"' not in text:
+        return text.split(sep)
+    try:
+        return next(csv.reader([text], delimiter=sep, strict=True))
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            return None
+        return next(csv.reader([text], delimiter=sep))  # a stray quote inside a field is kept as text
+
+
+def read_text_table(path: str | Path, names: Sequence[str] = ()) -> tuple[pd.DataFrame, list[tuple]]:
     """Read a delimited file as strings; the frame's index is each row's line in the file.
 
-    Bytes that are not UTF-8 become U+FFFD, so the rows that hold them can be reported.
-    Empty lines and lines whose number of fields differs from the header's are returned
-    as problems ``(line, input, column, reason)`` and left out of the frame.
+    Bytes that do not decode become U+FFFD, so the rows that hold them can be reported.
+    Empty lines, lines whose number of fields differs from the header's and lines with a quote
+    that is not closed on the line are returned as problems ``(line, input, column, reason)``
+    (``input`` is the line's text) and left out of the frame.  The delimiter is
+    :func:`choose_delimiter`'s (``names``: columns the caller will ask for).
     """
     frames, problems = [], []
-    for frame, chunk_problems in iter_text_table(path):
+    for frame, chunk_problems in iter_text_table(path, names=names):
         frames.append(frame)
         problems += chunk_problems
     return (pd.concat(frames) if len(frames) > 1 else frames[0]), problems
 
 
-def iter_text_table(path: str | Path, chunk_rows: int | None = None) -> Iterator[tuple[pd.DataFrame, list[tuple]]]:
-    """:func:`read_text_table` in pieces of at most ``chunk_rows`` rows (all at once when
-    ``None``), so a file of any size is read with bounded memory.  Yields at least one
-    (possibly empty) frame, each with the header's columns."""
+def _check_file(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
     if path.is_dir():
         raise InputError(f"{path} is a directory, expected a file")
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    sep = "\t" if name.endswith((".tsv", ".tab")) else ","
+    return path
+
+
+def iter_text_table(path: str | Path, chunk_rows: int | None = None,
+                    names: Sequence[str] = ()) -> Iterator[tuple[pd.DataFrame, list[tuple]]]:
+    """:func:`read_text_table` in pieces of at most ``chunk_rows`` rows (all at once when
+    ``None``), so a file of any size is read with bounded memory.  Yields at least one
+    (possibly empty) frame, each with the header's columns.  Each line is one record (see
+    :func:`split_line`); the header is the first line that is not blank."""
+    path = _check_file(path)
     with open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=sep)
-        header = next(reader, None)
-        while header == []:
-            header = next(reader, None)
+        lines = enumerate(handle, start=1)
+        for number, text in lines:
+            text = text.rstrip("\r\n")
+            if text.strip():
+                break
+        else:
+            raise InputError(f"{path} is empty: cannot read the header")
+        sep = choose_delimiter(path, text, names)
+        header = split_line(text, sep)
         if header is None:
-            raise InputError(f"{path} is empty")
+            raise InputError(f"{path.name}: the header (line {number}) has a quote that is not closed")
         header = [h.strip() for h in header]
         if len(set(header)) != len(header):
             duplicated = sorted({h for h in header if header.count(h) > 1})
             raise InputError(f"{path.name}: duplicated column names {duplicated}")
         problems: list[tuple] = []
         rows: list[list[str]] = []
-        lines: list[int] = []
-        previous = reader.line_num
+        numbers: list[int] = []
         yielded = False
-        for row in reader:
-            line = previous + 1  # first physical line of this record
-            previous = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                problems.append((line, "", "", "empty line"))
+        for number, text in lines:
+            text = text.rstrip("\r\n")
+            row = split_line(text, sep) if text.strip() else []
+            if row is None:
+                problems.append((number, text, "", UNBALANCED_QUOTE))
+            elif all(not cell.strip() for cell in row):
+                problems.append((number, "", "", "empty line"))
             elif len(row) != len(header):
-                problems.append((line, sep.join(row), "",
+                problems.append((number, text, "",
                                  f"malformed line: {len(row)} fields, the header has {len(header)}"))
             else:
                 rows.append(row)
-                lines.append(line)
+                numbers.append(number)
             if chunk_rows and len(rows) + len(problems) >= chunk_rows:
-                yield _text_frame(rows, lines, header), problems
-                rows, lines, problems, yielded = [], [], [], True
+                yield _text_frame(rows, numbers, header), problems
+                rows, numbers, problems, yielded = [], [], [], True
         if rows or problems or not yielded:
-            yield _text_frame(rows, lines, header), problems
+            yield _text_frame(rows, numbers, header), problems
 
 
 def _text_frame(rows: list[list[str]], lines: list[int], header: list[str]) -> pd.DataFrame:
@@ -176,20 +308,69 @@ def parse_values(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return values, relations, reasons
 
 
+#: Column names that say "identifier" whatever the cells hold (numeric compound ids included).
+IDENTIFIER_NAMES = re.compile(r"^(id|name|title|cid|compound|compound[ _]?name|identifier)$|[ _](id|name)$",
+                              re.IGNORECASE)
+
+
+def is_identifier_column(cells: pd.Series, name: str | None = None) -> bool:
+    """Whether a column holds identifiers (names, ids, notes), not measurements: its ``name``
+    says so (``id``, ``name``, ``mol_id``, ``compound_name``: :data:`IDENTIFIER_NAMES`), or
+    more than half of its non-missing cells are text that is not a number (see
+    :func:`parse_values`).
+
+    A measurement column with a stray text cell is still a measurement column (and the cell
+    is reported); a column of names is carried along beside the molecule instead of giving
+    one ``non-numeric value`` per row.
+    """
+    if name is not None and IDENTIFIER_NAMES.search(name.strip()):
+        return True
+    _, _, reasons = parse_values(cells)
+    filled = reasons != "missing"
+    text = filled & (reasons != None) & (reasons != "non-finite value")  # noqa: E711
+    return bool(filled.any()) and 2 * int(text.sum()) > int(filled.sum())
+
+
+#: Extra columns the assay table already has: an identifier column of one of these names is
+#: carried as ``input_<name>``.
+_RESERVED = set(COLUMNS) | {"notes", "peptide"}
+
+
+def carried_name(column: str) -> str:
+    """The name an input column carried along keeps in the assay table."""
+    return f"input_{column}" if column in _RESERVED else column
+
+
+def _carried(frame: pd.DataFrame, columns: Sequence[str], keep: np.ndarray | slice = slice(None)) -> dict:
+    return {carried_name(c): frame[c].to_numpy(dtype=object)[keep] for c in columns}
+
+
 def read_wide(
     path: str | Path,
     smiles_column: str | None = None,
     target_columns: Sequence[str] | None = None,
     source: str | None = None,
 ) -> ReadResult:
-    """A multi-task file: one SMILES column, one column per assay; blank cells are unmeasured."""
+    """A multi-task file: one SMILES column, one column per assay; blank cells are unmeasured.
+
+    Without ``target_columns``, every other column is an assay unless it holds identifiers
+    (:func:`is_identifier_column`); identifier columns (and, with ``target_columns``, the
+    other identifier columns) are carried along as extra columns of every measurement.
+    """
     path = Path(path)
-    frame, problems = read_text_table(path)
+    frame, problems = read_text_table(path, [smiles_column or "", *(target_columns or ())])
     smiles_col = find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
+    others = [c for c in frame.columns if c != smiles_col]
     if target_columns:
         targets = [find_column(frame, t, "target", path) for t in target_columns]
+        identifiers = [c for c in others if c not in targets and is_identifier_column(frame[c], c)]
     else:
-        targets = [c for c in frame.columns if c != smiles_col]
+        identifiers = [c for c in others if is_identifier_column(frame[c], c)]
+        targets = [c for c in others if c not in identifiers]
+    if not targets and identifiers:
+        raise InputError(f"{path.name}: no assay columns besides {smiles_col!r}: "
+                         f"{', '.join(map(repr, identifiers))} hold text, not measurements. For a list of "
+                         "molecules use --format smiles (the other columns are carried along)")
     if not targets:
         raise InputError(f"{path.name}: no target columns besides {smiles_col!r}")
     pieces = []
@@ -205,13 +386,14 @@ def read_wide(
         keep = ~np.isnan(values)
         measured |= keep
         pieces.append(assay_table(lines[keep], frame[smiles_col].to_numpy()[keep], target, values[keep],
-                                  relation=relations[keep], source=source or path.name))
+                                  relation=relations[keep], source=source or path.name,
+                                  extra=_carried(frame, identifiers, keep)))
     for i in np.flatnonzero(~measured & ~reported):
         problems.append((int(lines[i]), frame[smiles_col].iat[i], "", "no measurement in any target column"))
     table = pd.concat(pieces, ignore_index=True) if pieces else empty_table()
     table = table.sort_values(["line", "assay"], kind="stable").reset_index(drop=True)
     table = labelling.assign_labels(table)
-    return ReadResult(table, problems_table(problems))
+    return ReadResult(table, problems_table(problems), tuple(carried_name(c) for c in identifiers), tuple(targets))
 
 
 def read_long(
@@ -223,9 +405,10 @@ def read_long(
     unit_column: str | None = None,
     source: str | None = None,
 ) -> ReadResult:
-    """A long file: one measurement per line (``smiles,assay,value`` and optional relation/unit)."""
+    """A long file: one measurement per line (``smiles,assay,value`` and optional relation/unit);
+    any other column (names, ids) is carried along beside each measurement."""
     path = Path(path)
-    frame, problems = read_text_table(path)
+    frame, problems = read_text_table(path, [c or "" for c in (smiles_column, assay_column, value_column)])
     smiles_col = find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
     assay_col = find_column(frame, assay_column, "assay", path, ("assay", "task", "target", "assay_id"))
     value_col = find_column(frame, value_column, "value", path, ("value", "y", "activity", "label", "measurement"))
@@ -244,10 +427,14 @@ def read_long(
         problems.append((int(lines[i]), frame[smiles_col].iat[i], column, reason))
     keep = (reasons == None)  # noqa: E711
     units = frame[unit_col].to_numpy(dtype=object)[keep] if unit_col else ""
+    used = {smiles_col, assay_col, value_col, relation_col, unit_col}
+    identifiers = [c for c in frame.columns if c not in used]  # names, ids, notes: carried along
     table = assay_table(lines[keep], frame[smiles_col].to_numpy()[keep], assays[keep], values[keep],
-                        relation=relations[keep], unit=units, source=source or path.name)
+                        relation=relations[keep], unit=units, source=source or path.name,
+                        extra=_carried(frame, identifiers, keep))
     table = labelling.assign_labels(table)
-    return ReadResult(table, problems_table(problems))
+    return ReadResult(table, problems_table(problems), tuple(carried_name(c) for c in identifiers),
+                      tuple(dict.fromkeys(assays[keep])))
 
 
 def _merge_relations(column: pd.Series, relations: np.ndarray, reasons: np.ndarray) -> np.ndarray:
@@ -315,7 +502,7 @@ def read_mhc(path: str | Path, allele_column: str | None = None, peptide_column:
     file's spelling (normalising names is the immunology layer's job).
     """
     path = Path(path)
-    frame, problems = read_text_table(path)
+    frame, problems = read_text_table(path, [c or "" for c in (allele_column, peptide_column, value_column)])
     allele_col = find_column(frame, allele_column, "allele", path, ("allele", "mhc", "hla"))
     peptide_col = find_column(frame, peptide_column, "peptide", path, ("peptide", "sequence"))
     value_col = find_column(frame, value_column, "value", path, ("ic50", "ic50(nm)", "measurement_value", "affinity", "value"))
@@ -335,25 +522,60 @@ def read_mhc(path: str | Path, allele_column: str | None = None, peptide_column:
     return ReadResult(table, problems_table(problems))
 
 
+LINE_LIST_SUFFIXES = (".smi", ".smiles")
+
+
+def is_line_list(path: str | Path) -> bool:
+    """Whether ``path`` lists one molecule per line (SMILES, then optionally a name after
+    whitespace) rather than a delimited table: ``.smi``/``.smiles`` files always, ``.txt``
+    files unless their first line holds a comma or semicolon (SMILES never do)."""
+    path = Path(path)
+    suffix = Path(_inner_name(path)).suffix.lower()
+    if suffix in LINE_LIST_SUFFIXES:
+        return True
+    if suffix != ".txt":
+        return False
+    with open_text(path) as handle:
+        first = next((line for line in handle if line.strip()), "")
+    return "," not in first and ";" not in first
+
+
+def iter_line_list(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` of each line of a one-molecule-per-line file, split on whitespace
+    (empty lines give no fields); a first non-empty line whose first field is a SMILES alias
+    (``smiles``, ``SMILES Name``) is a header and left out."""
+    path = _check_file(path)
+    first = True
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if first and fields:
+                first = False
+                if fields[0].lower() in SMILES_ALIASES:
+                    continue
+            yield number, fields
+
+
 def read_smiles_list(path: str | Path, smiles_column: str | None = None) -> ReadResult:
     """Unlabelled molecules: a ``.smi``/``.txt`` file (one SMILES per line, optional name after
-    whitespace) or a CSV with a SMILES column."""
-    path = Path(path)
-    if path.suffix.lower() in {".smi", ".txt", ".smiles"}:
-        raw = path.read_bytes().decode("utf-8", errors="replace").splitlines()
-        first = raw[0].split()[0].lower() if raw and raw[0].split() else ""
-        start = 1 if first in SMILES_ALIASES else 0
-        items = [(n + 1, line.strip().split()[0] if line.strip() else "") for n, line in enumerate(raw) if n >= start]
-        problems = [(n, "", "", "empty line") for n, s in items if not s]
-        items = [(n, s) for n, s in items if s]
-        table = assay_table([n for n, _ in items], [s for _, s in items], "", np.full(len(items), np.nan),
-                            source=path.name)
-        return ReadResult(table, problems_table(problems))
-    frame, problems = read_text_table(path)
+    whitespace; see :func:`is_line_list`) or a CSV with a SMILES column.  The other columns of
+    a CSV (and a ``.smi`` file's names) are identifiers, carried along as extra columns."""
+    path = _check_file(path)
+    if is_line_list(path):
+        items = list(iter_line_list(path))
+        problems = [(n, "", "", "empty line") for n, fields in items if not fields]
+        items = [(n, fields) for n, fields in items if fields]
+        names = [" ".join(fields[1:]) for _, fields in items]
+        extra = {"name": np.array(names, dtype=object)} if any(names) else {}
+        table = assay_table([n for n, _ in items], [f[0] for _, f in items], "", np.full(len(items), np.nan),
+                            source=path.name, extra=extra)
+        return ReadResult(table, problems_table(problems), tuple(extra))
+    frame, problems = read_text_table(path, [smiles_column or ""])
     smiles_col = find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
+    identifiers = [c for c in frame.columns if c != smiles_col]
     table = assay_table(frame.index.to_numpy(), frame[smiles_col].to_numpy(), "", np.full(len(frame), np.nan),
-                        source=path.name)
-    return ReadResult(table, problems_table(problems))
+                        source=path.name, extra=_carried(frame, identifiers))
+    return ReadResult(table, problems_table(problems), tuple(carried_name(c) for c in identifiers))
 
 
 FORMATS = ("auto", "wide", "long", "moleculeace", "mhc", "smiles")
@@ -374,31 +596,47 @@ class InputSpec:
     value_column: str | None = None
 
 
-def sniff_format(path: str | Path) -> str:
-    """Guess a file's format from its name and header."""
+#: Rows :func:`sniff_format` reads to tell a list of named molecules from an assay table.
+SNIFF_ROWS = 1000
+
+
+def sniff_format(path: str | Path, smiles_column: str | None = None,
+                 target_columns: Sequence[str] | None = None) -> str:
+    """Guess a file's format from its name, header and (to tell a molecule list from a wide
+    assay table) its first :data:`SNIFF_ROWS` rows.
+
+    A table with a SMILES column whose other columns all hold identifiers
+    (:func:`is_identifier_column`: names, ids) is a molecule list (``"smiles"``), unless
+    ``target_columns`` name assays.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
     if path.is_dir():
         return "moleculeace"
-    if path.suffix.lower() in {".smi", ".smiles"}:
+    if is_line_list(path):
         return "smiles"
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    with open_text(path) as handle:
-        header = next(csv.reader(handle, delimiter="\t" if name.endswith((".tsv", ".tab")) else ","), [])
-    if not header:
-        raise InputError(f"{path} is empty: cannot read the header")
-    columns = {c.strip().lower() for c in header}
+    chunks = iter_text_table(path, SNIFF_ROWS, [smiles_column or "", *(target_columns or ())])
+    try:
+        frame, _ = next(chunks)
+    finally:
+        chunks.close()
+    columns = {c.strip().lower() for c in frame.columns}
     if {"smiles", "y", "cliff_mol", "split"} <= columns:
         return "moleculeace"
     if "peptide" in columns and columns & {"allele", "mhc", "hla"}:
         return "mhc"
     if columns & {"assay", "task", "assay_id", "target"} and columns & {"value", "activity", "y", "label", "measurement"}:
         return "long"
-    if path.suffix.lower() == ".txt" and len(columns) == 1:
-        return "smiles"
     if len(columns) == 1:
         return "smiles"
+    if not target_columns and len(frame):
+        try:
+            smiles_col = find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
+        except InputError:
+            return "wide"  # reading it says which columns there are
+        if all(is_identifier_column(frame[c], c) for c in frame.columns if c != smiles_col):
+            return "smiles"
     return "wide"
 
 
@@ -406,7 +644,7 @@ def read_table(path: str | Path, spec: InputSpec = InputSpec()) -> ReadResult:
     """Read any supported file into the assay schema (format ``"auto"`` sniffs it)."""
     if spec.format not in FORMATS:
         raise InputError(f"unknown format {spec.format!r}; choose one of {', '.join(FORMATS)}")
-    kind = sniff_format(path) if spec.format == "auto" else spec.format
+    kind = sniff_format(path, spec.smiles_column, spec.target_columns) if spec.format == "auto" else spec.format
     if kind == "wide":
         return read_wide(path, spec.smiles_column, spec.target_columns)
     if kind == "long":

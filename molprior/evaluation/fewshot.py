@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from molprior.chem.fingerprints import ecfp
+from molprior.chem.fingerprints import ecfp, ecfp_with_errors
 from molprior.data.episodes import Episode, can_sample, fewshot_episodes
 from molprior.evaluation.metrics import METRICS
 from molprior.meta.losses import EXACT, RELATION_CODES
@@ -47,6 +47,31 @@ class FewShotTask:
         if self._fingerprints is None:
             self._fingerprints = ecfp(self.smiles)
         return self._fingerprints
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only the molecules at positions ``rows`` (in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.smiles = [self.smiles[i] for i in rows]
+        self.labels = self.labels[rows]
+        self.values = None if self.values is None else self.values[rows]
+        self.relations = None if self.relations is None else self.relations[rows]
+        self._fingerprints = None if self._fingerprints is None else self._fingerprints[rows]
+
+
+def set_aside_unfingerprintable(tasks: Sequence[FewShotTask]) -> dict[str, str]:
+    """Compute every task's ECFP4 once, dropping the molecules it cannot be computed for
+    (the same for every method); returns the reason by SMILES of those dropped."""
+    left_out: dict[str, str] = {}
+    for task in tasks:
+        fingerprints, errors = ecfp_with_errors(task.smiles)
+        left_out.update({task.smiles[i]: reason for i, reason in errors.items()})
+        task._fingerprints = fingerprints
+        if errors:
+            task.keep([i for i in range(len(task.smiles)) if i not in errors])
+    if left_out:
+        log.warning("%d molecules left out: no fingerprint (%s)", len(left_out),
+                    "; ".join(f"{s}: {r}" for s, r in list(left_out.items())[:3]))
+    return left_out
 
 
 #: A method scores the query of an episode: ``(task, episode, seed) -> scores``.

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from molprior.chem.amino_acids import random_peptides
 from molprior.data.mhc import score_to_ic50
@@ -36,8 +36,10 @@ from molprior.meta.allele_learner import AlleleLearner
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures
 from molprior.models.body_adapter import adapted_body
+from molprior.models.fixed_blocks import rowwise_in_fixed_blocks
 from molprior.models.peptide_encoder import PeptideEncoder
-from molprior.training.export import ModelFormatError, load_encoder, save_encoder
+from molprior.training.export import (ModelFormatError, load_encoder, load_weights, load_weights_into,
+                                      read_json_object, save_encoder)
 
 MHC_FORMAT = "molprior-mhc/2"  # 2: per-allele body adapters (an older reader would ignore them)
 READABLE_FORMATS = ("molprior-mhc/1", MHC_FORMAT)
@@ -87,7 +89,8 @@ class MHCPredictor:
     def body(self, peptides: Sequence[str], batch_size: int = 64) -> PeptideBody:
         """Embeddings and shared body output for peptides (what every allele's head reads)."""
         embeddings = self.peptide_encoder.embed(list(peptides), batch_size)
-        return PeptideBody(embeddings, self.learner.model.represent(PeptideFeatures(embeddings)))
+        shared = rowwise_in_fixed_blocks(lambda rows: self.learner.model.represent(PeptideFeatures(rows)), embeddings)
+        return PeptideBody(embeddings, shared)
 
     def set_body_adapter(self, allele: str, adapter: dict[str, torch.Tensor] | None) -> None:
         """Give ``allele`` its own body adapter (``None``: back to the shared body)."""
@@ -107,8 +110,12 @@ class MHCPredictor:
                 raise ValueError(f"{allele} has its own body adapter: scoring it needs the peptide embeddings")
             if allele not in self._materialised:
                 self._materialised[allele] = adapted_body(model.body, self.bodies[allele])
-            representation = torch.func.functional_call(model.body, self._materialised[allele], (body.embedding,))
-        logits = torch.func.functional_call(model.head, self.heads[allele], (representation,))
+            body_params = self._materialised[allele]
+            representation = rowwise_in_fixed_blocks(
+                lambda rows: torch.func.functional_call(model.body, body_params, (rows,)), body.embedding)
+        head = self.heads[allele]
+        logits = rowwise_in_fixed_blocks(lambda rows: torch.func.functional_call(model.head, head, (rows,)),
+                                         representation)
         return torch.sigmoid(logits).numpy().astype(np.float64)
 
     def predict_ic50(self, peptides: Sequence[str], allele: str) -> np.ndarray:
@@ -217,8 +224,8 @@ def load_predictor(directory: str | Path) -> MHCPredictor:
     path = directory / "mhc.json"
     if not path.exists():
         raise ModelFormatError(f"{directory} holds no mhc.json: not a molprior MHC model directory")
-    verify_manifest(directory)
-    description = json.loads(path.read_text())
+    verify_manifest(directory, covers=("mhc.json", "alleles.safetensors", ADAPTERS_FILE))
+    description = read_json_object(path)
     if description.get("format") not in READABLE_FORMATS:
         raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected one of {READABLE_FORMATS}")
     encoder, _ = load_encoder(directory / "encoder")
@@ -226,10 +233,11 @@ def load_predictor(directory: str | Path) -> MHCPredictor:
     peptide_encoder = PeptideEncoder(encoder, options["terminal_slots"], tuple(options["lengths"])).eval()
     learner = AlleleLearner(description["input_dim"], AlleleModelConfig(**description["model"]),
                             MAMLConfig(**description["maml"]))
-    tensors = load_file(str(directory / "alleles.safetensors"))
+    tensors = load_weights(directory / "alleles.safetensors")
     if (directory / ADAPTERS_FILE).exists():
-        tensors.update(load_file(str(directory / ADAPTERS_FILE)))
-    learner.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        tensors.update(load_weights(directory / ADAPTERS_FILE))
+    load_weights_into(learner, directory / "alleles.safetensors",
+                      {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     learner.eval()
     heads, bodies, reference, alleles = {}, {}, {}, {}
     for allele, info in description["alleles"].items():

@@ -20,10 +20,11 @@ from molprior.chem.fingerprints import ecfp, tanimoto
 from molprior.data.curation import standardize_items
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
+from molprior.models.fixed_blocks import BLOCK_ROWS, fixed_blocks
 from molprior.training.export import ModelFormatError, load_learner
 
 SUPPORT_FILE = "support.csv"
-BATCH = 4096
+BATCH = 4096  # molecules featurised at a time (the forward pass takes fixed blocks of them)
 
 
 @dataclass
@@ -81,24 +82,45 @@ class Scorer:
             if s in by_smiles:
                 scores[i], similarity[i] = by_smiles[s]
             elif s in failed:
-                errors[i] = f"cannot featurise: {failed[s]}"
+                errors[i] = failed[s]
         return pd.DataFrame({"smiles": [s or "" for s in canonical], self.score_column: scores,
                              "support_similarity": np.round(similarity, 4), "error": errors})
 
     def _score_unique(self, smiles: list[str], jobs: int, errors: dict[str, str]) -> dict[str, tuple[float, float]]:
         bank, failed = MoleculeBank.build(smiles, fingerprint_bits=self.learner.model.head_config.fingerprint_dim,
                                           n_jobs=jobs)
-        errors.update(failed)
+        errors.update({s: f"cannot featurise: {reason}" for s, reason in failed.items()})
         ok = [s for s in smiles if s in bank]
         if not ok:
             return {}
         indices = bank.indices(ok)
-        with torch.no_grad():
-            out = self.learner.predict(self.adapted, bank.batch(indices))
-        values = out.numpy() if self.regression else torch.sigmoid(out).numpy()
+        values = self._outputs(bank, indices, ok, errors)
         if self.support_fingerprints is not None:
             fingerprints = bank.fingerprints[indices] if bank.fingerprints is not None else ecfp(ok)
             best = tanimoto(fingerprints, self.support_fingerprints).max(axis=1)
         else:
             best = np.full(len(ok), np.nan)
-        return {s: (float(v), float(b)) for s, v, b in zip(ok, values, best)}
+        return {s: (float(v), float(b)) for s, v, b in zip(ok, values, best) if s not in errors}
+
+    def _outputs(self, bank: MoleculeBank, indices: np.ndarray, smiles: list[str], errors: dict[str, str]) -> np.ndarray:
+        """Scores of the bank's molecules ``indices`` in fixed-size blocks (the same bits for a
+        molecule whatever else is scored with it, see :mod:`molprior.models.fixed_blocks`).
+        A block whose forward pass fails is scored molecule by molecule, so that only the
+        molecules that fail get an error (in ``errors``; their score is NaN)."""
+        values = np.full(len(indices), np.nan)
+        for rows, n_real in fixed_blocks(len(indices)):
+            try:
+                values[rows[:n_real]] = self._forward(bank, indices[rows])[:n_real]
+            except Exception:  # noqa: BLE001 - isolate the molecule that breaks the model
+                for row in rows[:n_real]:
+                    try:
+                        values[row] = self._forward(bank, np.full(BLOCK_ROWS, indices[row]))[0]
+                    except Exception as error:  # noqa: BLE001 - becomes that row's error
+                        errors[smiles[row]] = f"scoring failed: {type(error).__name__}: {error}"
+        return values
+
+    def _forward(self, bank: MoleculeBank, indices: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = self.learner.predict(self.adapted, bank.batch(indices))
+        out = out if self.regression else torch.sigmoid(out)
+        return out.to(torch.float64).numpy()

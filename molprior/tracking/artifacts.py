@@ -2,11 +2,14 @@
 
 ``resolve_model_dir`` turns any of them into a local directory; MLflow URIs are downloaded
 with ``mlflow.artifacts.download_artifacts`` (weights are safetensors, so nothing is
-unpickled on the way in).
+unpickled on the way in) into temporary directories that go when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,20 +34,55 @@ def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path
 
 def local_model_dir(model: str | Path) -> Path:
     """``model`` itself when it is a local path, else its MLflow artifacts downloaded to a
-    temporary directory."""
+    temporary directory, which is removed when this process exits (:func:`remove_downloads`).
+
+    The tracking server (and a registry server of its own, ``$MLFLOW_REGISTRY_URI``) is
+    checked first: an unreachable one fails at once (``TrackingServerError``), not after the
+    minutes of retries of MLflow's client."""
     text = str(model)
     if text.startswith(("runs:/", "models:/", "mlflow-artifacts:/")):
         import mlflow
 
-        from molprior.tracking.runs import quiet_mlflow, tracking_uri
+        from molprior.tracking.runs import check_tracking_server, quiet_mlflow, tracking_uri
 
         quiet_mlflow()
+        check_tracking_server()
+        registry = os.environ.get("MLFLOW_REGISTRY_URI")
+        if text.startswith("models:/") and registry and registry != tracking_uri():
+            check_tracking_server(registry)
         mlflow.set_tracking_uri(tracking_uri())
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=tempfile.mkdtemp(prefix="molprior-")))
+        destination = _download_dir()
+        try:
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=str(destination)))
+        except BaseException:
+            shutil.rmtree(destination, ignore_errors=True)
+            raise
     path = Path(model)
     if not path.exists():
         raise FileNotFoundError(f"no such model directory: {path}")
     return path
+
+
+#: The download directories of each process (by pid: a forked child removes its own only).
+_downloads: dict[int, list[Path]] = {}
+
+
+def _download_dir() -> Path:
+    """A new temporary directory for a download, removed when this process exits."""
+    pid = os.getpid()
+    if pid not in _downloads:
+        _downloads[pid] = []
+        atexit.register(remove_downloads)
+    path = Path(tempfile.mkdtemp(prefix="molprior-"))
+    _downloads[pid].append(path)
+    return path
+
+
+def remove_downloads() -> None:
+    """Remove the models this process downloaded (runs at exit; the models loaded from them
+    are in memory by then, and a directory a caller still reads must not go earlier)."""
+    for path in _downloads.pop(os.getpid(), []):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _find(path: Path, marker: str, name: str) -> Path:

@@ -15,9 +15,19 @@ class MHCPyfunc(PythonModel):
         self.predictor = load_predictor(context.artifacts["mhc"])
 
     def predict(self, context, model_input, params=None):
-        from molprior.workflows.peptide_scoring import score_table
+        """One output row per input row, in order; an invalid peptide, an unknown allele or a
+        row that cannot be scored is that row's ``error``.  Only a request malformed as a whole
+        (no ``peptide`` or ``allele`` column) fails, with a one-line message and no stack trace."""
+        import pandas as pd
 
-        return score_table(self.predictor, model_input)
+        from molprior.tracking.mhc_pyfunc import score_pairs
+        from molprior.tracking.pyfunc import request_error
+
+        try:
+            frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            return score_pairs(self.predictor, frame)
+        except Exception as error:
+            raise request_error(error) from None
 
 
 mlflow.models.set_model(MHCPyfunc())

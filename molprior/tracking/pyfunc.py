@@ -19,6 +19,7 @@ per-row ``error``.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 from importlib import metadata as importlib_metadata
@@ -30,6 +31,9 @@ import pandas as pd
 import molprior
 from molprior.files import verify_manifest, write_text
 from molprior.inference.scorer import SUPPORT_FILE, Scorer
+from molprior.training.export import ModelFormatError, read_json_object
+
+log = logging.getLogger(__name__)
 
 HEADS_INDEX = "heads.json"
 MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
@@ -43,9 +47,12 @@ class ScoringModel:
 
     def __init__(self, heads_dir: str | Path) -> None:
         heads_dir = Path(heads_dir)
-        index = json.loads((heads_dir / HEADS_INDEX).read_text())
+        index_file = heads_dir / HEADS_INDEX
+        index = read_json_object(index_file)
+        if not isinstance(index.get("default"), str) or not isinstance(index.get("assays"), dict):
+            raise ModelFormatError(f"{index_file}: not a heads index (needs 'default' and an 'assays' table)")
         self.default_assay: str = index["default"]
-        self.directories = {assay: heads_dir / sub for assay, sub in index["assays"].items()}
+        self.directories = {assay: heads_dir / str(sub) for assay, sub in index["assays"].items()}
         self.scorers: dict[str, Scorer] = {}
         for assay, directory in self.directories.items():
             verify_manifest(directory, required=True)
@@ -77,12 +84,60 @@ class ScoringModel:
             if scorer is None:
                 out.loc[rows, "error"] = f"unknown assay {name!r}; this model scores {sorted(self.scorers)}"
                 continue
-            scored = scorer.score(out.loc[rows, "smiles"].tolist())
+            scored = score_rows(scorer, out.loc[rows, "smiles"].tolist())
             out.loc[rows, [scorer.score_column, "support_similarity", "error"]] = scored[
                 [scorer.score_column, "support_similarity", "error"]].to_numpy()
         for column in (*columns, "support_similarity"):
             out[column] = out[column].astype(float)
         return out
+
+
+def score_rows(scorer: Scorer, smiles: list[str]) -> pd.DataFrame:
+    """``scorer.score(smiles)`` (columns: the score, ``support_similarity``, ``error``), one row
+    per molecule in order whatever the molecules are.  Should the scorer fail on a batch rather
+    than give the guilty molecules a per-row error, each half is scored again, down to single
+    molecules: only the molecules it fails on get an error, the others their scores."""
+    columns = [scorer.score_column, "support_similarity", "error"]
+    if not smiles:
+        return pd.DataFrame({scorer.score_column: [], "support_similarity": [], "error": []})
+    try:
+        scored = scorer.score(smiles)
+        if len(scored) != len(smiles):
+            raise RuntimeError(f"the scorer gave {len(scored)} rows for {len(smiles)} molecules")
+        return scored[columns].reset_index(drop=True)
+    except Exception as error:  # a failure of the whole batch: find the molecules it comes from
+        if len(smiles) > 1:
+            middle = len(smiles) // 2
+            return pd.concat([score_rows(scorer, smiles[:middle]), score_rows(scorer, smiles[middle:])],
+                             ignore_index=True)
+        reason = error_reason(error)
+        log.warning("cannot score %r: %s", smiles[0], reason, exc_info=log.isEnabledFor(logging.DEBUG))
+        return pd.DataFrame({scorer.score_column: [float("nan")], "support_similarity": [float("nan")],
+                             "error": [f"cannot score: {reason}"]})
+
+
+def error_reason(error: BaseException) -> str:
+    """An exception as a row's one-line reason: its message's first two lines (RDKit's say what
+    and where), at most 300 characters; the exception's type when it has no message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return ": ".join(lines[:2])[:300] or type(error).__name__
+
+
+def request_error(error: Exception) -> Exception:
+    """What a pyfunc model raises for a request it cannot score at all (a row's problem is that
+    row's ``error``, never this): an ``MlflowException`` with a one-line message and no stack
+    trace, so that a served model answers 400 for malformed input (500 otherwise) without
+    exposing the server's code or paths.  Unexpected errors are logged here with their traceback."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+
+    if isinstance(error, MlflowException):
+        return error
+    message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, (ValueError, KeyError, TypeError)):
+        return MlflowException(f"invalid request: {message}", error_code=INVALID_PARAMETER_VALUE)
+    log.error("cannot score the request", exc_info=error)
+    return MlflowException(f"the model could not score the request: {message}", error_code=INTERNAL_ERROR)
 
 
 def write_heads(adapted: Mapping[str, str | Path], directory: str | Path, default: str | None = None) -> Path:

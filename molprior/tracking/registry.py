@@ -126,20 +126,54 @@ class Promotion:
     message: str
 
 
-@contextmanager
-def _registry_lock(name: str) -> Iterator[None]:
-    """Serialise promotions of ``name`` on this machine: beside the sqlite file for a local
-    store, in the molprior cache for a remote server."""
-    from filelock import FileLock
+def store_identity(uri: str) -> str:
+    """The store a tracking URI names, the same however the URI spells it: a sqlite database
+    or a file store by the resolved absolute path of its file or directory (relative paths
+    are from the working directory; symbolic links followed), a server by its scheme, host
+    (lower-cased, without credentials), port (defaults made explicit) and path."""
+    from urllib.parse import unquote, urlsplit
 
-    uri = tracking_uri()
     if uri.startswith("sqlite:///"):
-        directory = Path(uri[len("sqlite:///"):]).resolve().parent
+        path = uri[len("sqlite:///"):].split("?", 1)[0]  # sqlite:///rel/x.db, sqlite:////abs/x.db
+        return uri if path in ("", ":memory:") else "sqlite:" + os.path.realpath(unquote(path))
+    parts = urlsplit(uri)
+    if parts.scheme == "file" or len(parts.scheme) <= 1:  # file: URI, a path (or a Windows drive letter)
+        path = unquote(parts.path) if parts.scheme == "file" else uri
+        return "file:" + os.path.realpath(path)
+    if not parts.netloc:
+        return uri  # databricks, an in-memory sqlite...: nothing to normalise
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return uri
+    port = port or {"http": 80, "https": 443}.get(scheme)
+    host = (parts.hostname or "").lower()
+    return f"{scheme}://{host}{f':{port}' if port else ''}{parts.path.rstrip('/')}"
+
+
+def lock_file(name: str, uri: str | None = None) -> Path:
+    """The lock file that serialises promotions of ``name`` in the store of ``uri`` (default:
+    the tracking URI) on this machine: beside the sqlite file of a local store, in the molprior
+    cache otherwise; named after the store (:func:`store_identity`), not the URI's spelling."""
+    uri = uri or tracking_uri()
+    store = store_identity(uri)
+    if store.startswith("sqlite:/"):
+        directory = Path(store[len("sqlite:"):]).parent
     else:
         directory = Path(os.environ.get("MOLPRIOR_CACHE_DIR") or Path.home() / ".cache" / "molprior") / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(f"{uri}\n{name}".encode()).hexdigest()[:16]
-    with FileLock(str(directory / f".molprior-registry-{key}.lock"), timeout=120):
+    key = hashlib.sha256(f"{store}\n{name}".encode()).hexdigest()[:16]
+    return directory / f".molprior-registry-{key}.lock"
+
+
+@contextmanager
+def _registry_lock(name: str) -> Iterator[None]:
+    """Serialise promotions of ``name`` on this machine (:func:`lock_file`)."""
+    from filelock import FileLock
+
+    path = lock_file(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path), timeout=120):
         yield
 
 

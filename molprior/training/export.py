@@ -1,7 +1,9 @@
 """Save and load trained models as safetensors weights plus a JSON description.
 
 Nothing is ever unpickled: weights are safetensors, everything else is JSON.  Every model
-directory carries ``checksums.json`` (SHA-256 of each file), checked before loading.  Layout of an
+directory carries ``checksums.json`` (SHA-256 of each file), checked before loading: a directory
+without one is refused, and a weights file that is not safetensors or a description that is not
+a JSON object is a one-line :class:`ModelFormatError` naming the file.  Layout of an
 exported generator directory::
 
     generator.safetensors   the whole VAE (encoder, latent heads, decoder)
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from molprior.chem.features import FEATURIZER_VERSION
@@ -48,11 +51,51 @@ def _save_weights(module: torch.nn.Module, path: Path) -> None:
         save_file(tensors, str(tmp))
 
 
-def _read_description(path: Path, expected_format: str) -> dict[str, Any]:
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    """The JSON object in ``path`` (a model description, an index); a file that is not one is a
+    :class:`ModelFormatError` naming the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ModelFormatError(f"{path}: corrupt JSON ({error})") from error
+    except UnicodeDecodeError as error:
+        raise ModelFormatError(f"{path}: not a JSON text file ({error.reason} at byte {error.start})") from error
+    if not isinstance(value, dict):
+        raise ModelFormatError(f"{path}: expected a JSON object, found a JSON {type(value).__name__}")
+    return value
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of the safetensors file ``path``; a missing, truncated or foreign file (a
+    pickle, a text file) is a :class:`ModelFormatError` naming it."""
+    path = Path(path)
+    try:
+        return load_file(str(path))
+    except SafetensorError as error:
+        raise ModelFormatError(f"{path}: not a readable safetensors weights file ({error}); "
+                               "the file is damaged or is not molprior's") from error
+    except OSError as error:
+        raise ModelFormatError(f"{path}: cannot read the weights ({error.strerror or error})") from error
+
+
+def load_weights_into(module: torch.nn.Module, path: str | Path,
+                      tensors: dict[str, torch.Tensor] | None = None) -> None:
+    """Load the weights in ``path`` (or ``tensors`` read from it) into ``module``; weights that do
+    not fit the module its description declares are a one-line :class:`ModelFormatError`."""
+    try:
+        module.load_state_dict(load_weights(path) if tensors is None else tensors)
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())
+        raise ModelFormatError(f"{path}: the weights do not fit the model its description declares "
+                               f"({detail[:300]}{'...' if len(detail) > 300 else ''})") from error
+
+
+def _read_description(path: Path, expected_format: str, weights: str) -> dict[str, Any]:
     if not path.exists():
         raise ModelFormatError(f"{path.parent} holds no {path.name}: not a molprior model directory")
-    verify_manifest(path.parent)  # before anything is read from the directory
-    description = json.loads(path.read_text())
+    verify_manifest(path.parent, covers=(path.name, weights))  # before anything is read from the directory
+    description = read_json_object(path)
     if description.get("format") != expected_format:
         raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected {expected_format!r}")
     if description.get("featurizer_version") != FEATURIZER_VERSION:
@@ -79,9 +122,9 @@ def load_encoder(directory: str | Path) -> tuple[GraphEncoder, dict]:
     directory = Path(directory)
     if not (directory / "encoder.json").exists() and (directory / "encoder" / "encoder.json").exists():
         directory = directory / "encoder"
-    description = _read_description(directory / "encoder.json", ENCODER_FORMAT)
+    description = _read_description(directory / "encoder.json", ENCODER_FORMAT, "encoder.safetensors")
     encoder = GraphEncoder(EncoderConfig(**description["encoder"]))
-    encoder.load_state_dict(load_file(str(directory / "encoder.safetensors")))
+    load_weights_into(encoder, directory / "encoder.safetensors")
     encoder.eval()
     return encoder, description.get("metadata", {})
 
@@ -104,10 +147,10 @@ def save_generator(model: MoleculeVAE, vocabulary: SelfiesVocabulary, directory:
 def load_generator(directory: str | Path) -> tuple[MoleculeVAE, SelfiesVocabulary, dict]:
     """The generator saved in ``directory``, in eval mode."""
     directory = Path(directory)
-    description = _read_description(directory / "generator.json", GENERATOR_FORMAT)
+    description = _read_description(directory / "generator.json", GENERATOR_FORMAT, "generator.safetensors")
     vocabulary = SelfiesVocabulary.from_dict(description["vocabulary"])
     model = MoleculeVAE(len(vocabulary), EncoderConfig(**description["encoder"]), DecoderConfig(**description["decoder"]))
-    model.load_state_dict(load_file(str(directory / "generator.safetensors")))
+    load_weights_into(model, directory / "generator.safetensors")
     model.eval()
     return model, vocabulary, description.get("metadata", {})
 
@@ -144,9 +187,9 @@ def load_learner(directory: str | Path) -> tuple["FewShotLearner", dict]:
     from molprior.models.heads import HeadConfig, TaskModel
 
     directory = Path(directory)
-    description = _read_description(directory / "model.json", FEWSHOT_FORMAT)
+    description = _read_description(directory / "model.json", FEWSHOT_FORMAT, "model.safetensors")
     model = TaskModel(GraphEncoder(EncoderConfig(**description["encoder"])), HeadConfig(**description["head"]))
     learner = FewShotLearner(model, LearnerConfig(**description["learner"]))
-    learner.load_state_dict(load_file(str(directory / "model.safetensors")))
+    load_weights_into(learner, directory / "model.safetensors")
     learner.eval()
     return learner, description

@@ -25,6 +25,9 @@ from molprior.evaluation.generation import generation_metrics
 from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE, sample_smiles
 
+#: Where a checkpoint keeps the per-epoch history of the run that saved it.
+HISTORY_KEY = "molprior_history"
+
 
 @dataclass
 class OptimConfig:
@@ -94,7 +97,16 @@ class PretrainModule(pl.LightningModule):
         if seconds > 0 and self._epoch_molecules:
             self.log("train_mol_per_s", self._epoch_molecules / seconds, sync_dist=True)
         metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("train_", "val_"))}
+        # an epoch a resumed run trains again replaces its entry
+        self.history = [h for h in self.history if h["epoch"] < self.current_epoch]
         self.history.append({"epoch": self.current_epoch, **metrics})
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # the epochs so far travel with the checkpoint: a resumed run's history is complete
+        checkpoint[HISTORY_KEY] = list(self.history)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = list(checkpoint.get(HISTORY_KEY, []))
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:

@@ -58,8 +58,10 @@ def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, pr
     callbacks = [
         ModelCheckpoint(dirpath=checkpoints, filename="best", monitor=monitor, mode=mode, save_top_k=1,
                         enable_version_counter=False),
-        # last.ckpt at the end of every training epoch; step.ckpt every few hundred steps within one
-        ModelCheckpoint(dirpath=checkpoints, save_top_k=0, save_last=True, save_on_train_epoch_end=True),
+        # last.ckpt at the end of every training epoch; step.ckpt every few hundred steps within one.
+        # (Not save_last with save_top_k=0: Lightning then writes last.ckpt only when training ends.)
+        ModelCheckpoint(dirpath=checkpoints, filename="last", save_top_k=1, every_n_epochs=1,
+                        save_on_train_epoch_end=True, enable_version_counter=False),
         *([ModelCheckpoint(dirpath=checkpoints, filename="step", every_n_train_steps=config.checkpoint_every_n_steps,
                            save_top_k=1, enable_version_counter=False)] if config.checkpoint_every_n_steps else []),
         OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
@@ -90,9 +92,33 @@ def clear_checkpoints(output_dir: str | Path) -> None:
 
 
 def last_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest checkpoint a previous run left, if any: ``last.ckpt`` (end of an epoch),
-    ``step.ckpt`` (within an epoch) or ``interrupted.ckpt`` (saved on Ctrl-C or an exception)."""
+    """The newest usable checkpoint a previous run left, if any, of ``last.ckpt`` (end of an
+    epoch), ``step.ckpt`` (within an epoch), ``interrupted.ckpt`` (saved on Ctrl-C or an
+    exception) and ``best.ckpt`` (at the best validation so far: all that a run killed between
+    its first validation and the end of that epoch leaves).  Newest means furthest in training
+    (global step, then epoch), then most recently written; a file that does not load as a
+    Lightning checkpoint (truncated, overwritten) is passed over with a warning."""
     checkpoints = Path(output_dir) / "checkpoints"
-    found = [checkpoints / name for name in ("last.ckpt", "step.ckpt", "interrupted.ckpt")]
-    found = [p for p in found if p.exists()]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    found = []
+    for path in (checkpoints / name for name in CHECKPOINT_NAMES):
+        if not path.exists():
+            continue
+        progress = _progress(path)
+        if progress is None:
+            log.warning("%s is not a usable checkpoint: not resuming from it", path)
+            continue
+        found.append((progress, path.stat().st_mtime, path))
+    return max(found)[2] if found else None
+
+
+def _progress(path: Path) -> tuple[int, int] | None:
+    """(global step, epoch) a Lightning checkpoint was saved at; ``None`` if it does not load."""
+    import torch
+
+    try:  # memory-mapped: the tensors are not read
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is not resumable
+        return None
+    if not isinstance(checkpoint, dict) or not {"state_dict", "global_step", "loops"} <= checkpoint.keys():
+        return None
+    return int(checkpoint["global_step"]), int(checkpoint.get("epoch", 0))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from molprior.config import FewShotConfig, MetaTrainConfig
+from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable, prepare_table
 from molprior.evaluation.fewshot import (BASELINES, FewShotTask, Method, format_results, per_task_means, run_fewshot,
-                                         summarize, tasks_from_table)
+                                         set_aside_unfingerprintable, summarize, tasks_from_table)
 from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
 from molprior.tracking import runs
@@ -53,10 +54,11 @@ def _to_metatrain(names: list[str], config: FewShotConfig) -> list[str]:
 
 
 def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
-                jobs: int = 1) -> MoleculeBank:
+                jobs: int = 1, left_out: dict[str, str] | None = None) -> MoleculeBank:
     """Featurise, once for all seeds, the test assays' molecules and, when a method of ``names``
     is meta-trained, those of the meta-training and validation assays.  Molecules that do not
-    featurise are dropped from ``tasks`` (for every method alike)."""
+    featurise are dropped from ``tasks`` (for every method alike), their reasons added to
+    ``left_out``."""
     from molprior.workflows.metatrain import build_bank, split_tasks
 
     to_train = _to_metatrain(names, config)
@@ -67,7 +69,7 @@ def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable
                              "give --val-assays")
         train, val = split_tasks(prepared, _base_metatrain(config, config.seed))
         meta_tasks = train + val
-    return build_bank(tasks + meta_tasks, jobs)
+    return build_bank(tasks + meta_tasks, jobs, left_out=left_out)
 
 
 def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTable, bank: MoleculeBank,
@@ -114,6 +116,17 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
     return methods
 
 
+def rejected_with(prepared: PreparedTable, left_out: dict[str, str]) -> pd.DataFrame:
+    """The input's rejected rows plus the rows of molecules left out after reading (no
+    fingerprint, no graph), each with its reason, in line order."""
+    if not left_out:
+        return prepared.rejected
+    rows = prepared.table[prepared.table["smiles"].isin(left_out)]
+    extra = pd.DataFrame({"line": rows["line"].to_numpy(), "input": rows["input"].to_numpy(), "column": "smiles",
+                          "reason": rows["smiles"].map(left_out).to_numpy()})
+    return pd.concat([prepared.rejected, extra], ignore_index=True).sort_values("line", kind="stable")
+
+
 NEURAL_METHODS = ("gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained")
 META_METHODS = ("protonet", "maml_scratch", "maml_pretrained")
 METHODS = (*BASELINES, *NEURAL_METHODS)
@@ -129,15 +142,18 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
         raise ValueError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
     if not config.test_assays:
         raise ValueError("no test assays given (--test-assays)")
+    prepared = prepared or prepare(config, jobs)
+    config = replace(config, test_assays=resolve_assays(config.test_assays, prepared.assays, "--test-assays"),
+                     val_assays=resolve_assays(config.val_assays, prepared.assays, "--val-assays"))
     overlap = set(config.test_assays) & set(config.val_assays)
     if overlap:
         raise ValueError(f"assays both in the test and the validation set: {sorted(overlap)}")
-    prepared = prepared or prepare(config, jobs)
     tasks = tasks_from_table(prepared.table, config.test_assays)
+    left_out = set_aside_unfingerprintable(tasks)
     out = Path(output_dir)
     frames = []
     neural = [name for name in config.methods if name in NEURAL_METHODS]
-    bank = neural_bank(neural, config, prepared, tasks, jobs) if neural else None
+    bank = neural_bank(neural, config, prepared, tasks, jobs, left_out) if neural else None
     for seed in config.all_seeds:
         methods = {name: BASELINES[name] for name in config.methods if name in BASELINES}
         if neural:
@@ -154,7 +170,7 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
         "results": write_csv(summary, out / "results.csv"),
         "per_task": write_csv(per_task, out / "per_task.csv"),
         "per_draw": write_csv(per_draw, out / "per_draw.csv"),
-        "rejected": write_csv(prepared.rejected, out / "rejected.csv"),
+        "rejected": write_csv(rejected_with(prepared, left_out), out / "rejected.csv"),
     }
     if len(summary):
         outputs["plot"] = plot_metric_vs_support(summary, out / "delta_auprc.png")

@@ -13,6 +13,7 @@ import torch
 from molprior.chem.cache import FeatureCache
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.config import MetaTrainConfig
+from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable
 from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
 from molprior.evaluation.plots import plot_meta_training
@@ -56,34 +57,34 @@ def load_prior_encoder(prior: str, encoder: dict | None = None) -> tuple[GraphEn
 def split_tasks(prepared: PreparedTable, config: MetaTrainConfig) -> tuple[list[FewShotTask], list[FewShotTask]]:
     """Meta-training and meta-validation tasks; the test assays are left out entirely."""
     table = prepared.table
-    assays = list(dict.fromkeys(table["assay"]))
-    held_out = set(config.val_assays) | set(config.test_assays)
-    train = config.train_assays or [a for a in assays if a not in held_out]
+    assays = prepared.assays
+    val = resolve_assays(config.val_assays, assays, "val_assays")
+    held_out = set(val) | set(resolve_assays(config.test_assays, assays, "test_assays", unknown_ok=True))
+    train = resolve_assays(config.train_assays, assays, "train_assays") or [a for a in assays if a not in held_out]
     overlap = set(train) & held_out
     if overlap:
         raise ValueError(f"assays both in meta-training and held out: {sorted(overlap)}")
     if not train:
         raise ValueError("no meta-training assays left after removing the validation and test assays")
-    if not config.val_assays:
+    if not val:
         raise ValueError("meta-training chooses its checkpoint on meta-validation assays: give val_assays")
-    return tasks_from_table(table, train), tasks_from_table(table, config.val_assays)
+    return tasks_from_table(table, train), tasks_from_table(table, val)
 
 
-def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | None = None) -> MoleculeBank:
+def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | None = None,
+               left_out: dict[str, str] | None = None) -> MoleculeBank:
     """Graphs and ECFP4 bits of every molecule of ``tasks``; molecules that do not featurise
-    are dropped from their tasks with a warning."""
+    are dropped from their tasks with a warning (and their reasons added to ``left_out``)."""
     smiles = [s for t in tasks for s in t.smiles]
     with FeatureCache(cache_dir) as cache:
         bank, errors = MoleculeBank.build(smiles, fingerprint_bits=2048, n_jobs=jobs, cache=cache)
     if errors:
         log.warning("%d molecules could not be featurised and are left out: %s", len(errors),
                     "; ".join(f"{s}: {r}" for s, r in list(errors.items())[:5]))
+        if left_out is not None:
+            left_out.update({s: f"cannot featurise: {r}" for s, r in errors.items()})
         for task in tasks:
-            keep = [i for i, s in enumerate(task.smiles) if s in bank]
-            task.smiles = [task.smiles[i] for i in keep]
-            task.labels = task.labels[keep]
-            task.values = None if task.values is None else task.values[keep]
-            task.relations = None if task.relations is None else task.relations[keep]
+            task.keep([i for i, s in enumerate(task.smiles) if s in bank])
     return bank
 
 

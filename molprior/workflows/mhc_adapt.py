@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from molprior.chem.alleles import normalize_allele
-from molprior.data.mhc import measurements_from_frame
+from molprior.data.mhc import load_measurements
 from molprior.files import file_hash, write_csv
 from molprior.inference.mhc_predictor import MHCPredictor, save_predictor
 from molprior.models.allele_model import PeptideFeatures
@@ -40,18 +40,12 @@ class AdaptOutcome:
 
 def read_allele_measurements(path: str | Path, allele: str, lengths: tuple[int, int]):
     """The measurements of ``allele`` in ``path`` (rows for other alleles are set aside)."""
-    frame = pd.read_csv(path)
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    if "ic50" not in frame and "measurement_value" in frame:
-        frame = frame.rename(columns={"measurement_value": "ic50"})
-    missing = {"peptide", "ic50"} - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path}: the measurements need columns peptide and ic50 (nM); missing {sorted(missing)}; "
-                         f"found {list(frame.columns)}")
-    frame.index = frame.index + 2
-    if "allele" not in frame:
-        frame["allele"] = allele
-    measurements = measurements_from_frame(frame, lengths)
+    try:
+        measurements = load_measurements(path, lengths, allele=allele)
+    except ValueError as error:
+        if "need columns" not in str(error):
+            raise
+        raise ValueError(f"{path}: the measurements need columns peptide and ic50 (nM) ({error})") from None
     other = measurements.table["allele"] != allele
     if other.any():
         log.warning("%d measurements are for other alleles (%s) and are left out", int(other.sum()),

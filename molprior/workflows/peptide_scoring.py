@@ -21,7 +21,7 @@ import pandas as pd
 from molprior.chem.alleles import AlleleError, resolve_allele
 from molprior.data.mhc import binder_call, score_to_ic50
 from molprior.data.peptide_input import iter_peptide_rows, peptide_rows
-from molprior.files import atomic_path
+from molprior.files import atomic_path, check_output_path
 from molprior.inference.mhc_predictor import MHCPredictor
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class ScoringOutcome:
     alleles: list[str] = field(default_factory=list)
     allele_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    empty_lines: list[int] = field(default_factory=list)  # blank input lines, skipped (not peptides)
 
 
 class AlleleResolver:
@@ -117,8 +118,10 @@ def score_peptide_file(predictor: MHCPredictor, peptides: str | Path, output: st
                        alleles: list[str] | None = None, chunk_rows: int = CHUNK_ROWS,
                        mhcflurry_columns: bool = False, batch_size: int = 64) -> ScoringOutcome:
     """Score ``peptides`` against ``alleles`` (a genotype; ``None``: the file's allele column)
-    and write ``output`` (CSV) atomically."""
+    and write ``output`` (CSV) atomically (refused before any work when it is a directory or
+    would replace the input).  Blank input lines are skipped and listed in ``empty_lines``."""
     start = time.perf_counter()
+    check_output_path(output, [peptides])
     outcome = ScoringOutcome(Path(output))
     resolver = AlleleResolver(predictor.supported)
     genotype = None
@@ -137,7 +140,7 @@ def score_peptide_file(predictor: MHCPredictor, peptides: str | Path, output: st
     names = {c: MHCFLURRY_NAMES.get(c, c) for c in COLUMNS} if mhcflurry_columns else None
     with atomic_path(output) as tmp:
         header = True
-        for chunk in iter_peptide_rows(peptides, predictor.lengths, chunk_rows):
+        for chunk in iter_peptide_rows(peptides, predictor.lengths, chunk_rows, outcome.empty_lines):
             has_column = chunk["allele_input"].notna().any()
             if genotype is None and not has_column and len(chunk):
                 raise ValueError(f"{peptides} has no allele column: give the genotype with --alleles")
@@ -155,6 +158,13 @@ def score_peptide_file(predictor: MHCPredictor, peptides: str | Path, output: st
             pd.DataFrame(columns=[names.get(c, c) for c in COLUMNS] if names else COLUMNS).to_csv(tmp, index=False)
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def empty_lines_note(lines: list[int], shown: int = 10) -> str:
+    """``2 empty lines skipped (lines 3, 13)``: what the scorer did with blank input lines."""
+    listed = ", ".join(map(str, lines[:shown])) + (f" and {len(lines) - shown} more" if len(lines) > shown else "")
+    plural = "s" if len(lines) != 1 else ""
+    return f"{len(lines)} empty line{plural} skipped (line{plural} {listed})"
 
 
 def score_table(predictor: MHCPredictor, frame: pd.DataFrame) -> pd.DataFrame:

@@ -20,15 +20,15 @@ from typing import Iterator
 
 import pandas as pd
 
-from molprior.data.readers import SMILES_ALIASES, InputError, find_column, iter_text_table, open_text
-from molprior.files import atomic_path
+from molprior.data.readers import (SMILES_ALIASES, InputError, find_column, is_line_list, iter_line_list,
+                                   iter_text_table)
+from molprior.files import atomic_path, check_output_path
 from molprior.inference.scorer import Scorer
 from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
 from molprior.tracking.pyfunc import HEADS_INDEX, ScoringModel
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 20_000
-SMILES_SUFFIXES = {".smi", ".smiles", ".txt"}
 LOGGED_ERRORS = 50  # row errors written to the log; all of them are in the output's error column
 
 
@@ -59,42 +59,36 @@ def load_scorer(model: str | Path, assay: str | None = None) -> Scorer:
 def iter_molecules(path: str | Path, smiles_column: str | None = None,
                    chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, str]]:
     """Every input row in chunks (index: line in the file), with the SMILES column's name;
-    malformed CSV lines are kept as rows whose ``error`` says why."""
+    malformed CSV lines are kept as rows whose ``error`` says why and whose SMILES column
+    holds the line's text (the other columns are empty)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    if Path(name).suffix.lower() in SMILES_SUFFIXES:
+    if is_line_list(path):
         yield from _iter_smiles_lines(path, chunk_rows)
         return
     column = None
-    for frame, problems in iter_text_table(path, chunk_rows):
+    for frame, problems in iter_text_table(path, chunk_rows, [smiles_column or ""]):
         column = column or find_column(frame, smiles_column, "smiles", path, SMILES_ALIASES)
         frame["error"] = ""
-        bad = [(line, reason) for line, _, _, reason in problems if reason != "empty line"]
+        bad = [(line, text, reason) for line, text, _, reason in problems if reason != "empty line"]
         if bad:
-            extra = pd.DataFrame({"error": [reason for _, reason in bad]},
-                                 index=pd.Index([line for line, _ in bad], name="line"))
+            extra = pd.DataFrame({column: [text for _, text, _ in bad], "error": [reason for _, _, reason in bad]},
+                                 index=pd.Index([line for line, _, _ in bad], name="line"))
             frame = pd.concat([frame, extra]).sort_index(kind="stable")
         yield frame, column
 
 
 def _iter_smiles_lines(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, str]]:
     rows: list[tuple[int, list[str]]] = []
-    first, yielded = True, False
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if first and fields[0].lower() in SMILES_ALIASES:
-                first = False
-                continue
-            first = False
-            rows.append((number, fields))
-            if chunk_rows and len(rows) >= chunk_rows:
-                yield _smiles_frame(rows), "smiles"
-                rows, yielded = [], True
+    yielded = False
+    for number, fields in iter_line_list(path):
+        if not fields:
+            continue
+        rows.append((number, fields))
+        if chunk_rows and len(rows) >= chunk_rows:
+            yield _smiles_frame(rows), "smiles"
+            rows, yielded = [], True
     if rows or not yielded:
         yield _smiles_frame(rows), "smiles"
 
@@ -121,7 +115,9 @@ def score_frame(scorer: Scorer, frame: pd.DataFrame, column: str, jobs: int = 1)
 
 def run_predict(model: str | Path, input_path: str | Path, output: str | Path, smiles_column: str | None = None,
                 jobs: int = 1, chunk_rows: int = CHUNK_ROWS, assay: str | None = None) -> PredictOutcome:
-    """Score ``input_path`` with an adapted model, chunk by chunk, and write ``output`` atomically."""
+    """Score ``input_path`` with an adapted model, chunk by chunk, and write ``output`` atomically
+    (refused before any work when it is a directory or would replace the input)."""
+    check_output_path(output, [input_path])
     scorer = load_scorer(model, assay)
     rows = errors = 0
     with atomic_path(output) as tmp, open(tmp, "w", newline="") as handle:

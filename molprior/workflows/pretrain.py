@@ -103,8 +103,11 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
     ``rejected.csv``, ``training_history.json`` and ``loss_curves.png`` into ``output_dir`` and
     log them to MLflow (a continued run tags its parent: ``molprior.parent_prior``).
 
-    With ``resume``, training continues from the last checkpoint in ``output_dir`` and logs
-    into the same MLflow run.
+    With ``resume``, training continues from the newest usable checkpoint in ``output_dir``
+    (:func:`~molprior.training.trainer.last_checkpoint`) and logs into the same MLflow run,
+    which a killed process left RUNNING and the next command marked KILLED.  Neither a fresh
+    nor a resumed run starts while the run recorded in ``output_dir`` is alive in another
+    process (:class:`~molprior.tracking.runs.RunInUseError`).
 
     Under Lightning's DDP (``config.trainer`` with ``strategy: ddp`` and several ``devices`` or
     ``num_nodes``) this runs in every process: Lightning's launcher re-runs the command once per
@@ -123,10 +126,16 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = last_checkpoint(out) if resume else None
     if resume and checkpoint is None:
-        log.warning("no checkpoint in %s: starting from scratch", out)
+        log.warning("no usable checkpoint in %s: starting from scratch", out)
+    # Nothing is cleared or continued while another process still trains here (RunInUseError).
+    previous_run = _recorded_run(out)
+    if previous_run is not None and not runs.continuable(previous_run) and checkpoint is not None:
+        log.warning("the MLflow run %s recorded in %s is not in %s (or was deleted): continuing from %s in a new run",
+                    previous_run, out / RUN_FILE, runs.tracking_uri(), checkpoint.name)
+        previous_run = None
     if checkpoint is None:
         clear_checkpoints(out)
-    previous_run = json.loads((out / RUN_FILE).read_text())["run_id"] if checkpoint and (out / RUN_FILE).exists() else None
+        previous_run = None
 
     params = {**_flat_params(config), "trainer.world_size": trainer.world_size}
     parent = load_parent(config.init_from)
@@ -193,10 +202,12 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
             metadata["parent_prior"] = parent.describe(vocabulary)
         model_dir = save_generator(module.model, vocabulary, out / "model", metadata)
         outputs = [out / "rejected.csv"]
-        if history and checkpoint is not None and (out / "training_history.json").exists():
-            # a resumed run: the epochs before the checkpoint come from the earlier history
+        if checkpoint is not None and (out / "training_history.json").exists():
+            # a resumed run: its checkpoint carries the epochs before it; one written before
+            # checkpoints did has them in the earlier history only
             earlier = json.loads((out / "training_history.json").read_text())
-            history = [h for h in earlier if h["epoch"] < history[0]["epoch"]] + history
+            first = history[0]["epoch"] if history else float("inf")
+            history = [h for h in earlier if h["epoch"] < first] + history
         if history:
             write_text(json.dumps(history, indent=1) + "\n", out / "training_history.json")
             outputs += [out / "training_history.json", plot_loss_curves(history, out / "loss_curves.png")]
@@ -209,6 +220,14 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         model_ids = {"generator": runs.log_model_dir("generator", model_dir, "molprior-generator", tags),
                      "encoder": runs.log_model_dir("encoder", model_dir / "encoder", "molprior-encoder", tags)}
     return PretrainOutcome(out, model_dir, run.info.run_id, final, model_ids)
+
+
+def _recorded_run(out: Path) -> str | None:
+    """The MLflow run id the last pretraining in ``out`` recorded, if any."""
+    try:
+        return json.loads((out / RUN_FILE).read_text())["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _train_on_other_rank(trainer, config: PretrainConfig, out: Path, resume: bool, jobs: int,

@@ -42,6 +42,7 @@ import torch
 from molprior.chem.cache import FeatureCache
 from molprior.chem.fingerprints import ecfp
 from molprior.config import MOLECULEACE_VAL_ASSAYS, MetaTrainConfig
+from molprior.data.assay_selection import resolve_assays
 from molprior.data import labels as labelling
 from molprior.data.curation import standardize_items
 from molprior.data.prepare import PreparedTable
@@ -153,14 +154,12 @@ def read_benchmark(path: str | Path, assays: Sequence[str] | None = None,
 
 
 def select_assays(table: pd.DataFrame, assays: Sequence[str] | None) -> list[str]:
-    """The targets to run (all, in file order, when ``assays`` is empty)."""
+    """The targets to run (all, in file order, when ``assays`` is empty; ranges such as ``-6:``
+    as :func:`molprior.data.assay_selection.resolve_assays` reads them)."""
     known = list(dict.fromkeys(table["assay"]))
     if not assays:
         return known
-    missing = [a for a in assays if a not in known]
-    if missing:
-        raise ValueError(f"assays not in the input: {missing}; available: {known}")
-    return list(dict.fromkeys(assays))
+    return resolve_assays(assays, known)
 
 
 def build_targets(table: pd.DataFrame, assays: Sequence[str], graphs: bool, jobs: int = 1,

@@ -46,7 +46,7 @@ def test_other_loci_and_species_normalise():
     ("   ", "empty allele name"),
     ("HLA-A2", "'HLA-A2' names a serotype (HLA-A2), not an allele; give a two-field allele name such as HLA-A*02:01"),
     ("HLA-A", "'HLA-A' names a gene (HLA-A), not an allele; give a two-field allele name such as HLA-A*02:01"),
-    ("H-2-Kb", "'H-2-Kb' has only one allele field (H2-K*b); give a two-field allele name such as HLA-A*02:01"),
+    ("H-2-Kb", "'H-2-Kb' is a mouse allele (H2-K*b): only human HLA class I (HLA-A, -B, -C) is supported"),
     ("HLA-A*02:01N", "'HLA-A*02:01N' is a null allele (not expressed)"),
 ])
 def test_malformed_names(name, message):
@@ -128,3 +128,28 @@ def test_parse_genotype_reports_bad_names(supported):
         "closest supported: HLA-A*02:01, HLA-A*02:02, HLA-A*02:03",
     ]
     assert parse_genotype("", supported) == ([], [])
+
+
+@pytest.mark.parametrize("name, message", [
+    ("H-2-Kb", "'H-2-Kb' is a mouse allele (H2-K*b): only human HLA class I (HLA-A, -B, -C) is supported"),
+    ("H2-Db", "'H2-Db' is a mouse allele (H2-D*b): only human HLA class I (HLA-A, -B, -C) is supported"),
+    ("Mamu-A*01:01", "'Mamu-A*01:01' is a rhesus monkey allele (Mamu-A*01:01): only human HLA class I "
+                     "(HLA-A, -B, -C) is supported"),
+    ("HLA-DRB1*01:01", "'HLA-DRB1*01:01' is an MHC class II allele (HLA-DRB1*01:01): only class I is supported"),
+    ("DQA1*01:01", "'DQA1*01:01' is an MHC class II allele (HLA-DQA1*01:01): only class I is supported"),
+    ("HLA-DRA*01:01/DRB1*01:01", "'HLA-DRA*01:01/DRB1*01:01' is an MHC class II allele pair "
+                                 "(HLA-DRA*01:01/DRB1*01:01): only class I is supported"),
+])
+def test_other_species_and_class_ii_are_told_what_is_supported(name, message, supported):
+    with pytest.raises(AlleleError) as caught:
+        resolve_allele(name, supported)
+    assert str(caught.value) == message  # not "only one allele field", not "closest supported: HLA-B*51:01"
+    assert caught.value.suggestions == []
+
+
+def test_a_model_that_scores_a_species_resolves_it():
+    assert resolve_allele("Mamu-A*01:01", ["HLA-A*02:01", "Mamu-A*01:01"]) == "Mamu-A*01:01"
+    with pytest.raises(AlleleError, match=r"^unknown allele 'Mamu-A\*02:01'; closest supported: Mamu-A\*01:01"):
+        resolve_allele("Mamu-A*02:01", ["HLA-A*02:01", "Mamu-A*01:01"])
+    with pytest.raises(AlleleError, match="'H-2-Kb' is a mouse allele .*: the model has no mouse alleles"):
+        resolve_allele("H-2-Kb", ["HLA-A*02:01", "Mamu-A*01:01"])

@@ -294,3 +294,65 @@ def test_standardized_ok_property():
     assert not Standardized("x", None, "unparseable SMILES (syntax error)").ok
     assert standardize_smiles("CCO").ok
     assert not standardize_smiles("C1CC").ok
+
+
+# --- molecules the standardiser used to write unreadable SMILES for ------------------------
+
+METALLOCENES = {"Fe": "[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1", "Ni": "[Ni+2].c1cc[cH-]c1.c1cc[cH-]c1",
+                "Cr": "[Cr+2].c1cc[cH-]c1.c1cc[cH-]c1", "Co": "[Co+2].c1cc[cH-]c1.c1cc[cH-]c1"}
+
+
+@pytest.mark.parametrize("metal, smiles", sorted(METALLOCENES.items()))
+def test_metallocenes_are_rejected_as_metal_complexes_not_cut_to_a_fragment(metal, smiles):
+    result = standardize_smiles(smiles)
+    assert not result.ok
+    assert result.reason.startswith(f"metal complex or organometallic ({metal})")
+
+
+def test_platinum_complexes_written_as_ions_are_rejected():
+    assert "(Pt)" in standardize_smiles("[Pt+2].[NH3].[NH3].[Cl-].[Cl-]").reason  # cisplatin
+
+
+def test_counter_ion_metals_are_still_stripped_as_salts():
+    assert standardize_smiles("[Na+].CC(=O)[O-]").smiles == "CC(=O)O"
+    assert standardize_smiles("[Ca+2].CC(=O)[O-].CC(=O)[O-]").smiles == "CC(=O)O"
+    assert standardize_smiles("[K+].O=C([O-])c1ccccc1O").smiles == "O=C(O)c1ccccc1O"
+
+
+def test_molsidomine_keeps_its_mesoionic_form():
+    result = standardize_smiles("CCOC(=O)[N-]c1c[n+](N2CCOCC2)no1")
+    assert result.smiles == "CCOC(=O)[N-]c1c[n+](N2CCOCC2)no1"
+    assert any("cleanup skipped" in note for note in result.notes)
+    assert Chem.MolToSmiles(Chem.MolFromSmiles(result.smiles)) == result.smiles
+
+
+@pytest.mark.parametrize("smiles", ["[SbH6+3]", "c1cc[cH-]c1"])
+def test_ions_without_a_writable_neutral_form_keep_their_charge(smiles):
+    result = standardize_smiles(smiles)
+    assert result.smiles == Chem.MolToSmiles(Chem.MolFromSmiles(smiles))
+    assert "neutralisation skipped: its result could not be written back as SMILES" in result.notes
+
+
+def test_every_standardised_smiles_parses_back_to_itself(moleculeace_smiles, moses_smiles):
+    """The guarantee every later stage relies on, over real libraries and the molecules that
+    used to break it (charged, salted, metal-bearing and hypervalent inputs)."""
+    rng = random.Random(3)
+    charged = [s for s in moleculeace_smiles + moses_smiles if "+" in s or "-]" in s or "." in s]
+    sample = rng.sample(moleculeace_smiles, 800) + rng.sample(moses_smiles, 800) + charged[:800]
+    sample += [*METALLOCENES.values(), "CCOC(=O)[N-]c1c[n+](N2CCOCC2)no1", "[SbH6+3]", "C[Hg]Cl", "[O-][n+]1ccccc1",
+               "C[N+](C)(C)C.[Cl-]", "[NH4+].[O-]C(=O)c1ccccc1", "O=[N+]([O-])c1ccccc1", "[Li+].[Br-]"]
+    written = 0
+    for smiles in sample:
+        result = standardize_smiles(smiles)
+        if result.ok:
+            again = Chem.MolFromSmiles(result.smiles)
+            assert again is not None and Chem.MolToSmiles(again) == result.smiles, (smiles, result.smiles)
+            written += 1
+        else:
+            assert result.reason, smiles
+    assert written > 2000
+
+
+def test_an_atom_with_more_bonds_than_rdkit_checks_is_a_valence_error_not_a_crash():
+    result = standardize_smiles("C" + "(C)" * 150)  # DetectChemistryProblems raises on it
+    assert not result.ok and result.reason == "valence error: atom # 0 C has 150 neighbours"

@@ -167,3 +167,96 @@ def test_pretrain_empty_corpus_is_a_clear_error(tmp_path, capsys):
 def test_generate_with_a_missing_model(tmp_path, capsys):
     assert main(["generate", "--model", str(tmp_path / "absent"), "-n", "3", "-o", str(tmp_path / "x.csv")]) == 2
     assert "no such model directory" in capsys.readouterr().err
+
+
+def test_data_check_a_named_library_keeps_its_names(tmp_path, capsys):
+    library = tmp_path / "library.csv"
+    library.write_text("smiles,name\nCC(=O)Oc1ccccc1C(=O)O,aspirin\nCn1c(=O)c2c(ncn2C)n(C)c1=O,caffeine\n")
+    assert main(["-q", "data", "check", str(library), "-o", str(tmp_path / "out"), "-j", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(smiles)" in out and "0 lines rejected" in out
+    assert "identifier columns carried along (not measurements): name" in out
+    kept = pd.read_csv(tmp_path / "out" / "standardized.csv")
+    assert kept[["smiles", "name"]].values.tolist() == [["CC(=O)Oc1ccccc1C(=O)O", "aspirin"],
+                                                        ["Cn1c(=O)c2c(ncn2C)n(C)c1=O", "caffeine"]]
+
+
+def test_data_check_an_unbalanced_quote_is_one_rejected_line(tmp_path, capsys):
+    molecules = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CCN", "CCCO"]
+    lines = ["smiles,pIC50", '"CC(=O,2'] + [f"{'C' * (i + 1)}O,{5 + i / 100:.2f}" for i in range(45)] + \
+        [f"{m},6.0" for m in molecules]
+    (tmp_path / "quoted.csv").write_text("\n".join(lines) + "\n")
+    assert len(lines) == 52
+    assert main(["-q", "data", "check", str(tmp_path / "quoted.csv"), "-o", str(tmp_path / "out"), "-j", "1"]) == 0
+    assert "50 measurements read" in capsys.readouterr().out
+    rejected = pd.read_csv(tmp_path / "out" / "rejected.csv", keep_default_na=False)
+    assert rejected[["line", "input"]].values.tolist() == [[2, '"CC(=O,2']]
+
+
+def test_data_check_refuses_an_output_file_with_a_message(tmp_path, capsys):
+    library = tmp_path / "library.csv"
+    library.write_text("smiles,pIC50\nCCO,5.1\n")
+    existing = tmp_path / "out.csv"
+    existing.write_text("an earlier result\n")
+    for output in (existing, library):
+        assert main(["-q", "data", "check", str(library), "-o", str(output), "-j", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("molprior data check: error: --output ") and "is an existing file" in err
+        assert "Traceback" not in err
+    assert existing.read_text() == "an earlier result\n" and library.read_text() == "smiles,pIC50\nCCO,5.1\n"
+
+
+def test_registry_promote_force_needs_a_reason(tmp_path, monkeypatch, capsys):
+    from molprior.tracking import registry
+
+    monkeypatch.chdir(tmp_path)
+    client = registry.client()
+    client.create_registered_model("forced")
+    for score in ("0.3", "0.1"):
+        client.create_model_version("forced", str(tmp_path), tags={registry.BENCHMARK_METRIC_TAG: "auprc",
+                                                                   registry.METRIC_PREFIX + "auprc": score})
+    assert main(["registry", "promote", "forced", "1"]) == 0
+    capsys.readouterr()
+    for reason in ([], ["--reason", ""], ["--reason", "  "]):
+        assert main(["registry", "promote", "forced", "2", "--force", *reason]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("molprior registry promote: error: --force needs --reason") and "Traceback" not in err
+    assert registry.aliases_of("forced") == {"champion": "1"}
+    assert main(["registry", "promote", "forced", "2", "--force", "--reason", "assay re-measured"]) == 0
+    assert registry.aliases_of("forced") == {"champion": "2"}
+    assert registry.get_version("forced@champion").tags["molprior.promoted.champion.reason"] == "assay re-measured"
+
+
+def test_sigterm_during_predict_leaves_no_part_file_and_the_earlier_output(fewshot_models, tmp_path):
+    """A real ``molprior predict`` (worker pools on) on ~13,000 molecules, sent SIGTERM once its
+    temporary output exists: it exits 143 after its clean-up, the earlier scores intact."""
+    import os
+    import signal
+    import time
+
+    library = tmp_path / "library.csv"
+    names = ["CHEMBL234_Ki", "CHEMBL214_Ki", "CHEMBL233_Ki", "CHEMBL244_Ki"]
+    pd.concat([pd.read_csv(ROOT / "data" / "moleculeace" / f"{n}.csv")[["smiles"]] for n in names]).to_csv(
+        library, index=False)
+    output = tmp_path / "scores.csv"
+    output.write_text("smiles,probability_active\nCCO,0.5\n")  # an earlier run's scores
+    process = subprocess.Popen([sys.executable, "-m", "molprior", "predict", "--model", str(fewshot_models[1]),
+                                "--input", str(library), "--output", str(output), "--jobs", "2", "--chunk-rows",
+                                "5000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".scores.csv.*.part")):
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no .part file appeared"
+            time.sleep(0.05)
+        time.sleep(1.5)  # well into the first chunk
+        assert process.poll() is None, "predict finished before it could be terminated"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143, err[-2000:]
+    assert "terminated" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*.part"))
+    assert output.read_text() == "smiles,probability_active\nCCO,0.5\n"

@@ -113,3 +113,19 @@ def test_adapt_takes_a_registry_uri_with_an_alias(store, tmp_path, capsys):
                  "--output", str(tmp_path / "adapted")]) == 0
     description = json.loads((tmp_path / "adapted" / "model.json").read_text())
     assert description["metadata"]["parent_model"] == "models:/molprior-test-fewshot@champion"
+
+
+def test_predict_refuses_a_directory_or_the_input_as_output_before_loading_the_model(tmp_path, capsys):
+    library = tmp_path / "library.csv"
+    library.write_text("name,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\n")
+    (tmp_path / "results").mkdir()
+    link = tmp_path / "link.csv"
+    link.symlink_to(library)
+    for output, message in ((tmp_path / "results", "is a directory"), (library, "would replace the input"),
+                            (link, "would replace the input")):
+        # the model does not exist: the output is refused before anything is loaded or scored
+        assert main(["predict", "--model", str(tmp_path / "no-model"), "--input", str(library),
+                     "--output", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("molprior predict: error: --output ") and message in err and "Traceback" not in err
+    assert library.read_text() == "name,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\n"

@@ -154,3 +154,20 @@ def test_train_needs_its_validation_alleles_in_the_data(tmp_path, capsys, monkey
     assert main(["peptides", "train", "--config", str(config), "-o", str(tmp_path / "out"), "--no-register"]) == 2
     assert "none of the meta-validation alleles ['HLA-A*68:01'] is in the data" in capsys.readouterr().err
     assert len(pd.read_csv(data)) == 40
+
+
+def test_score_notes_the_empty_lines_it_skipped(mhc_model, peptides, tmp_path, capsys):
+    assert main(["peptides", "score", "--model", str(mhc_model[0]), "--peptides", str(peptides),
+                 "--alleles", "HLA-A*02:01", "-o", str(tmp_path / "scores.csv")]) == 0
+    assert "note: 1 empty line skipped (line 3)" in capsys.readouterr().out
+
+
+def test_score_refuses_a_directory_or_the_input_as_output_with_a_message(mhc_model, peptides, tmp_path, capsys):
+    before = peptides.read_bytes()
+    for output in (tmp_path, peptides):
+        assert main(["peptides", "score", "--model", str(mhc_model[0]), "--peptides", str(peptides),
+                     "--alleles", "HLA-A*02:01", "-o", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("molprior peptides: error: --output ") and "Traceback" not in err
+        assert ("is a directory" if output == tmp_path else "would replace the input") in err
+    assert peptides.read_bytes() == before

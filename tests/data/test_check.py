@@ -241,3 +241,56 @@ def test_check_missing_input_raises_and_writes_nothing(tmp_path):
     with pytest.raises(InputError):
         check_file(tmp_path / "absent.csv", tmp_path / "out", InputSpec(format="wide"))
     assert not (tmp_path / "out").exists()
+
+
+def test_check_a_named_library_keeps_the_names_beside_the_standardised_smiles(tmp_path):
+    path = tmp_path / "library.csv"
+    path.write_text(f"smiles,name\n{ASPIRIN},aspirin\n[Na+].[O-]C(=O)c1ccccc1O,sodium salicylate\n"
+                    f"{UNCLOSED_RING},broken\n{CAFFEINE},caffeine\n")
+    summary = check_file(path, tmp_path / "out")
+    standardized, rejected, _, _ = read_outputs(tmp_path / "out")
+    assert summary.format == "smiles" and summary.identifier_columns == ["name"]
+    assert list(zip(standardized["line"], standardized["smiles"], standardized["name"])) == [
+        (2, canonical(ASPIRIN), "aspirin"), (3, canonical(SALICYLIC_ACID), "sodium salicylate"),
+        (5, canonical(CAFFEINE), "caffeine")]
+    assert rejected["line"].tolist() == [4]  # the bad molecule only, never "non-numeric value 'aspirin'"
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["identifier_columns"] == ["name"]
+
+
+def test_check_an_unbalanced_quote_rejects_one_line(tmp_path):
+    molecules = [ASPIRIN, CAFFEINE, PARACETAMOL, IBUPROFEN, ETHANOL, BENZENE, METFORMIN, SALICYLIC_ACID]
+    lines = ["smiles,pIC50", '"CC(=O,2'] + [f"{molecules[i % 8]},{4 + i / 10:.1f}" for i in range(50)]
+    path = tmp_path / "quoted.csv"
+    path.write_text("\n".join(lines) + "\n")
+    summary = check_file(path, tmp_path / "out")
+    _, rejected, _, _ = read_outputs(tmp_path / "out")
+    assert summary.rows_rejected == 1 and summary.measurements_read == 50
+    assert rejected[["line", "input"]].values.tolist() == [[2, '"CC(=O,2']]  # the raw line
+    assert "quote" in rejected["reason"].item()
+
+
+@pytest.mark.parametrize("make", ["file", "input"])
+def test_check_refuses_an_output_that_is_a_file_before_reading(messy_wide, tmp_path, make):
+    from molprior.files import OutputPathError
+
+    out = messy_wide if make == "input" else tmp_path / "out.csv"
+    if make == "file":
+        out.write_text("an earlier result\n")
+    before = out.read_bytes()
+    with pytest.raises(OutputPathError, match="is an existing file; it must name a directory"):
+        check_file(messy_wide, out)
+    assert out.read_bytes() == before
+
+
+def test_check_refuses_to_replace_its_input_even_through_a_symlink(tmp_path):
+    from molprior.files import OutputPathError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "standardized.csv").write_text(f"smiles,pIC50\n{ASPIRIN},5.2\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(out / "standardized.csv")
+    for given in (out / "standardized.csv", link):
+        with pytest.raises(OutputPathError, match="would replace the input"):
+            check_file(given, out)
+    assert (out / "standardized.csv").read_text() == f"smiles,pIC50\n{ASPIRIN},5.2\n"

@@ -117,3 +117,17 @@ def test_supported_lengths_can_be_changed(real):
     measurements = measurements_from_frame(frame, lengths=(7, 9))
     assert measurements.rejected.empty and measurements.table.loc[0, "peptide"] == "GILGFVF"
     assert len(measurements_from_frame(frame, lengths=(10, 15)).table) == 0
+
+
+def test_a_malformed_line_is_one_rejected_row_and_the_rest_is_read(tmp_path):
+    lines = ["allele,peptide,ic50,measurement_inequality", "HLA-A*02:01,SLYNTVATL,35,=",
+             '"HLA-A*02:01,GILGFVFTL,12,=', "HLA-A*02:01,NLVPMVATV,80,=,surplus"]
+    lines += [f"HLA-A*02:01,{p},{v},=" for p, v in (("KLVALGINAV", 9000), ("YLLPAIVHI", 40))] * 10
+    path = tmp_path / "measurements.csv"
+    path.write_text("\n".join(lines) + "\n")
+    measurements = load_measurements(path)
+    assert len(measurements.table) == 21
+    rejected = measurements.rejected.set_index("line")
+    assert rejected.index.tolist() == [3, 4]
+    assert rejected.loc[3, "peptide"] == '"HLA-A*02:01,GILGFVFTL,12,=' and "quote" in rejected.loc[3, "reason"]
+    assert rejected.loc[4, "reason"] == "malformed line: 5 fields, the header has 4"

@@ -88,10 +88,24 @@ def test_csv_with_allele_column(tmp_path):
     frame = pd.concat(chunks, ignore_index=True)
     assert frame["row"].tolist() == [2, 4, 5, 6, 8, 9]
     assert frame["allele_input"].tolist() == ["HLA-A*02:01", "HLA-A*02:01", "B0702", "hla-a*02:01 ",
-                                              "HLA-A*02:01", ""]
+                                              "HLA-A*02:01", None]
     assert frame["input"].tolist() == ["SLYNTVATL", "slyntvatl", "SLYNTVATL", " NLVPMVATV ", "", "GILGFVFTL"]
     assert frame["note"].tolist() == [None, "upper-cased; duplicate of row 2", None, "whitespace removed", None, None]
-    assert frame["error"].tolist() == [None, None, None, None, "empty peptide", None]
+    # line 9 lacks two of the header's three fields: that line's error, the rest is read
+    assert frame["error"].tolist() == [None, None, None, None, "empty peptide",
+                                       "malformed line: 1 fields, the header has 3"]
+
+
+def test_a_malformed_table_line_is_one_errored_row_and_the_rest_is_read(tmp_path):
+    lines = ["peptide,allele"] + [f"{p},HLA-A*02:01" for p in ("SLYNTVATL", "GILGFVFTL")]
+    lines += ['"NLVPMVATV,HLA-A*02:01', "KLVALGINAV,HLA-A*02:01,surplus"]  # an unclosed quote, a field too many
+    lines += [f"{p},HLA-A*02:01" for p in ("YLLPAIVHI", "SLYNTVATL")] * 20
+    frame = read(write_text(tmp_path / "p.csv", "\n".join(lines) + "\n"))
+    assert len(frame) == len(lines) - 1 and frame["row"].tolist() == list(range(2, len(lines) + 1))
+    bad = frame.set_index("row").loc[[4, 5]]
+    assert bad["input"].tolist() == ['"NLVPMVATV,HLA-A*02:01', "KLVALGINAV,HLA-A*02:01,surplus"]
+    assert "quote" in bad["error"].iloc[0] and bad["error"].iloc[1] == "malformed line: 3 fields, the header has 2"
+    assert frame.set_index("row").drop(index=[4, 5])["error"].isna().all()
 
 
 def test_csv_without_allele_column_and_leading_blank_lines(tmp_path):
@@ -162,3 +176,40 @@ def test_real_binding_peptides_round_trip(tmp_path):
     repeated = data.duplicated(["peptide", "allele"]) & valid
     assert repeated.any() and not valid.all()
     assert frame["note"].fillna("").str.startswith("duplicate of row").tolist() == repeated.tolist()
+
+
+def test_empty_lines_are_reported_to_the_caller(tmp_path):
+    skipped: list[int] = []
+    frame = read(write_text(tmp_path / "p.txt", "SLYNTVATL\n\nNLVPMVATV\n   \nGILGFVFTL\n"), empty_lines=skipped)
+    assert frame["row"].tolist() == [1, 3, 5] and skipped == [2, 4]
+    skipped = []
+    read(write_text(tmp_path / "p.csv", "\npeptide,allele\nSLYNTVATL,HLA-A*02:01\n,\nNLVPMVATV,HLA-A*02:01\n\n"),
+         empty_lines=skipped)
+    assert skipped == [1, 4, 6]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le"])
+def test_excel_encodings_of_lists_and_tables(tmp_path, encoding):
+    text_path = tmp_path / "p.txt"
+    text_path.write_bytes("\r\n".join(EPITOPES[:3]).encode(encoding))
+    assert read(text_path)["peptide"].tolist() == EPITOPES[:3]
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_bytes(("peptide,allele\r\n" + "".join(f"{p},HLA-A*02:01\r\n" for p in EPITOPES[:3]))
+                         .encode(encoding))
+    frame = read(csv_path)
+    assert frame["peptide"].tolist() == EPITOPES[:3] and frame["allele_input"].tolist() == ["HLA-A*02:01"] * 3
+    assert frame["error"].isna().all()
+
+
+@pytest.mark.parametrize("name", ["p.csv", "p.txt"])
+def test_semicolon_separated_peptide_tables(tmp_path, name):
+    frame = read(write_text(tmp_path / name, "Peptide;Allele\nSLYNTVATL;HLA-A*02:01\nGILGFVFTL;HLA-A*02:01\n"))
+    assert frame[["row", "peptide", "allele_input"]].values.tolist() == [[2, "SLYNTVATL", "HLA-A*02:01"],
+                                                                         [3, "GILGFVFTL", "HLA-A*02:01"]]
+
+
+def test_a_workbook_is_one_clear_error(tmp_path):
+    path = tmp_path / "peptides.csv"
+    path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40)
+    with pytest.raises(PeptideInputError, match="Excel workbook"):
+        list(iter_peptide_rows(path))

@@ -120,9 +120,13 @@ def test_wide_target_columns_subset(tmp_path):
     ]
     # the id column is not a target, so its text is not reported; caffeine has no NR-AR value
     assert problem_rows(result) == [(3, CAFFEINE, "", "no measurement in any target column")]
+    assert result.table["mol_id"].tolist() == ["TOX3021", "TOX3023"]  # carried along, not a target
     everything = readers.read_wide(path)
     assert set(everything.table["assay"]) == {"NR-AR", "SR-p53"}
-    assert set(everything.problems["column"]) == {"mol_id"}
+    # the id column holds text, not measurements: carried along, never one rejection per row
+    assert everything.problems.empty and everything.identifiers == ("mol_id",)
+    assert rows(everything.table, "line", "mol_id", "assay") == [
+        (2, "TOX3021", "NR-AR"), (2, "TOX3021", "SR-p53"), (3, "TOX3022", "SR-p53"), (4, "TOX3023", "NR-AR")]
 
 
 @pytest.mark.parametrize("header", ["SMILES", "Smiles", "canonical_smiles", "Molecule"])
@@ -583,9 +587,11 @@ def test_read_table_dispatches_and_format_overrides(tmp_path):
     path = write_text(tmp_path / "l.csv", f"smiles,assay,value\n{ASPIRIN},CHEMBL204,<7\n")
     auto = readers.read_table(path)
     assert rows(auto.table, "assay", "value", "relation") == [("CHEMBL204", 7.0, "<")]
-    forced = readers.read_table(path, readers.InputSpec(format="wide"))  # treat every column as a target
-    assert set(forced.problems["column"]) == {"assay"}
-    assert rows(forced.table, "assay", "relation") == [("value", "<")]
+    forced = readers.read_table(path, readers.InputSpec(format="wide"))  # every numeric column is a target
+    assert forced.problems.empty  # the text column is an identifier, carried under a name the schema leaves free
+    assert rows(forced.table, "assay", "relation", "input_assay") == [("value", "<", "CHEMBL204")]
+    named = readers.read_table(path, readers.InputSpec(format="wide", target_columns=["assay", "value"]))
+    assert set(named.problems["column"]) == {"assay"}  # a column named as a target is read as one
 
 
 def test_read_table_unknown_format(tmp_path):
@@ -647,3 +653,191 @@ def test_smi_header_with_a_name_column_is_skipped(tmp_path):
     result = readers.read_smiles_list(path)
     assert result.table["input"].tolist() == ["CCO", "CC(=O)Oc1ccccc1C(=O)O"]
     assert result.table["line"].tolist() == [2, 3]
+
+
+# --------------------------------------------------------------------------- identifier columns
+
+def test_a_smiles_name_library_is_a_molecule_list_with_its_names(tmp_path):
+    path = write_text(tmp_path / "library.csv",
+                      f"smiles,name\n{ASPIRIN},aspirin\n{CAFFEINE},caffeine\n{ETHANOL},ethanol\n")
+    assert readers.sniff_format(path) == "smiles"
+    result = readers.read_table(path)
+    assert result.problems.empty  # the names are not measurements: no "non-numeric value 'aspirin'"
+    assert result.identifiers == ("name",)
+    assert rows(result.table, "line", "input", "name") == [(2, ASPIRIN, "aspirin"), (3, CAFFEINE, "caffeine"),
+                                                            (4, ETHANOL, "ethanol")]
+    assert result.table["value"].isna().all()
+
+
+def test_wide_file_carries_name_columns_and_still_reports_a_stray_text_cell(tmp_path):
+    path = write_text(tmp_path / "assay.csv",
+                      "name,smiles,pIC50,source\n"
+                      f"aspirin,{ASPIRIN},5.1,lab A\n"
+                      f"caffeine,{CAFFEINE},see notes,lab A\n"   # a stray text cell in a numeric column
+                      f"paracetamol,{PARACETAMOL},6.3,lab B\n"
+                      f"ibuprofen,{IBUPROFEN},4.8,\n")
+    assert readers.sniff_format(path) == "wide"
+    result = readers.read_table(path)
+    assert result.identifiers == ("name", "input_source")  # 'source' is a schema column: carried beside it
+    assert rows(result.table, "line", "assay", "value", "name", "input_source", "source") == [
+        (2, "pIC50", 5.1, "aspirin", "lab A", "assay.csv"),
+        (4, "pIC50", 6.3, "paracetamol", "lab B", "assay.csv"),
+        (5, "pIC50", 4.8, "ibuprofen", "", "assay.csv"),
+    ]
+    assert problem_rows(result) == [(3, CAFFEINE, "pIC50", "non-numeric value 'see notes'")]
+
+
+@pytest.mark.parametrize("cells, identifier", [
+    (["aspirin", "caffeine", "ethanol"], True),
+    (["TOX3021", "", "TOX3023"], True),
+    (["5.1", "abc", "6.3"], False),           # one stray text cell: still a measurement column
+    (["5.1", "<10", "> 1e4", "nan"], False),  # censored values and missing cells are measurements
+    (["", "", ""], False),                    # nothing measured: not an identifier either
+    (["1", "x"], False),                      # half and half: a measurement column, the text is reported
+])
+def test_is_identifier_column(cells, identifier):
+    assert readers.is_identifier_column(pd.Series(cells)) is identifier
+
+
+@pytest.mark.parametrize("name, identifier", [("compound_id", True), ("ID", True), ("Compound Name", True),
+                                              ("mol_id", True), ("pIC50", False), ("NR-AR", False)])
+def test_numeric_ids_are_identifiers_by_their_column_name(tmp_path, name, identifier):
+    assert readers.is_identifier_column(pd.Series(["1001", "1002"]), name) is identifier
+    path = write_text(tmp_path / "f.csv", f"smiles,{name},logS\n{ASPIRIN},1001,-1.72\n{CAFFEINE},1002,-0.87\n")
+    result = readers.read_table(path)
+    assert set(result.table["assay"]) == ({"logS"} if identifier else {"logS", name})
+    if identifier:
+        assert result.table[name].tolist() == ["1001", "1002"]
+
+
+def test_wide_format_with_only_identifier_columns_says_which_format_to_use(tmp_path):
+    path = write_text(tmp_path / "library.csv", f"smiles,name\n{ASPIRIN},aspirin\n{CAFFEINE},caffeine\n")
+    with pytest.raises(InputError, match=r"'name' hold text, not measurements\. For a list of molecules use "
+                                         r"--format smiles"):
+        readers.read_table(path, readers.InputSpec(format="wide"))
+
+
+def test_smi_names_are_carried_along(tmp_path):
+    path = write_text(tmp_path / "drugs.smi", f"{ASPIRIN} aspirin\n{CAFFEINE}\n{ETHANOL} ethyl alcohol\n")
+    result = readers.read_smiles_list(path)
+    assert result.identifiers == ("name",)
+    assert result.table["name"].tolist() == ["aspirin", "", "ethyl alcohol"]
+
+
+# --------------------------------------------------------------------------- one line, one record
+
+def test_an_unbalanced_quote_is_one_malformed_line_and_the_rest_is_read(tmp_path):
+    smiles = [ASPIRIN, CAFFEINE, PARACETAMOL, IBUPROFEN, ETHANOL, BENZENE, METFORMIN, SALICYLIC_ACID] * 7
+    lines = ["smiles,pIC50", '"CC(=O,2'] + [f"{s},{5 + i / 10}" for i, s in enumerate(smiles[:50])]
+    path = write_text(tmp_path / "quoted.csv", "\n".join(lines) + "\n")
+    assert len(lines) == 52
+    result = readers.read_wide(path)
+    assert problem_rows(result) == [(2, '"CC(=O,2', "", readers.UNBALANCED_QUOTE)]  # the raw line's text
+    assert result.table["line"].tolist() == list(range(3, 53))
+    assert result.table["input"].tolist() == smiles[:50]
+
+
+def test_quoted_fields_on_one_line_are_read(tmp_path):
+    path = write_text(tmp_path / "q.csv", f'smiles,name,pIC50\n"{ASPIRIN}","acetylsalicylic acid, 500 mg",5.2\n'
+                                          f'{CAFFEINE},"the ""pick-me-up""",6.1\n')
+    result = readers.read_wide(path)
+    assert result.problems.empty
+    assert result.table["name"].tolist() == ["acetylsalicylic acid, 500 mg", 'the "pick-me-up"']
+    assert result.table["input"].tolist() == [ASPIRIN, CAFFEINE]
+
+
+def test_malformed_lines_keep_their_text(tmp_path):
+    path = write_text(tmp_path / "f.csv", f"smiles,pIC50\n{ASPIRIN},5,6\n{CAFFEINE}\n{ETHANOL},7\n")
+    result = readers.read_wide(path)
+    assert rows(result.problems, "line", "input") == [(2, f"{ASPIRIN},5,6"), (3, CAFFEINE)]
+
+
+# --------------------------------------------------------------------------- files that Excel writes
+
+LIBRARY = f"smiles,pIC50\n{ASPIRIN},5.2\n{CAFFEINE},6.1\n"
+
+
+def _expect_library(path):
+    result = readers.read_table(path)
+    assert result.problems.empty
+    assert rows(result.table, "line", "input", "value") == [(2, ASPIRIN, 5.2), (3, CAFFEINE, 6.1)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_byte_order_marks_and_utf16_are_read(tmp_path, encoding):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(LIBRARY.replace("\n", "\r\n").encode(encoding))
+    assert readers.sniff_format(path) == "wide"
+    _expect_library(path)
+
+
+def test_a_gzipped_utf8_bom_file_is_read(tmp_path):
+    path = tmp_path / "excel.csv.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(LIBRARY.encode("utf-8-sig"))
+    _expect_library(path)
+
+
+@pytest.mark.parametrize("name, sep", [("semicolon.csv", ";"), ("tabs.csv", "\t"), ("commas.tsv", ",")])
+def test_semicolon_and_tab_separated_files_are_read(tmp_path, name, sep):
+    path = write_text(tmp_path / name, LIBRARY.replace(",", sep))
+    assert readers.sniff_format(path) == "wide"
+    _expect_library(path)
+
+
+def test_a_semicolon_separated_list_with_names_is_a_molecule_list(tmp_path):
+    path = write_text(tmp_path / "list.csv", f"SMILES;Name\n{ASPIRIN};aspirin\n{CAFFEINE};caffeine\n")
+    assert readers.sniff_format(path) == "smiles"
+    assert rows(readers.read_table(path).table, "input", "Name") == [(ASPIRIN, "aspirin"), (CAFFEINE, "caffeine")]
+
+
+def test_a_semicolon_header_without_known_names_is_still_split(tmp_path):
+    path = write_text(tmp_path / "f.csv", f"compound;pIC50\n{ASPIRIN};5.2\n")
+    with pytest.raises(InputError, match=r"columns are: 'compound', 'pIC50'\. Name it with --smiles-column"):
+        readers.read_wide(path)
+    result = readers.read_wide(path, smiles_column="compound")
+    assert rows(result.table, "input", "value") == [(ASPIRIN, 5.2)]
+
+
+@pytest.mark.parametrize("header, names, sep", [
+    ("smiles,name", (), ","),
+    ("smiles;name", (), ";"),
+    ("smiles\tname;x", (), "\t"),   # only the tab split names a known column
+    ("compound;activity", (), ";"),  # no known column, one delimiter
+    ("compound;act,ivity", (), ","),  # the default is present: kept
+    ("Structure_ID;Drug", ("Drug",), ";"),
+    ("CCO", (), ","),
+])
+def test_choose_delimiter(header, names, sep):
+    assert readers.choose_delimiter("f.csv", header, names) == sep
+
+
+def test_smi_files_with_a_bom_or_in_utf16_are_read(tmp_path):
+    for encoding in ("utf-8-sig", "utf-16"):
+        path = tmp_path / f"drugs-{encoding}.smi"
+        path.write_bytes(f"smiles\n{ASPIRIN} aspirin\n{CAFFEINE}\n".encode(encoding))
+        result = readers.read_table(path)
+        assert rows(result.table, "line", "input") == [(2, ASPIRIN), (3, CAFFEINE)]  # the header is skipped
+
+
+def test_a_txt_file_with_commas_is_a_table(tmp_path):
+    path = write_text(tmp_path / "library.txt", f"id,smiles\nm1,{ASPIRIN}\nm2,{CAFFEINE}\n")
+    assert not readers.is_line_list(path) and readers.sniff_format(path) == "smiles"
+    assert rows(readers.read_table(path).table, "input", "id") == [(ASPIRIN, "m1"), (CAFFEINE, "m2")]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40, "Excel workbook"),
+    (b"smiles\x00\x01\x02\x00\xff\x00\x00\x00pIC50\n", "NUL bytes"),
+])
+def test_files_that_are_not_text_get_one_message(tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        readers.read_table(path)
+
+
+def test_a_file_that_is_not_gzip_gets_one_message(tmp_path):
+    path = write_text(tmp_path / "data.csv.gz", LIBRARY)
+    with pytest.raises(InputError, match="cannot be read"):
+        readers.read_table(path)

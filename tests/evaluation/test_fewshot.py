@@ -6,7 +6,8 @@ from molprior.data.readers import read_moleculeace
 from molprior.data.curation import standardize_table
 from molprior.data.duplicates import aggregate_duplicates
 from molprior.evaluation.fewshot import (
-    BASELINES, RESULT_COLUMNS, FewShotTask, format_results, run_fewshot, summarize, tasks_from_table,
+    BASELINES, RESULT_COLUMNS, FewShotTask, format_results, run_fewshot, set_aside_unfingerprintable, summarize,
+    tasks_from_table,
 )
 
 ASSAYS = ["CHEMBL4203_Ki", "CHEMBL2047_EC50"]
@@ -61,3 +62,17 @@ def test_assay_too_small_for_a_support_size_is_left_out_and_reported(caplog):
 def test_unknown_assay_names_the_available_ones(table):
     with pytest.raises(ValueError, match="CHEMBL4203_Ki"):
         tasks_from_table(table, ["NOT_AN_ASSAY"])
+
+
+def test_molecules_without_a_fingerprint_are_set_aside_with_their_reason(table):
+    task = tasks_from_table(table, ASSAYS[:1])[0]
+    n = len(task.smiles)
+    task.smiles[3] = "c1cccc1"  # what the old standardiser wrote for ferrocene: RDKit cannot read it back
+    task.smiles[7] = "C1CC"
+    expected = [s for i, s in enumerate(task.smiles) if i not in (3, 7)]
+    left_out = set_aside_unfingerprintable([task])
+    assert sorted(left_out) == ["C1CC", "c1cccc1"]
+    assert "unparseable SMILES 'c1cccc1'" in left_out["c1cccc1"]
+    assert task.smiles == expected and len(task.labels) == n - 2 and task.fingerprints.shape == (n - 2, 2048)
+    per_draw = run_fewshot([task], [16], BASELINES, n_draws=2, seed=0)  # the protocol runs on the rest
+    assert len(per_draw) == 2 * len(BASELINES)

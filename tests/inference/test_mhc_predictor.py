@@ -4,6 +4,7 @@ with checksums, and that the tiny model learned real binding."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -208,3 +209,41 @@ def test_the_shared_reference_body_is_cached_per_model(mhc_model, tmp_path, monk
         predictor.learner.model.body[4].bias.add_(0.1)  # another model: another cache entry
     with pytest.raises(AssertionError, match="embedded again"):
         predictor.shared_reference_body(20, seed=3, cache_dir=tmp_path)
+
+
+@pytest.fixture
+def shipped_copy(tmp_path):
+    """A copy of the shipped MHC model (small, already trained: these tests need no training)."""
+    from molprior.workflows.mhc_registry import SHIPPED_MHC
+
+    copy = tmp_path / "mhc"
+    shutil.copytree(SHIPPED_MHC, copy)
+    return copy
+
+
+@pytest.mark.parametrize("where", [".", "encoder"])
+def test_a_model_without_its_manifest_is_refused(shipped_copy, where):
+    (shipped_copy / where / "checksums.json").unlink()
+    directory = shipped_copy / "encoder" if where == "encoder" else shipped_copy
+    with pytest.raises(ChecksumError, match=re.escape(f"{directory} has no checksums.json")):
+        load_predictor(shipped_copy)
+
+
+@pytest.mark.parametrize("name", ["alleles.safetensors", "adapters.safetensors", "encoder/encoder.safetensors"])
+def test_weights_that_are_not_safetensors_are_a_one_line_error_naming_the_file(shipped_copy, name):
+    path = shipped_copy / name
+    torch.save({"weights": torch.zeros(3)}, path)  # a pickle under the name, with matching manifests
+    write_manifest(path.parent)
+    write_manifest(shipped_copy)
+    message = re.escape(f"{path}: not a readable safetensors weights file")
+    with pytest.raises(ModelFormatError, match=message) as caught:
+        load_predictor(shipped_copy)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_corrupt_description_names_the_file_and_the_json_problem(shipped_copy):
+    path = shipped_copy / "mhc.json"
+    path.write_text(path.read_text().replace('"format"', '"format" "', 1))
+    write_manifest(shipped_copy)
+    with pytest.raises(ModelFormatError, match=re.escape(f"{path}: corrupt JSON (") + r".*line 2 column \d+"):
+        load_predictor(shipped_copy)

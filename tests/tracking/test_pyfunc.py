@@ -5,24 +5,32 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 
 from molprior.files import ChecksumError
 from molprior.inference.scorer import Scorer
 from molprior.tracking import registry
-from molprior.tracking.pyfunc import log_fewshot_pyfunc
+from molprior.tracking.pyfunc import ScoringModel, log_fewshot_pyfunc, write_heads
 from molprior.tracking.runs import tracked_run
+from molprior.training.export import ModelFormatError
 from _fewshot import MOLECULEACE_DIR, TEST
 from _servers import MLFLOW, free_port, running
 
 ASSAY = TEST[0]
+
+#: Molecules that have failed a whole request: ferrocene, molsidomine, a hypervalent cation, unparseable,
+#: and a carbon with 150 methyls (RDKit raises a pre-condition violation while checking it).
+UNUSUAL = ["[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1", "CCOC(=O)[N-]c1c[n+](N2CCOCC2)no1", "[SbH6+3]", "C1CC", "C" + "(C)" * 150]
 
 
 @pytest.fixture
@@ -52,6 +60,70 @@ def test_the_registered_model_scores_with_per_row_errors(champion):
     assert good["probability_active"].to_numpy() == pytest.approx(expected, abs=1e-6)
     other = model.predict(pd.DataFrame({"smiles": smiles[:2], "assay": [ASSAY, "CHEMBL1_Ki"]}))
     assert other.loc[0, "error"] == "" and "unknown assay 'CHEMBL1_Ki'" in other.loc[1, "error"]
+
+
+def test_unusual_molecules_are_their_rows_errors(champion):
+    """Molecules that have failed whole batches are scored or are their own rows' errors; the
+    molecules beside them are scored as on their own."""
+    _, adapted = champion
+    model = mlflow.pyfunc.load_model("models:/pyfunc-test@champion")
+    smiles = _molecules(3)
+    mixed = [smiles[0], UNUSUAL[0], smiles[1], *UNUSUAL[1:], smiles[2]]
+    out = model.predict(pd.DataFrame({"smiles": mixed}))
+    assert out["smiles"].tolist() == mixed and (out["assay"] == ASSAY).all()  # every row in, one out, in order
+    for error, score in zip(out["error"], out["probability_active"]):
+        assert (error == "" and 0 <= score <= 1) or (error != "" and math.isnan(score))  # a score or a reason
+    assert "unparseable" in out["error"][mixed.index("C1CC")]
+    good = out["smiles"].isin(smiles)
+    assert (out.loc[good, "error"] == "").all()
+    expected = Scorer.load(adapted).score(smiles)["probability_active"].to_numpy()
+    assert out.loc[good, "probability_active"].to_numpy() == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_batch_the_scorer_fails_on_is_scored_row_by_row(champion, monkeypatch, tmp_path):
+    """Should the scorer raise for a whole batch, only the molecules it fails on get an error."""
+    _, adapted = champion
+    smiles = _molecules(9)
+    guilty = {smiles[2], smiles[7]}
+    score = Scorer.score
+    calls = []
+
+    def failing(self, batch, jobs=1):
+        calls.append(len(batch))
+        if guilty & set(batch):
+            raise RuntimeError("featuriser crashed\n  on this molecule")
+        return score(self, batch, jobs)
+
+    monkeypatch.setattr(Scorer, "score", failing)
+    model = ScoringModel(write_heads({ASSAY: adapted}, tmp_path / "heads"))
+    out = model.score(pd.DataFrame({"smiles": smiles}))
+    assert out["smiles"].tolist() == smiles
+    errors = dict(zip(out["smiles"], out["error"]))
+    assert all(errors[s] == "cannot score: featuriser crashed: on this molecule" for s in guilty)
+    good = ~out["smiles"].isin(guilty)
+    assert (out.loc[good, "error"] == "").all() and out.loc[~good, "probability_active"].isna().all()
+    monkeypatch.setattr(Scorer, "score", score)
+    expected = Scorer.load(adapted).score([s for s in smiles if s not in guilty])["probability_active"].to_numpy()
+    assert out.loc[good, "probability_active"].to_numpy() == pytest.approx(expected, abs=1e-6)
+    assert len(calls) < 2 * len(smiles)  # halves, not every molecule on its own
+
+
+def test_a_request_without_smiles_is_a_clear_error(champion):
+    model = mlflow.pyfunc.load_model("models:/pyfunc-test@champion")
+    with pytest.raises(MlflowException, match="smiles") as caught:
+        model.predict(pd.DataFrame({"smi": ["CCO"]}))
+    assert "Traceback" not in caught.value.message
+
+
+def test_a_corrupt_heads_index_names_the_file(champion, tmp_path):
+    _, adapted = champion
+    heads = write_heads({ASSAY: adapted}, tmp_path / "heads")
+    (heads / "heads.json").write_text('{"default": "CHEMBL2047_EC50", "assays": {"CHEMBL2047_EC50": "head0"')
+    with pytest.raises(ModelFormatError, match=re.escape(f"{heads / 'heads.json'}: corrupt JSON (")):
+        ScoringModel(heads)
+    (heads / "heads.json").write_text('{"assays": []}')
+    with pytest.raises(ModelFormatError, match="not a heads index"):
+        ScoringModel(heads)
 
 
 def test_signature_and_input_example(champion):
@@ -105,12 +177,40 @@ def test_mlflow_models_serve_scores_over_http(champion, tmp_path):
                "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
     with running(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log"):
         smiles = _molecules(4)
-        body = {"dataframe_split": {"columns": ["smiles"], "data": [[s] for s in smiles] + [["C1CC"]]}}
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+        status, answer = _invoke(port, {"dataframe_split": {"columns": ["smiles"],
+                                                            "data": [[s] for s in smiles] + [["C1CC"]]}})
+        assert status == 200
+        rows = answer["predictions"]
+        assert len(rows) == 5
+        assert all(r["error"] == "" and 0 <= r["probability_active"] <= 1 for r in rows[:4])
+        score = rows[4]["probability_active"]  # MLflow's server writes a missing score as NaN
+        assert "unparseable" in rows[4]["error"] and (score is None or math.isnan(score))
+
+        # unusual molecules among good ones: a bad one is its own row's error, the others are scored
+        mixed = [smiles[0], *UNUSUAL, smiles[1]]
+        status, answer = _invoke(port, {"dataframe_split": {"columns": ["smiles"], "data": [[s] for s in mixed]}})
+        assert status == 200 and "stack_trace" not in json.dumps(answer)
+        rows = answer["predictions"]
+        assert [r["smiles"] for r in rows] == mixed  # every row in, one row out, in order
+        for row in rows:
+            score = row["probability_active"]
+            assert (row["error"] == "" and 0 <= score <= 1) or (row["error"] and (score is None or math.isnan(score)))
+        assert "unparseable" in rows[mixed.index("C1CC")]["error"]
+        assert [r["error"] for r in (rows[0], rows[-1])] == ["", ""]
+        expected = Scorer.load(champion[1]).score([smiles[0], smiles[1]])["probability_active"].tolist()
+        assert [rows[0]["probability_active"], rows[-1]["probability_active"]] == pytest.approx(expected, abs=1e-6)
+
+        # a request malformed as a whole fails with a clear message, without the server's stack trace
+        status, answer = _invoke(port, {"dataframe_split": {"columns": ["smi"], "data": [[smiles[0]]]}})
+        assert status == 400 and "smiles" in answer["message"] and "stack_trace" not in answer
+
+
+def _invoke(port: int, body: dict) -> tuple[int, dict]:
+    """POST ``body`` to a served model: (HTTP status, decoded JSON answer)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
         with urllib.request.urlopen(request, timeout=120) as response:
-            rows = json.loads(response.read())["predictions"]
-    assert len(rows) == 5
-    assert all(r["error"] == "" and 0 <= r["probability_active"] <= 1 for r in rows[:4])
-    score = rows[4]["probability_active"]  # MLflow's server writes a missing score as NaN
-    assert "unparseable" in rows[4]["error"] and (score is None or math.isnan(score))
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

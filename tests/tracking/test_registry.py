@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import mlflow
 import pytest
@@ -104,3 +105,85 @@ def test_lookups_through_the_command_line(fewshot_models, capsys):
     assert "now @champion (was version 1)" in capsys.readouterr().out
     assert main(["registry", "show", "nope@champion"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_every_spelling_of_a_store_takes_the_same_lock(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path)
+    same = [f"sqlite:///{tmp_path / 'mlflow.db'}", "sqlite:///mlflow.db", "sqlite:///./mlflow.db",
+            "sqlite:///sub/../mlflow.db", f"sqlite:///{tmp_path / 'link' / 'mlflow.db'}", "sqlite:///mlflow.db?timeout=5"]
+    assert same[0].startswith("sqlite:////")
+    locks = {registry.lock_file("race", uri) for uri in same}
+    assert len(locks) == 1 and next(iter(locks)).parent == tmp_path.resolve()  # beside the database
+    assert registry.lock_file("race", "sqlite:///other.db") not in locks
+    assert registry.lock_file("other-model", "sqlite:///mlflow.db") not in locks
+    servers = ["http://mlflow.example.org", "http://MLflow.Example.org:80/", "http://user:secret@mlflow.example.org:80"]
+    assert len({registry.lock_file("race", uri) for uri in servers}) == 1
+    assert registry.lock_file("race", "https://mlflow.example.org") != registry.lock_file("race", servers[0])
+    assert registry.lock_file("race", "http://mlflow.example.org:5000") != registry.lock_file("race", servers[0])
+    stores = [f"file://{tmp_path / 'mlruns'}", "./mlruns", "mlruns", str(tmp_path / "link" / "mlruns")]
+    assert len({registry.store_identity(uri) for uri in stores}) == 1
+
+
+PROMOTE = """
+import sys, time
+from pathlib import Path
+
+import mlflow
+from molprior.tracking import registry
+
+name, version, delay, ready, go = sys.argv[1:]
+read_holder = mlflow.MlflowClient.get_model_version_by_alias
+
+def slow_read_holder(self, *args, **kwargs):  # widens the window between reading the holder and moving the alias
+    try:
+        return read_holder(self, *args, **kwargs)
+    finally:
+        time.sleep(float(delay))
+
+mlflow.MlflowClient.get_model_version_by_alias = slow_read_holder
+registry.client()  # connected before the start
+Path(ready).touch()
+while not Path(go).exists():
+    time.sleep(0.01)
+try:
+    print(registry.promote(name, version).message)
+except registry.RegistryError as error:
+    print(error, file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+def test_concurrent_promotions_through_differently_spelled_uris(tmp_path, monkeypatch):
+    """Three processes promote at the same instant through three spellings of one store; the
+    worse a version, the longer its process takes between reading the holder and moving the
+    alias, so that without one lock for the store the worst version would end as champion."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = registry.client()
+    client.create_registered_model("spelled")
+    (tmp_path / "model").mkdir()
+    scores = {"0.30": 0.2, "0.20": 0.8, "0.10": 1.4}  # score -> seconds between the read and the write
+    versions = {}
+    for score in scores:
+        tags = {registry.BENCHMARK_METRIC_TAG: "delta_auprc", registry.METRIC_PREFIX + "delta_auprc": score}
+        versions[score] = client.create_model_version("spelled", str(tmp_path / "model"), tags=tags).version
+    spellings = [f"sqlite:///{tmp_path / 'mlflow.db'}", "sqlite:///mlflow.db", "sqlite:///./mlflow.db"]
+    go = tmp_path / "go"
+    processes = []
+    for i, (uri, (score, delay)) in enumerate(zip(spellings, scores.items())):
+        env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", PROMOTE, "spelled", str(versions[score]), str(delay), str(tmp_path / f"ready{i}"),
+             str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{i}").exists() for i in range(3)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in processes), \
+            [p.communicate() for p in processes if p.poll() is not None]
+        time.sleep(0.02)
+    go.touch()
+    results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    assert all(code in (0, 2) for code, _, _ in results), results
+    assert all("not better" in err for code, _, err in results if code == 2), results
+    assert registry.aliases_of("spelled") == {"champion": str(versions["0.30"])}, results

@@ -3,7 +3,13 @@ checkpoints resume, an interrupted run resumes, and the exported encoder reloads
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -15,6 +21,7 @@ from torch_geometric.data import Batch
 
 from molprior.config import PretrainConfig
 from molprior.models.generative import sample_smiles
+from molprior.tracking import runs
 from molprior.training.export import load_encoder, load_generator
 from molprior.training.pretrain_module import PretrainModule
 from molprior.workflows.pretrain import run_pretraining
@@ -120,3 +127,71 @@ def test_a_fresh_run_ignores_an_old_interrupted_checkpoint(corpus, tmp_path):
     assert not (out / "checkpoints" / "interrupted.ckpt").exists()
     steps = mlflow.MlflowClient().get_metric_history(fresh.run_id, "train_loss")
     assert [m.step for m in steps] == [8]  # one epoch of 9 batches, counted from zero again
+
+
+KILLED_AT_STEP = """
+import dataclasses, json, os, signal, sys
+from molprior.config import PretrainConfig
+from molprior.training.pretrain_module import PretrainModule
+from molprior.workflows.pretrain import run_pretraining
+
+config, out, cache, step = json.loads(sys.argv[1])
+original = PretrainModule.training_step
+
+def training_step(self, batch, batch_idx):
+    if self.global_step == step:
+        os.kill(os.getpid(), signal.SIGKILL)  # as kill -9 would: no clean-up at all
+    return original(self, batch, batch_idx)
+
+PretrainModule.training_step = training_step
+run_pretraining(PretrainConfig(**config), out, progress=False, cache_dir=cache)
+"""
+
+
+def test_a_killed_run_is_marked_and_resumes_in_the_same_run_from_its_best_checkpoint(corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the new store's artifacts go to ./mlartifacts
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    config = _config(corpus, 2)
+    arguments = json.dumps([dataclasses.asdict(config), str(out), str(cache), 11])  # killed in the second epoch
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT_STEP, arguments], capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    run_id = json.loads((out / "mlflow_run.json").read_text())["run_id"]
+    assert mlflow.get_run(run_id).info.status == "RUNNING"  # as the kill left it
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0  # the first epoch's end
+    for name in ("last.ckpt", "step.ckpt"):  # only the best checkpoint is left
+        (out / "checkpoints" / name).unlink()
+
+    resumed = run_pretraining(config, out, resume=True, progress=False, cache_dir=cache)
+    assert resumed.run_id == run_id
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "FINISHED" and runs.ABANDONED_TAG not in run.data.tags
+    assert run.data.tags[runs.PID_TAG] == str(os.getpid())
+    losses = mlflow.MlflowClient().get_metric_history(run_id, "train_loss")
+    assert [m.step for m in losses] == [8, 17]  # epoch 0 before the kill, 1 after it
+    history = json.loads((out / "training_history.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1]
+    assert (out / "loss_curves.png").stat().st_size > 1000
+    artifacts = {a.path for a in mlflow.artifacts.list_artifacts(run_id=run_id)}
+    assert {"model", "encoder", "training_history.json", "loss_curves.png"} <= artifacts
+
+
+def test_a_run_alive_in_another_process_is_neither_resumed_nor_cleared(corpus, tmp_path):
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "interrupted.ckpt").write_bytes(b"another process's checkpoint")
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        mlflow.set_tracking_uri(runs.tracking_uri())
+        runs.ensure_experiment(runs.DEFAULT_EXPERIMENT)
+        experiment = mlflow.get_experiment_by_name(runs.DEFAULT_EXPERIMENT).experiment_id
+        tags = {runs.HOST_TAG: socket.gethostname(), runs.PID_TAG: str(other.pid)}
+        live = mlflow.MlflowClient().create_run(experiment, tags=tags).info.run_id
+        (out / "mlflow_run.json").write_text(json.dumps({"run_id": live}))
+        for resume in (False, True):
+            with pytest.raises(runs.RunInUseError, match="still running"):
+                run_pretraining(_config(corpus, 1), out, resume=resume, progress=False, cache_dir=tmp_path / "cache")
+        assert (out / "checkpoints" / "interrupted.ckpt").read_bytes() == b"another process's checkpoint"
+        assert mlflow.get_run(live).info.status == "RUNNING"
+    finally:
+        other.kill()
+        other.wait()

@@ -56,3 +56,46 @@ def test_test_and_validation_assays_must_differ(tmp_path, capsys):
                  "--test-assays", ",".join(TEST), "--val-assays", ",".join(TEST), "--methods", "rf_ecfp",
                  "-o", str(tmp_path / "b"), "-j", "1"])
     assert code == 2 and "both in the test and the validation set" in capsys.readouterr().err
+
+
+def _wide_with_comma_names(path, rows=70):
+    """A wide file of three real MoleculeACE assays whose columns hold commas (as SIDER's do),
+    in a known column order; the first 70 rows of each target (blanks where a molecule is not
+    measured for a column)."""
+    from _fewshot import MOLECULEACE_DIR
+
+    names = {"CHEMBL233_Ki": "Mu opioid receptor, Ki", "CHEMBL236_Ki": "Delta opioid receptor, Ki",
+             "CHEMBL2047_EC50": "PPAR delta, EC50 (agonists)"}
+    frames = [pd.read_csv(MOLECULEACE_DIR / f"{assay}.csv").head(rows)[["smiles", "y"]].rename(columns={"y": name})
+              for assay, name in names.items()]
+    wide = frames[0]
+    for frame in frames[1:]:
+        wide = wide.merge(frame, on="smiles", how="outer", sort=False)
+    wide.to_csv(path, index=False)
+    return path, list(names.values())
+
+
+def test_assays_with_commas_are_chosen_by_quoted_name_or_by_position(tmp_path):
+    path, columns = _wide_with_comma_names(tmp_path / "wide.csv")
+    quoted = main(["-q", "benchmark", "fewshot", "--input", str(path), "--format", "wide",
+                   "--test-assays", f'"{columns[2]}"', "--support-sizes", "16", "--draws", "2",
+                   "--methods", "rf_ecfp", "-o", str(tmp_path / "quoted"), "-j", "1"])
+    by_position = main(["-q", "benchmark", "fewshot", "--input", str(path), "--format", "wide",
+                        "--test-assays=-1:", "--support-sizes", "16", "--draws", "2",
+                        "--methods", "rf_ecfp", "-o", str(tmp_path / "position"), "-j", "1"])
+    assert quoted == by_position == 0
+    assert set(pd.read_csv(tmp_path / "quoted" / "per_task.csv")["assay"]) == {columns[2]}
+    assert (tmp_path / "quoted" / "results.csv").read_bytes() == (tmp_path / "position" / "results.csv").read_bytes()
+    names = tmp_path / "names.txt"
+    names.write_text(f"{columns[0]}\n{columns[1]}\n")
+    assert main(["-q", "benchmark", "fewshot", "--input", str(path), "--format", "wide", "--test-assays", f"@{names}",
+                 "--support-sizes", "16", "--draws", "2", "--methods", "rf_ecfp", "-o", str(tmp_path / "file"),
+                 "-j", "1"]) == 0
+    assert set(pd.read_csv(tmp_path / "file" / "per_task.csv")["assay"]) == set(columns[:2])
+
+
+def test_an_unquoted_name_with_a_comma_is_explained(tmp_path, capsys):
+    path, columns = _wide_with_comma_names(tmp_path / "wide.csv")
+    code = main(["benchmark", "fewshot", "--input", str(path), "--format", "wide", "--test-assays", columns[2],
+                 "--methods", "rf_ecfp", "-o", str(tmp_path / "b"), "-j", "1"])
+    assert code == 2 and "must be quoted" in capsys.readouterr().err

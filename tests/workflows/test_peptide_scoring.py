@@ -202,11 +202,12 @@ def test_streaming_in_small_chunks_gives_the_same_file(predictor, peptide_list, 
     genotype = ["HLA-A*02:01", "HLA-B*07:02", "HLA-A*02:99"]
     whole = score_peptide_file(predictor, peptide_list, tmp_path / "whole.csv", genotype)
     chunked = score_peptide_file(predictor, peptide_list, tmp_path / "chunked.csv", genotype, chunk_rows=3)
-    one, three = _read(tmp_path / "whole.csv"), _read(tmp_path / "chunked.csv")
-    numbers = ["ic50_nm", "score", "percentile_rank"]
-    pd.testing.assert_frame_equal(one.drop(columns=numbers), three.drop(columns=numbers))
-    # the same numbers up to float32 rounding (the body's matrix products depend on the batch size)
-    pd.testing.assert_frame_equal(one[numbers], three[numbers], rtol=1e-5)
+    # the same bytes: every forward pass takes fixed-size blocks (molprior.models.fixed_blocks)
+    assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "chunked.csv").read_bytes()
+    for size in (1, 2, 5, 7):
+        score_peptide_file(predictor, peptide_list, tmp_path / f"chunk{size}.csv", genotype, chunk_rows=size,
+                           batch_size=size)
+        assert (tmp_path / f"chunk{size}.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes(), size
     assert (whole.peptides, whole.rows, whole.scored, whole.errors) == \
         (chunked.peptides, chunked.rows, chunked.scored, chunked.errors)
     # the duplicate on line 14 is recognised across chunks
@@ -239,3 +240,39 @@ def test_score_table_reports_missing_values_as_missing(predictor):
     assert out["input"][1] == "" and out["error"][1] == "empty peptide" and not out["note"][1]
     assert out["allele"][2] == "" and out["error"][2].startswith("empty allele name")
     assert out["error"][0] is None or pd.isna(out["error"][0])
+
+
+def test_empty_lines_are_listed_in_the_outcome(predictor, peptide_list, tmp_path):
+    outcome = score_peptide_file(predictor, peptide_list, tmp_path / "out.csv", ["HLA-A*02:01"])
+    assert outcome.empty_lines == [n for n, (_, rule) in enumerate(LINES, start=1) if rule == "skipped"] == [3, 13]
+    assert peptide_scoring.empty_lines_note(outcome.empty_lines) == "2 empty lines skipped (lines 3, 13)"
+    assert peptide_scoring.empty_lines_note([4]) == "1 empty line skipped (line 4)"
+
+
+def test_the_output_is_checked_before_any_scoring(predictor, peptide_list, tmp_path, monkeypatch):
+    from molprior.files import OutputPathError
+
+    def never(*args, **kwargs):
+        raise AssertionError("scored before the output was checked")
+
+    monkeypatch.setattr(peptide_scoring, "score_chunk", never)
+    (tmp_path / "results").mkdir()
+    with pytest.raises(OutputPathError, match="is a directory"):
+        score_peptide_file(predictor, peptide_list, tmp_path / "results", ["HLA-A*02:01"])
+    before = peptide_list.read_bytes()
+    with pytest.raises(OutputPathError, match="would replace the input"):
+        score_peptide_file(predictor, peptide_list, peptide_list, ["HLA-A*02:01"])
+    assert peptide_list.read_bytes() == before
+
+
+def test_mouse_and_class_ii_alleles_are_told_what_is_supported(predictor, peptide_list, tmp_path):
+    outcome = score_peptide_file(predictor, peptide_list, tmp_path / "out.csv",
+                                 ["HLA-A*02:01", "H-2-Kb", "HLA-DRB1*01:01"])
+    assert outcome.allele_errors == [
+        "'H-2-Kb' is a mouse allele (H2-K*b): only human HLA class I (HLA-A, -B, -C) is supported",
+        "'HLA-DRB1*01:01' is an MHC class II allele (HLA-DRB1*01:01): only class I is supported",
+    ]
+    out = _read(tmp_path / "out.csv")
+    valid = out["peptide"] != ""  # a bad peptide's own error comes first
+    assert out.loc[valid & (out["allele"] == "H-2-Kb"), "error"].str.contains("mouse allele").all()
+    assert (out.loc[out["allele"] == "HLA-A*02:01", "ic50_nm"].notna().sum()) == 6
