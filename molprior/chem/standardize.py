@@ -110,8 +110,11 @@ def _metals(mol: Chem.Mol) -> set[str]:
     return {atom.GetSymbol() for atom in mol.GetAtoms() if atom.GetSymbol() not in _NON_METALS}
 
 
-def _checked_step(mol: Chem.Mol, step, what: str, notes: list[str]) -> Chem.Mol:
-    """``step(mol)`` when its result can be written back; otherwise ``mol`` unchanged, noted."""
+def _step(mol: Chem.Mol, step, what: str, notes: list[str], checked: bool) -> Chem.Mol:
+    """``step(mol)``; when ``checked``, only if its result can be written back, otherwise
+    ``mol`` unchanged and a note saying so."""
+    if not checked:
+        return step(mol)
     try:
         result = step(mol)
     except Exception:  # noqa: BLE001
@@ -122,18 +125,10 @@ def _checked_step(mol: Chem.Mol, step, what: str, notes: list[str]) -> Chem.Mol:
     return mol
 
 
-def standardize_mol(mol: Chem.Mol, options: StandardizeOptions = StandardizeOptions()) -> tuple[Chem.Mol, list[str]]:
-    """Standardise a sanitised molecule; returns it with notes on what changed.
-
-    Every step must leave a molecule whose SMILES parses back to itself: a step that does
-    not (the uncharger on a mesoionic ring or on ``[SbH6+3]``, the cleanup's charge
-    recombination on molsidomine) is skipped with a note, so the molecule keeps the form it
-    was given.  Raises :class:`StandardizationError` for a metal complex written as ions,
-    which has no faithful largest fragment.
-    """
+def _steps(mol: Chem.Mol, options: StandardizeOptions, checked: bool) -> tuple[Chem.Mol, list[str]]:
     cleanup, chooser, uncharger, tautomers = _tools()
     notes: list[str] = []
-    mol = _checked_step(mol, lambda m: rdMolStandardize.Cleanup(m, cleanup), "cleanup", notes)
+    mol = _step(mol, lambda m: rdMolStandardize.Cleanup(m, cleanup), "cleanup", notes, checked)
     fragments = Chem.GetMolFrags(mol, asMols=True)
     if options.largest_fragment and len(fragments) > 1:
         kept = chooser.choose(mol)
@@ -144,17 +139,54 @@ def standardize_mol(mol: Chem.Mol, options: StandardizeOptions = StandardizeOpti
             raise StandardizationError(
                 f"metal complex or organometallic ({', '.join(metals)}): the metal is part of the molecule, not a "
                 "counter-ion, so no organic fragment represents it faithfully; molprior does not model metal complexes")
-        mol = _checked_step(mol, lambda _: kept, "largest fragment", notes)
+        mol = _step(mol, lambda _: kept, "largest fragment", notes, checked)
         if mol is kept:
             notes.append("kept largest fragment")
     if options.neutralize and any(atom.GetFormalCharge() for atom in mol.GetAtoms()):
         charges = [atom.GetFormalCharge() for atom in mol.GetAtoms()]
-        mol = _checked_step(mol, uncharger.uncharge, "neutralisation", notes)
+        mol = _step(mol, uncharger.uncharge, "neutralisation", notes, checked)
         if [atom.GetFormalCharge() for atom in mol.GetAtoms()] != charges:
             notes.append("neutralised")
     if options.canonical_tautomer:
-        mol = _checked_step(mol, tautomers.Canonicalize, "tautomer canonicalisation", notes)
+        mol = _step(mol, tautomers.Canonicalize, "tautomer canonicalisation", notes, checked)
     return mol, notes
+
+
+def _standardized(mol: Chem.Mol, options: StandardizeOptions) -> tuple[Chem.Mol, str | None, list[str]]:
+    """The standardised molecule, its canonical SMILES (``None`` when even the step-by-step
+    path cannot write one that parses back) and the notes.  The steps run unchecked first
+    (the usual case costs one write-back check); only a result that does not parse back is
+    redone step by step, each step checked."""
+    try:
+        result, notes = _steps(Chem.Mol(mol), options, checked=False)
+        smiles = written_back(result)
+    except StandardizationError:
+        raise
+    except Exception:  # noqa: BLE001 - a step RDKit fails on: the checked path skips it
+        smiles = None
+    if smiles is not None:
+        return result, smiles, notes
+    result, notes = _steps(Chem.Mol(mol), options, checked=True)
+    return result, written_back(result), notes
+
+
+def standardize_mol(mol: Chem.Mol, options: StandardizeOptions = StandardizeOptions()) -> tuple[Chem.Mol, list[str]]:
+    """Standardise a sanitised molecule; returns it with notes on what changed.
+
+    Every step must leave a molecule whose SMILES parses back to itself: a step that does
+    not (the uncharger on a mesoionic ring or on ``[SbH6+3]``, the cleanup's charge
+    recombination on molsidomine) is skipped with a note, so the molecule keeps the form it
+    was given.  Raises :class:`StandardizationError` for a metal complex written as ions,
+    which has no faithful largest fragment, and for a molecule RDKit cannot write back at all.
+    """
+    result, smiles, notes = _standardized(mol, options)
+    if smiles is None:
+        raise StandardizationError(CANNOT_WRITE_BACK)
+    return result, notes
+
+
+#: The reason for a molecule whose canonical SMILES RDKit cannot read back.
+CANNOT_WRITE_BACK = "RDKit cannot write this molecule as SMILES that parses back to it"
 
 
 def _is_missing(value: object) -> bool:
@@ -193,16 +225,15 @@ def standardize_smiles(smiles: object, options: StandardizeOptions = Standardize
     if heavy > options.max_heavy_atoms:
         return Standardized(text, None, f"too large: {heavy} heavy atoms (limit {options.max_heavy_atoms})")
     try:
-        mol, notes = standardize_mol(mol, options)
+        mol, canonical, notes = _standardized(mol, options)
     except StandardizationError as error:
         return Standardized(text, None, str(error))
     except Exception as error:  # RDKit raises bare RuntimeErrors from C++
         return Standardized(text, None, f"standardisation failed: {error}")
     if mol.GetNumAtoms() == 0:
         return Standardized(text, None, "standardisation left no molecule")
-    canonical = written_back(mol)
     if canonical is None:
-        return Standardized(text, None, "RDKit cannot write this molecule as SMILES that parses back to it")
+        return Standardized(text, None, CANNOT_WRITE_BACK)
     return Standardized(text, canonical, None, tuple(notes))
 
 
