@@ -105,28 +105,25 @@ def _table_records(path: Path, sep: str, header_line: int, chunk_rows: int,
     the file is read."""
     skipped.extend(range(1, header_line))  # blank lines before the header
     try:
-        chunks = iter_text_table(path, chunk_rows, names=PEPTIDE_COLUMNS + ALLELE_COLUMNS)
-        frame, problems = next(chunks)
-        columns = [str(c) for c in frame.columns]
-        peptide_col = _pick(columns, PEPTIDE_COLUMNS)
-        if peptide_col is None:
-            raise PeptideInputError(
-                f"{path.name}: no peptide column (expected one named {' or '.join(PEPTIDE_COLUMNS)}); "
-                f"the file's columns are: {', '.join(map(repr, columns))}")
-        allele_col = _pick(columns, ALLELE_COLUMNS)
-        while True:
-            records = [(int(line), peptide, allele, None) for line, peptide, allele in
-                       zip(frame.index, frame[peptide_col],
-                           frame[allele_col] if allele_col is not None else [None] * len(frame))]
+        peptide_col = allele_col = None
+        for frame, problems in iter_text_table(path, chunk_rows, names=PEPTIDE_COLUMNS + ALLELE_COLUMNS):
+            if peptide_col is None:
+                columns = [str(c) for c in frame.columns]
+                peptide_col = _pick(columns, PEPTIDE_COLUMNS)
+                if peptide_col is None:
+                    raise PeptideInputError(
+                        f"{path.name}: no peptide column (expected one named {' or '.join(PEPTIDE_COLUMNS)}); "
+                        f"the file's columns are: {', '.join(map(repr, columns))}")
+                allele_col = _pick(columns, ALLELE_COLUMNS)
+            alleles = frame[allele_col] if allele_col is not None else [None] * len(frame)
+            records = [(int(line), peptide, allele, None)
+                       for line, peptide, allele in zip(frame.index, frame[peptide_col], alleles)]
             for line, text, _, reason in problems:
                 if reason == "empty line":
                     skipped.append(int(line))
                 else:
                     records.append((int(line), text, None, reason))
             yield sorted(records, key=lambda record: record[0])
-            frame, problems = next(chunks, (None, None))
-            if frame is None:
-                return
     except InputError as error:
         raise PeptideInputError(str(error)) from error
 

@@ -433,8 +433,7 @@ def read_long(
                         relation=relations[keep], unit=units, source=source or path.name,
                         extra=_carried(frame, identifiers, keep))
     table = labelling.assign_labels(table)
-    return ReadResult(table, problems_table(problems), tuple(carried_name(c) for c in identifiers),
-                      tuple(dict.fromkeys(assays[keep])))
+    return ReadResult(table, problems_table(problems), tuple(carried_name(c) for c in identifiers))
 
 
 def _merge_relations(column: pd.Series, relations: np.ndarray, reasons: np.ndarray) -> np.ndarray:
