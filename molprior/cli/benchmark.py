@@ -9,7 +9,7 @@ from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option,
 
 #: Every few-shot method (kept here so that ``--help`` does not import torch).
 ALL_METHODS = ("rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch",
-               "maml_pretrained")
+               "maml_pretrained", "adkf", "adkf_scratch")
 
 
 def add_parser(commands) -> None:
@@ -18,18 +18,30 @@ def add_parser(commands) -> None:
     sub = parser.add_subparsers(dest="benchmark_command", metavar="PROTOCOL")
     sub.required = True
     fewshot = sub.add_parser(
-        "fewshot", help="few-shot assay protocol (FS-Mol style)",
-        description="For each test assay and support size k, draw stratified supports (k/2 actives, k/2 inactives; "
-                    "assays binarised at their median unless already 0/1), score the rest of the assay, and report "
-                    "ΔAUPRC and ROC-AUC per method. Accepts long files and wide multi-task files (MoleculeNet); for "
-                    "MoleculeNet's 2-way k-shot give support size 2k.")
-    fewshot.add_argument("--input", required=True, help="input file, MoleculeACE directory, or dataset:NAME")
-    fewshot.add_argument("--test-assays", required=True, type=name_list, metavar="A,B,...",
-                         help="assays (or wide-file columns) to evaluate on: " + NAMES_HELP)
-    fewshot.add_argument("--support-sizes", type=int_list, default=[16, 32, 64], metavar="16,32,64")
+        "fewshot", help="few-shot assay protocols (FS-Mol's own, and balanced)",
+        description="For each test assay and support size k, draw supports, score the rest of the assay, and report "
+                    "ΔAUPRC (average precision minus the query's positive fraction) and ROC-AUC per method, mean over "
+                    "draws, then assays. --protocol fsmol draws supports as FS-Mol does (the assay's class ratio "
+                    "kept, StratifiedShuffleSplit(train_size=k, random_state=draw), draws 0 to 9); it is the default "
+                    "for FS-Mol's data (dataset:fsmol, or FS-Mol's task directory or tar), with FS-Mol's labels, its "
+                    "test tasks, its valid tasks for checkpoint choice and sizes 16,32,64,128. --protocol balanced "
+                    "draws k/2 actives and k/2 inactives (assays binarised at their median unless already 0/1). "
+                    "Accepts long files and wide multi-task files (MoleculeNet); for MoleculeNet's 2-way k-shot give "
+                    "support size 2k.")
+    fewshot.add_argument("--input", required=True,
+                         help="input file, MoleculeACE directory, FS-Mol directory or tar, or dataset:NAME")
+    fewshot.add_argument("--protocol", choices=["fsmol", "balanced"],
+                         help="how supports are drawn (default: fsmol for FS-Mol's data, balanced otherwise)")
+    fewshot.add_argument("--test-assays", type=name_list, default=[], metavar="A,B,...",
+                         help="assays (or wide-file columns) to evaluate on (required unless the input is FS-Mol's, "
+                              "whose test tasks are the default; split:test, split:valid, split:train name FS-Mol's "
+                              "folds): " + NAMES_HELP)
+    fewshot.add_argument("--support-sizes", type=int_list, default=None, metavar="16,32,64",
+                         help="support sizes (default 16,32,64,128 for FS-Mol's data, 16,32,64 otherwise)")
     fewshot.add_argument("--val-assays", type=name_list, default=[], metavar="A,B,...",
                          help="meta-validation assays: the meta-trained methods choose their checkpoints on them "
-                              "(required with protonet, maml_scratch, maml_pretrained); written as --test-assays")
+                              "(required with the meta-trained methods unless the input is FS-Mol's, "
+                              "whose valid tasks are the default); written as --test-assays")
     fewshot.add_argument("--methods", type=comma_list, default=["rf_ecfp", "knn_tanimoto"], metavar="M,...",
                          help="methods to compare (default rf_ecfp,knn_tanimoto; available: " + ", ".join(ALL_METHODS)
                               + "; 'all' for every one)")
@@ -61,7 +73,7 @@ def run_fewshot(args: argparse.Namespace) -> int:
     config = FewShotConfig(input=args.input, format=args.format, smiles_column=args.smiles_column,
                            target_columns=args.target_columns, assay_column=args.assay_column,
                            value_column=args.value_column, test_assays=args.test_assays,
-                           support_sizes=args.support_sizes, methods=methods, draws=args.draws,
+                           support_sizes=args.support_sizes, protocol=args.protocol, methods=methods, draws=args.draws,
                            seed=args.seeds[0], seeds=args.seeds, val_assays=args.val_assays,
                            metatrain=metatrain_overrides(args.metatrain_config), model=args.model,
                            finetune_steps=args.finetune_steps)

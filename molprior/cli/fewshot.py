@@ -23,7 +23,7 @@ def add_parser(commands) -> None:
     metatrain.add_argument("--config", help=f"YAML configuration (see {DEFAULT_CONFIG})")
     metatrain.add_argument("--prior", help="encoder to start from: shipped, random, or a pretraining run's "
                                            "directory or URI")
-    metatrain.add_argument("--algorithm", choices=("maml", "protonet"))
+    metatrain.add_argument("--algorithm", choices=("maml", "protonet", "adkf"))
     metatrain.add_argument("--task-type", choices=("classification", "regression"),
                            help="classification (assays split at their median) or regression (censored MSE)")
     metatrain.add_argument("--first-order", action="store_true", default=None, help="first-order MAML")
@@ -36,6 +36,9 @@ def add_parser(commands) -> None:
     metatrain.add_argument("--test-assays", type=name_list, metavar="A,B,...",
                            help="assays never to read; written as --val-assays")
     metatrain.add_argument("--epochs", type=int, help="validations (each after steps_per_epoch meta-steps)")
+    metatrain.add_argument("--resume", action="store_true",
+                           help="continue from the newest usable checkpoint in --output, in the same MLflow run "
+                                "(after a crash or kill -9); without one, start from scratch")
     metatrain.add_argument("--support-sizes", type=int_list, metavar="16,32,64")
     add_input_options(metatrain)
     add_jobs_option(metatrain)
@@ -93,7 +96,8 @@ def run_metatrain(args: argparse.Namespace) -> int:
     config.learner = {**learner, "maml": maml}
     if args.epochs is not None:
         config.trainer = {**config.trainer, "max_epochs": args.epochs}
-    outcome = run_metatraining(config, args.output, jobs=jobs(args.jobs), progress=not args.quiet and sys.stderr.isatty())
+    outcome = run_metatraining(config, args.output, jobs=jobs(args.jobs), progress=not args.quiet and sys.stderr.isatty(),
+                               resume=args.resume)
     metrics = outcome.metrics
     print(f"best meta-validation ΔAUPRC: {metrics['best_val_delta_auprc']:.3f} at meta-step {metrics['selected_step']} "
           f"of {metrics['steps_trained']} (before meta-training: {metrics['initial_val_delta_auprc']:.3f})")

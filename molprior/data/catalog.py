@@ -30,6 +30,7 @@ from molprior.files import file_hash
 
 MIRROR_ENV = "MOLPRIOR_DATA_MIRROR"
 CACHE_ENV = "MOLPRIOR_CACHE_DIR"
+DATA_DIR_ENV = "MOLPRIOR_DATA_DIR"
 
 
 class DatasetError(RuntimeError):
@@ -91,8 +92,11 @@ class Dataset:
     source: PypiSource | UrlSource
     reader: str  # the molprior reader format for it (see molprior.data.readers); "" for fetch only
     loader: str = ""  # deepchem MoleculeNet loader, where one exists
+    embedded: str = ""  # the same data embedded in the repository, a path under data/ (read offline)
 
 
+#: The commit of microsoft/FS-Mol whose target metadata molprior reads.
+FSMOL_COMMIT = "92aa95daba3f43863227e65be85a07b4a2ee754f"
 _DC = "https://deepchemdata.s3-us-west-1.amazonaws.com/datasets/"
 _MOLNET_CITE = "Wu et al., MoleculeNet, Chem. Sci. 2018"
 
@@ -125,7 +129,7 @@ DATASETS: dict[str, Dataset] = {
                 "MIT", "van Tilborg et al., J. Chem. Inf. Model. 2022",
                 PypiSource("MoleculeACE", "3.0.0", "MoleculeACE-3.0.0-py3-none-any.whl",
                            "c2028c9a75281eab53d3b3e7dc11cbc8ac970d008bac4a0d3927f11ac2024bdc",
-                           "MoleculeACE/Data/benchmark_data/"), "moleculeace"),
+                           "MoleculeACE/Data/benchmark_data/"), "moleculeace", embedded="moleculeace"),
         Dataset("mhc_class1", "MHC class I peptide binding, ~234k IC50 measurements with inequalities (IEDB-curated)",
                 "Apache-2.0", "O'Donnell et al., MHCflurry, Cell Systems 2018; epitopepredict 0.5.0",
                 PypiSource("epitopepredict", "0.5.0", "epitopepredict-0.5.0.tar.gz",
@@ -136,9 +140,15 @@ DATASETS: dict[str, Dataset] = {
                 PypiSource("molsets", "0.3.1", "molsets-0.3.1-py3-none-any.whl",
                            "7f4450e3ebecebe79c3a2a55950c93daddee071120daf64a163d03481e811d34",
                            "moses/dataset/data/train.csv.gz"), "smiles"),
-        Dataset("fsmol", "FS-Mol: 5,120 ChEMBL assays for few-shot learning (tar of jsonl.gz tasks)",
+        Dataset("fsmol", "FS-Mol: 5,131 ChEMBL 27 assays for few-shot learning, split train/valid/test by target "
+                "(embedded: FS-Mol's labels, pXC50 values, relations and task metadata)",
                 "CC BY-SA 3.0 (ChEMBL)", "Stanley et al., FS-Mol, NeurIPS Datasets 2021",
-                UrlSource("https://figshare.com/ndownloader/files/31345321", "md5:0ad8f73db6bb8415b023538d514138dc", "fsmol.tar"), ""),
+                UrlSource("https://figshare.com/ndownloader/files/31345321", "md5:0ad8f73db6bb8415b023538d514138dc", "fsmol.tar"),
+                "fsmol", embedded="fsmol/fsmol.csv.gz"),
+        Dataset("fsmol_targets", "FS-Mol's task metadata (target_info.csv): target, protein class, EC class per assay",
+                "MIT (FS-Mol repository); the metadata are ChEMBL's (CC BY-SA 3.0)", "Stanley et al., FS-Mol, NeurIPS Datasets 2021",
+                UrlSource(f"https://raw.githubusercontent.com/microsoft/FS-Mol/{FSMOL_COMMIT}/datasets/targets/target_info.csv",
+                          "sha256:089ef4a21977525d9fc50b9fa7bc28acc33e783f35d2ca82e16f3d78474c8b34"), ""),
     ]
 }
 
@@ -149,6 +159,21 @@ def get(name: str) -> Dataset:
     if key not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}")
     return DATASETS[key]
+
+
+def data_dir() -> Path:
+    """The repository's embedded data (``data/`` beside the package; ``$MOLPRIOR_DATA_DIR`` overrides)."""
+    root = os.environ.get(DATA_DIR_ENV)
+    return Path(root) if root else Path(__file__).resolve().parents[2] / "data"
+
+
+def embedded_copy(dataset: Dataset) -> Path | None:
+    """The path of ``dataset``'s embedded copy when this installation has it (a clone does;
+    an installed wheel has no ``data/``), else ``None``."""
+    if not dataset.embedded:
+        return None
+    path = data_dir() / dataset.embedded
+    return path if path.exists() else None
 
 
 def cache_dir() -> Path:

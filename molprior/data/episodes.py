@@ -1,7 +1,13 @@
 """Support/query episodes for few-shot evaluation and meta-training.
 
-FS-Mol's protocol: a support set of ``k`` molecules drawn stratified (``k/2`` actives,
-``k/2`` inactives); the query is every other labelled molecule of the assay.
+Two ways to draw a support of ``k`` molecules from one assay; the query is every other
+labelled molecule of the assay:
+
+* **FS-Mol's** (:func:`fsmol_episode`): stratified so that the support keeps the assay's class
+  ratio, exactly as FS-Mol's ``StratifiedTaskSampler`` draws it (scikit-learn's
+  ``StratifiedShuffleSplit(train_size=k, random_state=draw)``), draws 0 to 9;
+* **balanced** (:func:`fewshot_episodes`): ``k/2`` actives and ``k/2`` inactives whatever the
+  assay's ratio (the MoleculeACE and MoleculeNet protocols, and meta-training).
 """
 
 from __future__ import annotations
@@ -46,6 +52,35 @@ def stratified_episode(labels: np.ndarray, n_active: int, n_inactive: int, rng: 
     labelled = np.flatnonzero(~np.isnan(labels))
     query = np.setdiff1d(labelled, support, assume_unique=True)
     return Episode(np.sort(support), query)
+
+
+def fsmol_episode(labels: np.ndarray, support_size: int, draw: int) -> Episode | None:
+    """The support FS-Mol's evaluation draws for ``draw`` (its seed) at ``support_size``, or
+    ``None`` where FS-Mol skips the draw (fewer than two molecules left for the query, or a
+    class too small to stratify).
+
+    FS-Mol lists a task's actives, then its inactives (each in file order), and hands the
+    splitter labels 0 for the first group and 1 for the second: its ``get_pos_neg_separated``
+    unpacks ``more_itertools.partition``, which yields the *false* items first, the other way
+    round.  The stratification is the same either way, but scikit-learn's draw depends on the
+    label values, so both the order and the labels are reproduced here to give FS-Mol's
+    indices.  Returned indices are into ``labels``; the query is in the splitter's order.
+    """
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    labels = np.asarray(labels, dtype=np.float64)
+    order = np.concatenate([np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)])
+    n_active = int((labels == 1).sum())
+    split_labels = np.concatenate([np.zeros(n_active), np.ones(len(order) - n_active)])
+    n_query = len(order) - support_size
+    if n_query < 2:
+        return None
+    splitter = StratifiedShuffleSplit(n_splits=1, train_size=support_size, test_size=n_query, random_state=draw)
+    try:
+        support, query = next(splitter.split(np.arange(len(order)), split_labels))
+    except ValueError:  # a class with fewer than two members, or sizes it cannot satisfy
+        return None
+    return Episode(order[support], order[query])
 
 
 def fewshot_episodes(labels: np.ndarray, support_size: int, n_draws: int, seed: int) -> list[Episode]:

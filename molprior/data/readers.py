@@ -32,7 +32,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from molprior.data import labels as labelling
+from molprior.data import fsmol, labels as labelling
 from molprior.data.schema import COLUMNS, assay_table, empty_table, problems_table
 
 SMILES_ALIASES = ("smiles", "smile", "canonical_smiles", "mol", "molecule", "structure")
@@ -55,6 +55,9 @@ class ReadResult:
     identifiers: tuple[str, ...] = ()
     #: the assays in input order (a wide file's columns); empty: the table's order of first appearance
     assays: tuple[str, ...] = ()
+    #: rows that are a benchmark's own, molecules already cleaned by its pipeline (FS-Mol):
+    #: taken as they are, neither standardised again nor merged
+    curated: bool = False
 
 
 def _open_binary(path: Path):
@@ -577,7 +580,7 @@ def read_smiles_list(path: str | Path, smiles_column: str | None = None) -> Read
     return ReadResult(table, problems_table(problems), tuple(carried_name(c) for c in identifiers))
 
 
-FORMATS = ("auto", "wide", "long", "moleculeace", "mhc", "smiles")
+FORMATS = ("auto", "wide", "long", "moleculeace", "mhc", "smiles", "fsmol")
 
 
 @dataclass(frozen=True)
@@ -611,6 +614,8 @@ def sniff_format(path: str | Path, smiles_column: str | None = None,
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
+    if fsmol.is_task_layout(path):
+        return "fsmol"
     if path.is_dir():
         return "moleculeace"
     if is_line_list(path):
@@ -623,6 +628,8 @@ def sniff_format(path: str | Path, smiles_column: str | None = None,
     columns = {c.strip().lower() for c in frame.columns}
     if {"smiles", "y", "cliff_mol", "split"} <= columns:
         return "moleculeace"
+    if set(fsmol.LONG_COLUMNS) <= columns:
+        return "fsmol"
     if "peptide" in columns and columns & {"allele", "mhc", "hla"}:
         return "mhc"
     if columns & {"assay", "task", "assay_id", "target"} and columns & {"value", "activity", "y", "label", "measurement"}:
@@ -652,6 +659,8 @@ def read_table(path: str | Path, spec: InputSpec = InputSpec()) -> ReadResult:
         return read_moleculeace(path)
     if kind == "mhc":
         return read_mhc(path, value_column=spec.value_column)
+    if kind == "fsmol":
+        return fsmol.read_fsmol(path)
     return read_smiles_list(path, spec.smiles_column)
 
 

@@ -1,11 +1,20 @@
-"""The few-shot assay protocol (FS-Mol style), for any set of methods.
+"""The few-shot assay protocols, for any set of methods.
 
-For every test assay and support size ``k``, ``n_draws`` stratified supports are drawn
-(``k/2`` actives, ``k/2`` inactives; the query is the rest of the assay).  Every method
-sees the same episodes.  Reported per (method, k, metric): the mean over assays of each
-assay's mean over draws, the standard deviation of those per-assay means, the number of
-assays and of draws.  Assays too small for a support size are left out of that size
-(``n_tasks`` says how many took part).
+For every test assay and support size ``k``, ``n_draws`` supports are drawn and the query is
+the rest of the assay; every method sees the same episodes.  Two protocols
+(:data:`PROTOCOLS`, see :mod:`molprior.data.episodes`):
+
+* ``fsmol``: FS-Mol's own, exactly: supports that keep the assay's class ratio, drawn as
+  FS-Mol's ``StratifiedShuffleSplit(train_size=k, random_state=draw)`` draws them (draw
+  ``d`` is seed ``d``, the same whatever the benchmark's seed); a draw FS-Mol cannot make is
+  skipped, as FS-Mol skips it;
+* ``balanced``: ``k/2`` actives and ``k/2`` inactives, seeded per (seed, assay, ``k``);
+  assays without more than ``k/2`` of each class are left out of that size.
+
+Reported per (method, k, metric): the mean over assays of each assay's mean over draws, the
+standard deviation of those per-assay means, the number of assays and of draws
+(``n_tasks`` says how many took part).  ΔAUPRC is average precision minus the query's
+positive fraction, as FS-Mol computes it.
 """
 
 from __future__ import annotations
@@ -19,13 +28,17 @@ import numpy as np
 import pandas as pd
 
 from molprior.chem.fingerprints import ecfp, ecfp_with_errors
-from molprior.data.episodes import Episode, can_sample, fewshot_episodes
-from molprior.evaluation.metrics import METRICS
+from molprior.data.episodes import Episode, can_sample, fewshot_episodes, fsmol_episode
+from molprior.evaluation.metrics import METRICS, average_precision
 from molprior.meta.losses import EXACT, RELATION_CODES
 from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
 
 log = logging.getLogger(__name__)
 RESULT_COLUMNS = ("method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws")
+PROTOCOLS = ("fsmol", "balanced")
+#: ``per_task.csv``: FS-Mol's summary columns (its ``*_summary.csv`` files), one row per draw.
+PER_TASK_COLUMNS = ("method", "seed", "task", "size", "draw", "num_test", "fraction_positive_train",
+                    "fraction_positive_test", "roc_auc", "avg_precision", "delta_auprc")
 
 
 @dataclass
@@ -98,8 +111,10 @@ def tasks_from_table(table: pd.DataFrame, assays: Sequence[str]) -> list[FewShot
     if missing:
         raise ValueError(f"assays not in the table: {missing}; available: {sorted(known)}")
     tasks = []
+    labelled = table[table["label"].notna()]
+    groups = labelled.groupby("assay", sort=False).indices
     for assay in assays:
-        rows = table[(table["assay"] == assay) & table["label"].notna()]
+        rows = labelled.iloc[groups[assay]] if assay in groups else labelled.iloc[:0]
         values = pd.to_numeric(rows["value"], errors="coerce").to_numpy(dtype=np.float64) if "value" in rows else None
         relations = None
         if "relation" in rows:
@@ -114,6 +129,48 @@ def episode_seed(seed: int, assay: str, support_size: int) -> int:
     return int(np.random.SeedSequence([seed, support_size, zlib.crc32(assay.encode())]).generate_state(1)[0])
 
 
+def draw_episodes(task: FewShotTask, support_size: int, n_draws: int, seed: int,
+                  protocol: str = "balanced") -> list[tuple[int, Episode]]:
+    """``(draw, episode)`` for the draws of ``protocol`` that can be made on ``task``."""
+    k = support_size
+    if protocol == "fsmol":
+        drawn = [(draw, fsmol_episode(task.labels, k, draw)) for draw in range(n_draws)]
+        made = [(draw, episode) for draw, episode in drawn if episode is not None]
+        if len(made) < n_draws:
+            log.warning("assay %s at support size %d: %d of %d FS-Mol draws cannot be made (%d molecules, %d actives)",
+                        task.assay, k, n_draws - len(made), n_draws, len(task.labels), int((task.labels == 1).sum()))
+        return made
+    if protocol != "balanced":
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if not can_sample(task.labels, k // 2, k - k // 2):
+        log.warning("assay %s skipped at support size %d: %d actives and %d inactives, need more than %d "
+                    "of each", task.assay, k, int((task.labels == 1).sum()), int((task.labels == 0).sum()), k // 2)
+        return []
+    return list(enumerate(fewshot_episodes(task.labels, k, n_draws, episode_seed(seed, task.assay, k))))
+
+
+def _task_rows(task: FewShotTask, support_sizes: Sequence[int], methods: Mapping[str, Method], n_draws: int,
+               seed: int, protocol: str, progress: Callable[[int], None] | None = None) -> list[dict]:
+    rows = []
+    for k in support_sizes:
+        episodes = draw_episodes(task, k, n_draws, seed, protocol)
+        if progress and len(episodes) < n_draws:
+            progress((n_draws - len(episodes)) * len(methods))
+        for draw, episode in episodes:
+            truth = task.labels[episode.query]
+            for name, method in methods.items():
+                scores = method(task, episode, seed + draw)
+                row = {"method": name, "assay": task.assay, "support_size": k, "draw": draw,
+                       "n_query": len(episode.query),
+                       "fraction_positive_train": float(task.labels[episode.support].mean()),
+                       "active_fraction": float(truth.mean()), "avg_precision": average_precision(truth, scores)}
+                row.update({metric: fn(truth, scores) for metric, fn in METRICS.items()})
+                rows.append(row)
+                if progress:
+                    progress(1)
+    return rows
+
+
 def run_fewshot(
     tasks: Sequence[FewShotTask],
     support_sizes: Sequence[int],
@@ -121,30 +178,53 @@ def run_fewshot(
     n_draws: int = 10,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    protocol: str = "balanced",
+    jobs: int = 1,
 ) -> pd.DataFrame:
-    """Per-draw results: method, assay, support_size, draw, n_query, active_fraction, metrics."""
-    rows = []
-    for task in tasks:
-        for k in support_sizes:
-            if not can_sample(task.labels, k // 2, k - k // 2):
-                log.warning("assay %s skipped at support size %d: %d actives and %d inactives, need more than %d "
-                            "of each", task.assay, k, int((task.labels == 1).sum()), int((task.labels == 0).sum()),
-                            k // 2)
-                if progress:
-                    progress(n_draws * len(methods))
-                continue
-            episodes = fewshot_episodes(task.labels, k, n_draws, episode_seed(seed, task.assay, k))
-            for draw, episode in enumerate(episodes):
-                truth = task.labels[episode.query]
-                for name, method in methods.items():
-                    scores = method(task, episode, seed + draw)
-                    row = {"method": name, "assay": task.assay, "support_size": k, "draw": draw,
-                           "n_query": len(episode.query), "active_fraction": float(truth.mean())}
-                    row.update({metric: fn(truth, scores) for metric, fn in METRICS.items()})
-                    rows.append(row)
-                    if progress:
-                        progress(1)
-    return pd.DataFrame(rows)
+    """Per-draw results: method, assay, support_size, draw, n_query, fraction_positive_train,
+    active_fraction (the query's), avg_precision and the :data:`METRICS`.
+
+    With ``jobs > 1`` the assays are scored in that many worker processes (the methods must
+    pickle: the fingerprint baselines do); every call is seeded by its draw, so the rows are
+    the same, in the same order, whatever ``jobs``."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if jobs > 1 and len(tasks) > 1:
+        from joblib import Parallel, delayed
+
+        per_task = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_task_rows)(task, support_sizes, methods, n_draws, seed, protocol) for task in tasks)
+        rows = []
+        for task_rows in per_task:
+            rows += task_rows
+            if progress:
+                progress(len(support_sizes) * n_draws * len(methods))
+        return pd.DataFrame(rows)
+    return pd.DataFrame([row for task in tasks
+                         for row in _task_rows(task, support_sizes, methods, n_draws, seed, protocol, progress)])
+
+
+def fsmol_summary(per_draw: pd.DataFrame) -> pd.DataFrame:
+    """The per-draw results under FS-Mol's summary column names (:data:`PER_TASK_COLUMNS`)."""
+    if per_draw.empty:
+        return pd.DataFrame(columns=list(PER_TASK_COLUMNS))
+    frame = per_draw.rename(columns={"assay": "task", "support_size": "size", "n_query": "num_test",
+                                     "active_fraction": "fraction_positive_test"})
+    if "seed" not in frame:
+        frame["seed"] = 0
+    return frame[list(PER_TASK_COLUMNS)]
+
+
+def by_protein_class(per_draw: pd.DataFrame, classes: Mapping[str, str], metric: str = "delta_auprc") -> pd.DataFrame:
+    """``metric`` per method, support size and protein class (``classes``: assay -> class):
+    the mean over the class's assays of each assay's mean over draws."""
+    if per_draw.empty:
+        return pd.DataFrame(columns=["method", "support_size", "protein_class", "n_tasks", metric])
+    tasks = (per_draw.groupby(["method", "support_size", "assay"], sort=False)[metric].mean().reset_index()
+             .assign(protein_class=lambda f: f["assay"].map(classes).fillna("unknown")))
+    return (tasks.groupby(["method", "support_size", "protein_class"], sort=False)
+            .agg(n_tasks=("assay", "nunique"), **{metric: (metric, "mean")}).reset_index()
+            .sort_values(["method", "support_size", "n_tasks"], ascending=[True, True, False], kind="stable"))
 
 
 def per_task_means(per_draw: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,9 @@ method                 initialisation                               adaptation t
 ``pretrained_finetune`` shipped prior encoder, new head             Adam on the head
 ``protonet``           meta-trained ProtoNet (from the prior)       class prototypes
 ``maml_scratch``       MAML meta-trained from a random encoder      inner loop
-``maml_pretrained``    MAML meta-trained from the prior (the full)  inner loop
+``maml_pretrained``    MAML meta-trained from the prior             inner loop
+``adkf``               ADKF-IFT meta-trained from the prior         GP kernel fitted to the support
+``adkf_scratch``       ADKF-IFT meta-trained from a random encoder  GP kernel fitted to the support
 =====================  ===========================================  ============================
 """
 

@@ -6,6 +6,11 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision (scikit-learn's, as FS-Mol reports it)."""
+    return float(average_precision_score(np.asarray(labels), scores))
+
+
 def delta_auprc(labels: np.ndarray, scores: np.ndarray) -> float:
     """AUPRC minus the fraction of actives (FS-Mol's ΔAUPRC; 0 is a random ranking)."""
     labels = np.asarray(labels)
@@ -13,7 +18,10 @@ def delta_auprc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (0.5 is a random ranking)."""
+    """Area under the ROC curve (0.5 is a random ranking); FS-Mol's 0.0 for a one-class query."""
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        return 0.0
     return float(roc_auc_score(labels, scores))
 
 

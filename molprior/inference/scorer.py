@@ -45,7 +45,8 @@ class Scorer:
             raise ModelFormatError(f"{directory} holds a meta-trained model, not one adapted to an assay: run "
                                    "`molprior adapt --model MODEL --support FILE --output DIR` and score with DIR")
         adapted = Adapted({n: p.detach() for n, p in learner.model.named_parameters()},
-                          description.get("target_mean", 0.0), description.get("target_std", 1.0))
+                          description.get("target_mean", 0.0), description.get("target_std", 1.0),
+                          description.pop("adapted_state", {}))
         support = directory / SUPPORT_FILE
         fingerprints = ecfp(pd.read_csv(support)["smiles"].tolist()) if support.exists() else None
         return cls(learner, adapted, fingerprints, description)

@@ -7,6 +7,10 @@ Algorithms:
 * ``protonet``: class prototypes in the head's hidden space; the adapted model is an
   ordinary :class:`TaskModel` whose last layer holds the prototypes (the prototype logit
   ``|q-p0|^2 - |q-p1|^2`` is linear in ``q``), so it is saved and scored like any other;
+* ``adkf``: a Gaussian process in the head's hidden space whose kernel is fitted to each
+  support by marginal likelihood (:mod:`molprior.meta.gp`, ADKF-IFT); the adapted model keeps
+  the support's features, labels and fitted hyperparameters in :attr:`Adapted.state`, and
+  outputs the logit of the predictive probability of being active;
 * ``finetune``: Adam on the support from the current weights (all of them, or the head only
   with a new head): the non-meta-learned baselines.
 
@@ -24,12 +28,13 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from molprior.meta import gp
 from molprior.meta.losses import binary_loss, censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.meta.protonet import prototype_layer, prototype_logits
 from molprior.models.heads import TaskModel
 
-ALGORITHMS = ("maml", "protonet", "finetune")
+ALGORITHMS = ("maml", "protonet", "adkf", "finetune")
 TASK_TYPES = ("classification", "regression")
 
 
@@ -40,6 +45,7 @@ class LearnerConfig:
     algorithm: str = "maml"
     task_type: str = "classification"
     maml: dict = field(default_factory=dict)
+    gp: dict = field(default_factory=dict)  # GPConfig fields, for adkf
     finetune_steps: int = 50
     finetune_lr: float = 1e-3
     finetune_head_only: bool = False
@@ -51,6 +57,9 @@ class LearnerConfig:
             raise ValueError(f"unknown task type {self.task_type!r}; choose one of {TASK_TYPES}")
         if self.task_type != "classification" and (self.algorithm == "protonet" or self.maml.get("proto_init")):
             raise ValueError("prototypes need classes: use maml without proto_init, or finetune, for regression")
+        if self.task_type != "classification" and self.algorithm == "adkf":
+            raise ValueError("the adkf head is written for binary labels: use maml or finetune for regression")
+        gp.GPConfig(**self.gp)  # an unknown key is an error here, not at the first adaptation
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +72,8 @@ class Adapted:
     params: dict[str, torch.Tensor]
     target_mean: float = 0.0
     target_std: float = 1.0
+    #: per-task tensors besides the weights (the GP head's support features, labels, hyperparameters)
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class FewShotLearner(nn.Module):
@@ -72,6 +83,7 @@ class FewShotLearner(nn.Module):
         super().__init__()
         self.config = config
         self.maml = MAML(model, MAMLConfig(**config.maml))
+        self.gp = gp.GPConfig(**config.gp)
 
     @property
     def model(self) -> TaskModel:
@@ -101,6 +113,14 @@ class FewShotLearner(nn.Module):
             logits = prototype_logits(hidden(self.model.represent(support)), support_targets,
                                       hidden(self.model.represent(query)))
             return binary_loss(logits, query_targets)
+        if self.config.algorithm == "adkf":
+            hidden = self.model.head.hidden
+            support_x, query_x = hidden(self.model.represent(support)), hidden(self.model.represent(query))
+            support_y, query_y = gp.signed(support_targets), gp.signed(query_targets)
+            theta, mode = gp.fit_theta(support_x, support_y, self.gp.fit_steps)
+            if self.gp.ift:
+                return gp.ift_surrogate(support_x, support_y, query_x, query_y, theta, mode)
+            return gp.predictive_nll(support_x, support_y, query_x, query_y, theta)
         if self.config.algorithm != "maml":
             raise ValueError(f"{self.config.algorithm} is not meta-trained")
         s_targets, mean, std = self.normalise(support_targets)
@@ -114,7 +134,7 @@ class FewShotLearner(nn.Module):
         """Whether adaptation leaves the encoder (and so the head's input) unchanged; then
         :meth:`adapt` and :meth:`predict` also take precomputed :meth:`represent` outputs."""
         c = self.config
-        return c.algorithm == "protonet" or (c.algorithm == "maml" and self.maml.config.anil) or (
+        return c.algorithm in ("protonet", "adkf") or (c.algorithm == "maml" and self.maml.config.anil) or (
             c.algorithm == "finetune" and c.finetune_head_only)
 
     @torch.no_grad()
@@ -139,6 +159,8 @@ class FewShotLearner(nn.Module):
         was_training = self.training
         self.eval()
         try:
+            if self.config.algorithm == "adkf":
+                return self._fit_gp(support, normalised)
             if self.config.algorithm == "protonet":
                 params = self._prototype_params(support, normalised)
             elif self.config.algorithm == "finetune":
@@ -150,6 +172,25 @@ class FewShotLearner(nn.Module):
         finally:
             self.train(was_training)
         return Adapted(params, mean, std)
+
+    @torch.no_grad()
+    def _fit_gp(self, support, labels: torch.Tensor) -> Adapted:
+        features = self.model.head.hidden(self.represent(support))
+        targets = gp.signed(labels)
+        theta, _ = gp.fit_theta(features, targets, self.gp.fit_steps)
+        params = {n: p.detach() for n, p in self.model.named_parameters()}
+        return Adapted(params, state={"gp.features": features, "gp.targets": targets, "gp.theta": theta})
+
+    @torch.no_grad()
+    def predict_with_variance(self, adapted: Adapted, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GP head's predictive mean and variance of the ``±1`` label (``adkf`` only)."""
+        if "gp.theta" not in adapted.state:
+            raise ValueError("only the adkf learner has a predictive variance")
+        head = {n[len("head."):]: p for n, p in adapted.params.items() if n.startswith("head.")}
+        representation = self.represent(batch)  # the encoder is not adapted: its own weights
+        features = functional_call(self.model.head, head, (representation,), {"hidden_only": True})
+        state = adapted.state
+        return gp.posterior(state["gp.features"], state["gp.targets"], features, state["gp.theta"])
 
     @torch.no_grad()
     def _prototype_params(self, support, labels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -181,6 +222,8 @@ class FewShotLearner(nn.Module):
     def predict(self, adapted: Adapted, batch) -> torch.Tensor:
         """Outputs of the adapted model: logits (classification) or values (regression).
         ``batch`` may be a :meth:`represent` output when :attr:`encoder_fixed`."""
+        if "gp.theta" in adapted.state:
+            return gp.probability_logit(*self.predict_with_variance(adapted, batch))
         if isinstance(batch, torch.Tensor):
             head = {n[len("head."):]: p for n, p in adapted.params.items() if n.startswith("head.")}
             out = functional_call(self.model.head, head, (batch,))

@@ -7,6 +7,7 @@ same URI to Lightning's ``MLFlowLogger`` (:func:`tracking_uri`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -19,7 +20,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 
 from molprior import __version__
-from molprior.files import file_hash, frame_hash
+from molprior.files import file_hash, frame_hash, write_text
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "molprior"
@@ -221,6 +222,41 @@ def _take_over(run_id: str) -> None:
         client.delete_tag(run_id, ABANDONED_TAG)
 
 
+#: The file in a training's output directory naming the MLflow run it logs into (for --resume).
+RUN_FILE = "mlflow_run.json"
+
+
+def recorded_run(directory: str | Path) -> str | None:
+    """The MLflow run id the last training in ``directory`` recorded, if any."""
+    try:
+        return json.loads((Path(directory) / RUN_FILE).read_text())["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_run(directory: str | Path, run_id: str) -> None:
+    """Note in ``directory`` that its training logs into ``run_id``."""
+    write_text(json.dumps({"run_id": run_id}) + "\n", Path(directory) / RUN_FILE)
+
+
+def resumable_run(directory: str | Path, checkpoint: Path | None) -> str | None:
+    """The run a resumed training in ``directory`` continues: the recorded one when there is
+    a checkpoint to resume from and the run is still in this tracking store, else ``None``
+    (a new run).  Raises :class:`RunInUseError` when the recorded run is alive in another
+    process, fresh run or not: nothing is cleared or continued under a live training."""
+    previous = recorded_run(directory)
+    if previous is None:
+        return None
+    known = continuable(previous)
+    if checkpoint is None:
+        return None
+    if not known:
+        log.warning("the MLflow run %s recorded in %s is not in %s (or was deleted): continuing from %s in a new run",
+                    previous, Path(directory) / RUN_FILE, tracking_uri(), checkpoint.name)
+        return None
+    return previous
+
+
 def sqlite_artifact_root(uri: str) -> Path | None:
     """Where the experiments of a local sqlite store keep their artifacts: ``mlartifacts``
     beside the database file (``./mlartifacts`` for the default ``sqlite:///mlflow.db``), so a
@@ -274,6 +310,13 @@ def log_table_hash(frame: pd.DataFrame, role: str) -> str:
     digest = frame_hash(frame)
     mlflow.log_param(f"{role}.sha256", digest)
     return digest
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log parameters resolved while running (lists joined with commas)."""
+    import mlflow
+
+    mlflow.log_params({k: _param(v) for k, v in params.items()})
 
 
 def log_metrics(metrics: Mapping[str, float]) -> None:

@@ -156,6 +156,8 @@ def load_generator(directory: str | Path) -> tuple[MoleculeVAE, SelfiesVocabular
 
 
 FEWSHOT_FORMAT = "molprior-fewshot/1"
+#: Prefix of an adapted model's per-task tensors in its weights file (the GP head's support).
+ADAPTED_STATE = "adapted_state."
 
 
 def save_learner(learner: "FewShotLearner", directory: str | Path, metadata: dict | None = None,
@@ -168,6 +170,7 @@ def save_learner(learner: "FewShotLearner", directory: str | Path, metadata: dic
     state = {k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()}
     if adapted is not None:
         state.update({f"maml.model.{k}": v.detach().cpu().contiguous() for k, v in adapted.params.items()})
+        state.update({f"{ADAPTED_STATE}{k}": v.detach().cpu().contiguous() for k, v in adapted.state.items()})
     with atomic_path(directory / "model.safetensors") as tmp:
         save_file(state, str(tmp))
     model = learner.model
@@ -182,7 +185,9 @@ def save_learner(learner: "FewShotLearner", directory: str | Path, metadata: dic
 
 
 def load_learner(directory: str | Path) -> tuple["FewShotLearner", dict]:
-    """The few-shot model in ``directory`` (eval mode) and its JSON description."""
+    """The few-shot model in ``directory`` (eval mode) and its JSON description; an adapted
+    model's per-task tensors (:attr:`~molprior.meta.learner.Adapted.state`) are under the
+    description's ``adapted_state``."""
     from molprior.meta.learner import FewShotLearner, LearnerConfig
     from molprior.models.heads import HeadConfig, TaskModel
 
@@ -190,6 +195,9 @@ def load_learner(directory: str | Path) -> tuple["FewShotLearner", dict]:
     description = _read_description(directory / "model.json", FEWSHOT_FORMAT, "model.safetensors")
     model = TaskModel(GraphEncoder(EncoderConfig(**description["encoder"])), HeadConfig(**description["head"]))
     learner = FewShotLearner(model, LearnerConfig(**description["learner"]))
-    load_weights_into(learner, directory / "model.safetensors")
+    tensors = load_weights(directory / "model.safetensors")
+    description["adapted_state"] = {k[len(ADAPTED_STATE):]: tensors.pop(k) for k in list(tensors)
+                                    if k.startswith(ADAPTED_STATE)}
+    load_weights_into(learner, directory / "model.safetensors", tensors)
     learner.eval()
     return learner, description

@@ -16,8 +16,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from molprior.data.episodes import Episode, can_sample, fewshot_episodes, training_episode
-from molprior.evaluation.fewshot import FewShotTask, episode_seed
+from molprior.data.episodes import Episode, can_sample, training_episode
+from molprior.evaluation.fewshot import FewShotTask, draw_episodes
 from molprior.meta.batches import MoleculeBank
 
 
@@ -116,15 +116,15 @@ class ValidationAssay:
 
 
 def validation_assays(tasks: Sequence[FewShotTask], bank: MoleculeBank, support_size: int, draws: int,
-                      task_type: str, seed: int = 0) -> list[ValidationAssay]:
-    """The few-shot protocol's draws on the meta-validation assays (full queries); assays too
-    small for ``support_size`` are left out."""
+                      task_type: str, seed: int = 0, protocol: str = "balanced") -> list[ValidationAssay]:
+    """The few-shot protocol's draws (``protocol``: ``balanced`` or ``fsmol``, see
+    :func:`molprior.evaluation.fewshot.draw_episodes`) on the meta-validation assays, full
+    queries; assays too small for ``support_size`` are left out."""
     assays = []
     for task in tasks:
-        if not can_sample(task.labels, support_size // 2, support_size - support_size // 2):
-            continue
-        episodes = fewshot_episodes(task.labels, support_size, draws, episode_seed(seed, task.assay, support_size))
-        assays.append(ValidationAssay(task, bank.indices(task.smiles), bank, episodes, task_type))
+        episodes = [episode for _, episode in draw_episodes(task, support_size, draws, seed, protocol)]
+        if episodes:
+            assays.append(ValidationAssay(task, bank.indices(task.smiles), bank, episodes, task_type))
     return assays
 
 

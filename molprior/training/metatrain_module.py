@@ -90,12 +90,19 @@ class MetaTrainModule(OuterLoopModule):
         values = {"val_delta_auprc": float(np.mean(per_assay["delta_auprc"])),
                   "val_roc_auc": float(np.mean(per_assay["roc_auc"]))}
         if self.trainer.sanity_checking:  # the full validation before any meta-step: the starting point
-            self.history.append({"epoch": -1, "step": 0, **values})
+            if not self.history:  # (a resumed run has it from its checkpoint)
+                self.history.append({"epoch": -1, "step": 0, **values})
             return
         self.log_dict(values, prog_bar=True)
         train = self.trainer.callback_metrics.get("train_loss")
         self.history.append({"epoch": self.current_epoch, "step": self.global_step, **values,
                              **({"train_loss": float(train)} if train is not None else {})})
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["molprior_history"] = list(self.history)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = list(checkpoint.get("molprior_history", []))
 
     def configure_optimizers(self):
         encoder = list(self.learner.model.encoder.parameters())

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from molprior.config import FewShotConfig, MetaTrainConfig
+from molprior.config import ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FewShotConfig, MetaTrainConfig
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable, prepare_table
-from molprior.evaluation.fewshot import (BASELINES, FewShotTask, Method, format_results, per_task_means, run_fewshot,
-                                         set_aside_unfingerprintable, summarize, tasks_from_table)
+from molprior.evaluation.fewshot import (BASELINES, PROTOCOLS, FewShotTask, Method, by_protein_class, format_results,
+                                         fsmol_summary, run_fewshot, set_aside_unfingerprintable, summarize,
+                                         tasks_from_table)
 from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
 from molprior.tracking import runs
@@ -108,12 +109,29 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
             elif name == "maml_scratch":  # without a prior the encoder has to be meta-trained too
                 variant.prior = "random"
                 variant.optim = {**base.optim, "encoder_lr_scale": 1.0}
+            elif name in ("adkf", "adkf_scratch"):  # the GP head; the encoder learns from the tasks
+                variant.learner = {**ADKF_LEARNER, "gp": base.learner.get("gp", {})}
+                variant.head = {**ADKF_HEAD, **base.head}
+                variant.optim = {**base.optim, **ADKF_OPTIM}
+                if name == "adkf_scratch":
+                    variant.prior, variant.optim["encoder_lr_scale"] = "random", 1.0
             log.info("meta-training %s (seed %d)", name, seed)
             outcome = run_metatraining(variant, output_dir / "models" / f"{name}-seed{seed}", prepared=prepared,
                                        bank=bank, jobs=jobs, progress=False, nested=True, run_name=f"metatrain-{name}")
             learner, _ = load_learner(outcome.model_dir)
         methods[name] = learner_method(learner, bank)
     return methods
+
+
+def in_protocol_order(per_draw: pd.DataFrame, tasks: list[FewShotTask], methods: list[str]) -> pd.DataFrame:
+    """Rows by assay (in ``tasks`` order), support size, draw, then method (in ``methods`` order)."""
+    if per_draw.empty:
+        return per_draw
+    assay_rank = {t.assay: i for i, t in enumerate(tasks)}
+    method_rank = {m: i for i, m in enumerate(methods)}
+    keys = per_draw.assign(_a=per_draw["assay"].map(assay_rank), _m=per_draw["method"].map(method_rank))
+    return (keys.sort_values(["_a", "support_size", "draw", "_m"], kind="stable").drop(columns=["_a", "_m"])
+            .reset_index(drop=True))
 
 
 def rejected_with(prepared: PreparedTable, left_out: dict[str, str]) -> pd.DataFrame:
@@ -127,24 +145,53 @@ def rejected_with(prepared: PreparedTable, left_out: dict[str, str]) -> pd.DataF
     return pd.concat([prepared.rejected, extra], ignore_index=True).sort_values("line", kind="stable")
 
 
-NEURAL_METHODS = ("gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained")
-META_METHODS = ("protonet", "maml_scratch", "maml_pretrained")
+NEURAL_METHODS = ("gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained", "adkf",
+                  "adkf_scratch")
+META_METHODS = ("protonet", "maml_scratch", "maml_pretrained", "adkf", "adkf_scratch")
 METHODS = (*BASELINES, *NEURAL_METHODS)
+
+
+#: FS-Mol's support sizes; other inputs default to the first three.
+FSMOL_SUPPORT_SIZES = (16, 32, 64, 128)
+
+
+def with_defaults(config: FewShotConfig, prepared: PreparedTable) -> FewShotConfig:
+    """``config`` with its protocol, support sizes and assays filled in for ``prepared`` (FS-Mol's
+    data: its protocol, sizes, test and valid tasks) and its assay lists resolved to names."""
+    fsmol = prepared.format == "fsmol"
+    protocol = config.protocol or ("fsmol" if fsmol else "balanced")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    sizes = config.support_sizes or list(FSMOL_SUPPORT_SIZES if fsmol else FSMOL_SUPPORT_SIZES[:3])
+    test = config.test_assays or (["split:test"] if fsmol else [])
+    val = config.val_assays or (["split:valid"] if fsmol else [])
+    if not test:
+        raise ValueError("no test assays given (--test-assays)")
+    groups = prepared.assay_groups
+    return replace(config, protocol=protocol, support_sizes=sizes,
+                   test_assays=resolve_assays(test, prepared.assays, "--test-assays", groups=groups),
+                   val_assays=resolve_assays(val, prepared.assays, "--val-assays", groups=groups))
+
+
+def protein_classes(prepared: PreparedTable) -> dict[str, str]:
+    """Each assay's protein class, where the input carries one (FS-Mol's task metadata)."""
+    if "protein_class" not in prepared.table.columns:
+        return {}
+    first = prepared.table.drop_duplicates("assay")
+    return dict(zip(first["assay"], first["protein_class"].replace("", "unknown")))
 
 
 def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: PreparedTable | None = None,
                   jobs: int = 1) -> FewShotOutcome:
-    """Run the few-shot protocol of ``config`` and write ``results.csv``, ``per_task.csv``,
-    ``per_draw.csv`` and ``delta_auprc.png`` into ``output_dir``; log them to the active
-    MLflow run when there is one."""
+    """Run the few-shot protocol of ``config`` and write ``results.csv``, ``per_task.csv``
+    (FS-Mol's summary columns, one row per draw), ``by_protein_class.csv`` (where the input
+    carries protein classes), ``rejected.csv`` and ``delta_auprc.png`` into ``output_dir``;
+    log them to the active MLflow run when there is one."""
     unknown = [m for m in config.methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
-    if not config.test_assays:
-        raise ValueError("no test assays given (--test-assays)")
     prepared = prepared or prepare(config, jobs)
-    config = replace(config, test_assays=resolve_assays(config.test_assays, prepared.assays, "--test-assays"),
-                     val_assays=resolve_assays(config.val_assays, prepared.assays, "--val-assays"))
+    config = with_defaults(config, prepared)
     overlap = set(config.test_assays) & set(config.val_assays)
     if overlap:
         raise ValueError(f"assays both in the test and the validation set: {sorted(overlap)}")
@@ -155,26 +202,31 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     neural = [name for name in config.methods if name in NEURAL_METHODS]
     bank = neural_bank(neural, config, prepared, tasks, jobs, left_out) if neural else None
     for seed in config.all_seeds:
-        methods = {name: BASELINES[name] for name in config.methods if name in BASELINES}
-        if neural:
-            methods.update(neural_methods(neural, config, prepared, bank, out, seed, jobs))
-        methods = {name: methods[name] for name in config.methods}
-        total = len(tasks) * len(config.support_sizes) * config.draws * len(methods)
+        baselines = {name: BASELINES[name] for name in config.methods if name in BASELINES}
+        learners = neural_methods(neural, config, prepared, bank, out, seed, jobs) if neural else {}
+        total = len(tasks) * len(config.support_sizes) * config.draws * len(config.methods)
         with progress_bar(f"few-shot protocol (seed {seed})", total) as advance:
-            frame = run_fewshot(tasks, config.support_sizes, methods, config.draws, seed, progress=advance)
-        frames.append(frame.assign(seed=seed))
+            # the fingerprint baselines in worker processes, one assay each; the neural methods here
+            parts = [run_fewshot(tasks, config.support_sizes, group, config.draws, seed, progress=advance,
+                                 protocol=config.protocol, jobs=group_jobs)
+                     for group, group_jobs in ((baselines, jobs), (learners, 1)) if group]
+        frames.append(in_protocol_order(pd.concat(parts, ignore_index=True), tasks, config.methods).assign(seed=seed))
     per_draw = pd.concat(frames, ignore_index=True)
     summary = summarize(per_draw)
-    per_task = per_task_means(per_draw) if len(per_draw) else pd.DataFrame()
+    per_task = fsmol_summary(per_draw)
     outputs = {
         "results": write_csv(summary, out / "results.csv"),
         "per_task": write_csv(per_task, out / "per_task.csv"),
-        "per_draw": write_csv(per_draw, out / "per_draw.csv"),
         "rejected": write_csv(rejected_with(prepared, left_out), out / "rejected.csv"),
     }
+    classes = protein_classes(prepared)
+    if classes:
+        outputs["by_protein_class"] = write_csv(by_protein_class(per_draw, classes), out / "by_protein_class.csv")
     if len(summary):
         outputs["plot"] = plot_metric_vs_support(summary, out / "delta_auprc.png")
     if runs.active():
+        runs.log_params({"protocol.resolved": config.protocol, "support_sizes.resolved": config.support_sizes,
+                         "n_test_assays": len(config.test_assays), "n_val_assays": len(config.val_assays)})
         runs.log_table_hash(prepared.table, "input_table")
         runs.log_metrics({f"{r.method}.{r.metric}.k{r.support_size}": r.mean for r in summary.itertuples()})
         runs.log_files(outputs, artifact_path="fewshot")

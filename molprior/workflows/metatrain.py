@@ -25,7 +25,7 @@ from molprior.tracking.artifacts import resolve_model_dir
 from molprior.training.export import load_encoder, save_learner
 from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
 from molprior.training.metatrain_module import MetaTrainModule
-from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
+from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints, last_checkpoint
 from molprior.workflows.fewshot import prepare
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,11 @@ def split_tasks(prepared: PreparedTable, config: MetaTrainConfig) -> tuple[list[
     """Meta-training and meta-validation tasks; the test assays are left out entirely."""
     table = prepared.table
     assays = prepared.assays
-    val = resolve_assays(config.val_assays, assays, "val_assays")
-    held_out = set(val) | set(resolve_assays(config.test_assays, assays, "test_assays", unknown_ok=True))
-    train = resolve_assays(config.train_assays, assays, "train_assays") or [a for a in assays if a not in held_out]
+    groups = prepared.assay_groups
+    val = resolve_assays(config.val_assays, assays, "val_assays", groups=groups)
+    held_out = set(val) | set(resolve_assays(config.test_assays, assays, "test_assays", unknown_ok=True, groups=groups))
+    train = (resolve_assays(config.train_assays, assays, "train_assays", groups=groups)
+             or [a for a in assays if a not in held_out])
     overlap = set(train) & held_out
     if overlap:
         raise ValueError(f"assays both in meta-training and held out: {sorted(overlap)}")
@@ -83,9 +85,15 @@ def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | 
                     "; ".join(f"{s}: {r}" for s, r in list(errors.items())[:5]))
         if left_out is not None:
             left_out.update({s: f"cannot featurise: {r}" for s, r in errors.items()})
-        for task in tasks:
-            task.keep([i for i, s in enumerate(task.smiles) if s in bank])
+    keep_featurised(tasks, bank)
     return bank
+
+
+def keep_featurised(tasks: list[FewShotTask], bank: MoleculeBank) -> None:
+    """Drop from ``tasks`` the molecules ``bank`` holds no features for (they did not featurise)."""
+    for task in tasks:
+        if any(s not in bank for s in task.smiles):
+            task.keep([i for i, s in enumerate(task.smiles) if s in bank])
 
 
 def _flat(config: MetaTrainConfig) -> dict:
@@ -101,11 +109,16 @@ def _flat(config: MetaTrainConfig) -> dict:
 def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: PreparedTable | None = None,
                      bank: MoleculeBank | None = None, jobs: int = 1, progress: bool = True,
                      cache_dir: str | Path | None = None, nested: bool = False,
-                     run_name: str = "metatrain") -> MetaTrainOutcome:
+                     run_name: str = "metatrain", resume: bool = False) -> MetaTrainOutcome:
     """Meta-train on ``config``'s meta-training assays, choose the checkpoint with the best
     meta-validation ΔAUPRC (the starting weights included: meta-training that never beats its
     start on meta-validation exports the start), export it to ``output_dir/model`` and log it
-    to MLflow."""
+    to MLflow.
+
+    With ``resume``, training continues from the newest usable checkpoint in ``output_dir``
+    (:func:`~molprior.training.trainer.last_checkpoint`; a run killed with ``kill -9`` leaves
+    one every ``checkpoint_every_n_steps`` steps and at every epoch's end) in the same MLflow
+    run, and its history carries on from the checkpoint's."""
     trainer_config = TrainerConfig(**{**META_TRAINER_DEFAULTS, **config.trainer})
     if str(trainer_config.devices) not in ("1", "auto") or trainer_config.num_nodes != 1 or "ddp" in trainer_config.strategy:
         raise ValueError("meta-training runs in one process (its validation chooses checkpoints on per-assay scores "
@@ -113,13 +126,24 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                          "generative pretraining is the stage that scales out with DDP")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    clear_checkpoints(out)
+    checkpoint = last_checkpoint(out) if resume else None
+    if resume and checkpoint is None:
+        log.warning("no usable checkpoint in %s: starting from scratch", out)
+    previous_run = runs.resumable_run(out, checkpoint)
+    if checkpoint is None:
+        clear_checkpoints(out)
     torch.manual_seed(config.seed)  # the head's (and a random encoder's) initial weights
-    with runs.tracked_run(run_name, params=_flat(config), nested=nested) as run:
+    with runs.tracked_run(run_name, params=None if previous_run else _flat(config), nested=nested,
+                          run_id=previous_run) as run:
+        runs.record_run(out, run.info.run_id)
         prepared = prepared or prepare(config, jobs)
-        runs.log_table_hash(prepared.table, "input_table")
+        if previous_run is None:
+            runs.log_table_hash(prepared.table, "input_table")
         train_tasks, val_tasks = split_tasks(prepared, config)
-        bank = bank or build_bank(train_tasks + val_tasks, jobs, cache_dir)
+        if bank is None:
+            bank = build_bank(train_tasks + val_tasks, jobs, cache_dir)
+        else:
+            keep_featurised(train_tasks + val_tasks, bank)
         encoder, source = load_prior_encoder(config.prior, config.encoder)
         module = MetaTrainModule(encoder.config.to_dict(), config.head, config.learner, config.optim)
         module.learner.model.encoder.load_state_dict(encoder.state_dict())
@@ -127,7 +151,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size, learner.task_type,
                                  config.steps_per_epoch * config.tasks_per_step, config.seed)
         validation = validation_assays(val_tasks, bank, config.val_support_size, config.val_draws,
-                                       learner.task_type, config.seed)
+                                       learner.task_type, config.seed, config.val_protocol)
         if not validation:
             raise ValueError(f"no meta-validation assay has enough actives and inactives for support size "
                              f"{config.val_support_size}")
@@ -138,7 +162,10 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                                 monitor="val_delta_auprc", mode="max", inference_mode=False,
                                 sanity_val_steps=-1)
         start = copy.deepcopy(module.learner.state_dict())
-        trainer.fit(module, datamodule=MetaDataModule(train, validation, config.tasks_per_step))
+        if checkpoint is not None:
+            log.info("resuming from %s", checkpoint)
+        trainer.fit(module, datamodule=MetaDataModule(train, validation, config.tasks_per_step),
+                    ckpt_path=str(checkpoint) if checkpoint else None)
         history = module.history
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None

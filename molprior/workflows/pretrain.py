@@ -23,7 +23,6 @@ from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkp
 from molprior.workflows.progress import progress_bar
 
 log = logging.getLogger(__name__)
-RUN_FILE = "mlflow_run.json"
 
 
 @dataclass
@@ -128,14 +127,9 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
     if resume and checkpoint is None:
         log.warning("no usable checkpoint in %s: starting from scratch", out)
     # Nothing is cleared or continued while another process still trains here (RunInUseError).
-    previous_run = _recorded_run(out)
-    if previous_run is not None and not runs.continuable(previous_run) and checkpoint is not None:
-        log.warning("the MLflow run %s recorded in %s is not in %s (or was deleted): continuing from %s in a new run",
-                    previous_run, out / RUN_FILE, runs.tracking_uri(), checkpoint.name)
-        previous_run = None
+    previous_run = runs.resumable_run(out, checkpoint)
     if checkpoint is None:
         clear_checkpoints(out)
-        previous_run = None
 
     params = {**_flat_params(config), "trainer.world_size": trainer.world_size}
     parent = load_parent(config.init_from)
@@ -143,7 +137,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
     with runs.tracked_run("pretrain", params=params, run_id=previous_run, nested=nested) as run:
         import mlflow
 
-        write_text(json.dumps({"run_id": run.info.run_id}) + "\n", out / RUN_FILE)
+        runs.record_run(out, run.info.run_id)
         corpus_sha256 = runs.log_input_file(config.corpus, "corpus")
         peptides_sha256 = runs.log_input_file(config.peptides, "peptides") if config.peptides else None
         if parent is not None:
@@ -220,14 +214,6 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         model_ids = {"generator": runs.log_model_dir("generator", model_dir, "molprior-generator", tags),
                      "encoder": runs.log_model_dir("encoder", model_dir / "encoder", "molprior-encoder", tags)}
     return PretrainOutcome(out, model_dir, run.info.run_id, final, model_ids)
-
-
-def _recorded_run(out: Path) -> str | None:
-    """The MLflow run id the last pretraining in ``out`` recorded, if any."""
-    try:
-        return json.loads((out / RUN_FILE).read_text())["run_id"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _train_on_other_rank(trainer, config: PretrainConfig, out: Path, resume: bool, jobs: int,

@@ -61,7 +61,7 @@ def test_every_dataset_has_licence_citation_and_pinned_checksum(name):
     assert re.fullmatch(r"md5:[0-9a-f]{32}|sha256:[0-9a-f]{64}", checksum), checksum
     assert dataset.source.filename and "/" not in dataset.source.filename
     assert dataset.source.location
-    assert dataset.reader in set(readers.FORMATS) | {""}  # "": fetch only (FS-Mol)
+    assert dataset.reader in set(readers.FORMATS) | {""}  # "": fetch only (FS-Mol's target metadata)
 
 
 def test_catalog_covers_the_embedded_sources():

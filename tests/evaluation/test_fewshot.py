@@ -76,3 +76,54 @@ def test_molecules_without_a_fingerprint_are_set_aside_with_their_reason(table):
     assert task.smiles == expected and len(task.labels) == n - 2 and task.fingerprints.shape == (n - 2, 2048)
     per_draw = run_fewshot([task], [16], BASELINES, n_draws=2, seed=0)  # the protocol runs on the rest
     assert len(per_draw) == 2 * len(BASELINES)
+
+
+@pytest.fixture(scope="module")
+def fsmol_task() -> FewShotTask:
+    from pathlib import Path
+
+    from molprior.data.fsmol import read_task_files
+
+    rows = read_task_files(Path(__file__).parents[1] / "data" / "fsmol_original")
+    rows = rows[rows["assay"] == "CHEMBL1066254"]
+    return FewShotTask("CHEMBL1066254", rows["smiles"].tolist(), rows["label"].to_numpy())
+
+
+def test_fsmol_protocol_draws_fsmols_supports_whatever_the_seed(fsmol_task):
+    from molprior.data.episodes import fsmol_episode
+
+    first = run_fewshot([fsmol_task], [16, 128], {"rf_ecfp": BASELINES["rf_ecfp"]}, n_draws=10, seed=0,
+                        protocol="fsmol")
+    other_seed = run_fewshot([fsmol_task], [16, 128], {"rf_ecfp": BASELINES["rf_ecfp"]}, n_draws=10, seed=5,
+                             protocol="fsmol")
+    assert len(first) == 20 and first["draw"].tolist() == list(range(10)) * 2
+    assert first["fraction_positive_train"].tolist() == other_seed["fraction_positive_train"].tolist()
+    for row in first.itertuples():
+        episode = fsmol_episode(fsmol_task.labels, row.support_size, row.draw)
+        assert row.n_query == len(episode.query) == len(fsmol_task.labels) - row.support_size
+        assert row.fraction_positive_train == pytest.approx(fsmol_task.labels[episode.support].mean())
+    # ΔAUPRC is average precision minus the query's positive fraction, as FS-Mol computes it
+    np.testing.assert_allclose(first["delta_auprc"], first["avg_precision"] - first["active_fraction"], atol=1e-12)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        run_fewshot([fsmol_task], [16], BASELINES, n_draws=1, protocol="random")
+
+
+def test_fsmol_summary_and_protein_class_breakdown(fsmol_task):
+    from molprior.evaluation.fewshot import PER_TASK_COLUMNS, by_protein_class, fsmol_summary
+
+    other = FewShotTask("copy", fsmol_task.smiles, fsmol_task.labels)
+    per_draw = run_fewshot([fsmol_task, other], [16], BASELINES, n_draws=2, protocol="fsmol")
+    summary = fsmol_summary(per_draw)
+    assert list(summary.columns) == list(PER_TASK_COLUMNS)
+    assert set(summary["task"]) == {"CHEMBL1066254", "copy"} and set(summary["size"]) == {16}
+    classes = by_protein_class(per_draw, {"CHEMBL1066254": "transferase"})
+    rf = classes[classes["method"] == "rf_ecfp"].set_index("protein_class")
+    assert rf["n_tasks"].to_dict() == {"transferase": 1, "unknown": 1}
+    expected = per_draw[(per_draw.method == "rf_ecfp") & (per_draw.assay == "copy")]["delta_auprc"].mean()
+    assert rf.loc["unknown", "delta_auprc"] == pytest.approx(expected)
+
+
+def test_worker_processes_give_the_same_rows(table):
+    tasks = tasks_from_table(table, ASSAYS)
+    alone = run_fewshot(tasks, [16], BASELINES, n_draws=2, seed=1)
+    pd.testing.assert_frame_equal(run_fewshot(tasks, [16], BASELINES, n_draws=2, seed=1, jobs=2), alone)

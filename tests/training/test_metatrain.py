@@ -94,3 +94,23 @@ def test_a_model_from_another_featuriser_is_refused(prepared, tmp_path):
     write_manifest(outcome.model_dir)  # a consistent model, only from another featuriser
     with pytest.raises(ModelFormatError, match="ogb-0"):
         load_learner(outcome.model_dir)
+
+
+def test_a_killed_meta_training_resumes_in_the_same_run(prepared, tmp_path):
+    """A run cut short (as by kill -9: the first epoch's checkpoints are all it leaves)
+    continues with --resume from its newest checkpoint, in the same MLflow run, its history
+    carried on; without --resume a new run starts from scratch."""
+    out = tmp_path / "run"
+    first = run_metatraining(_config("x", trainer={"max_epochs": 1, "patience": 10}), out, prepared=prepared,
+                             progress=False)
+    assert (out / "checkpoints" / "last.ckpt").exists()
+    client = mlflow.MlflowClient()
+    client.set_terminated(first.run_id, status="KILLED")  # what the next command marks a killed run
+    resumed = run_metatraining(_config("x", trainer={"max_epochs": 3, "patience": 10}), out, prepared=prepared,
+                               progress=False, resume=True)
+    assert resumed.run_id == first.run_id and resumed.metrics["steps_trained"] == 15
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [-1, 0, 1, 2]
+    assert client.get_run(first.run_id).info.status == "FINISHED"
+    fresh = run_metatraining(_config("x", trainer={"max_epochs": 1}), out, prepared=prepared, progress=False)
+    assert fresh.run_id != first.run_id and fresh.metrics["steps_trained"] == 5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 import yaml
@@ -9,7 +11,9 @@ import yaml
 from molprior.cli.main import main
 from _fewshot import TEST, VAL, long_file
 
-ALL = ["rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained"]
+ALL = ["rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained",
+       "adkf", "adkf_scratch"]
+META = ("protonet", "maml_scratch", "maml_pretrained", "adkf", "adkf_scratch")
 
 
 def test_all_methods_write_the_results_table(tmp_path, capsys):
@@ -30,9 +34,9 @@ def test_all_methods_write_the_results_table(tmp_path, capsys):
     assert (results["n_tasks"] == 1).all() and (results["n_draws"] == 2).all()
     assert results["mean"].notna().all()
     per_task = pd.read_csv(out / "per_task.csv")
-    assert set(per_task["assay"]) == set(TEST) and set(per_task["method"]) == set(ALL)
+    assert set(per_task["task"]) == set(TEST) and set(per_task["method"]) == set(ALL)
     assert (out / "delta_auprc.png").stat().st_size > 1000
-    for name in ("protonet", "maml_scratch", "maml_pretrained"):
+    for name in META:
         assert (out / "models" / f"{name}-seed0" / "model" / "model.json").exists()
     printed = capsys.readouterr().out
     assert "maml_pretrained" in printed and "delta_auprc@16" in printed
@@ -40,8 +44,7 @@ def test_all_methods_write_the_results_table(tmp_path, capsys):
     runs = mlflow.search_runs(search_all_experiments=True)
     parent = runs[runs["tags.mlflow.runName"] == "benchmark-fewshot"]
     children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
-    assert sorted(children["tags.mlflow.runName"]) == ["metatrain-maml_pretrained", "metatrain-maml_scratch",
-                                                       "metatrain-protonet"]
+    assert sorted(children["tags.mlflow.runName"]) == sorted(f"metatrain-{name}" for name in META)
     assert parent["metrics.maml_pretrained.delta_auprc.k16"].notna().all()
 
 
@@ -84,14 +87,14 @@ def test_assays_with_commas_are_chosen_by_quoted_name_or_by_position(tmp_path):
                         "--test-assays=-1:", "--support-sizes", "16", "--draws", "2",
                         "--methods", "rf_ecfp", "-o", str(tmp_path / "position"), "-j", "1"])
     assert quoted == by_position == 0
-    assert set(pd.read_csv(tmp_path / "quoted" / "per_task.csv")["assay"]) == {columns[2]}
+    assert set(pd.read_csv(tmp_path / "quoted" / "per_task.csv")["task"]) == {columns[2]}
     assert (tmp_path / "quoted" / "results.csv").read_bytes() == (tmp_path / "position" / "results.csv").read_bytes()
     names = tmp_path / "names.txt"
     names.write_text(f"{columns[0]}\n{columns[1]}\n")
     assert main(["-q", "benchmark", "fewshot", "--input", str(path), "--format", "wide", "--test-assays", f"@{names}",
                  "--support-sizes", "16", "--draws", "2", "--methods", "rf_ecfp", "-o", str(tmp_path / "file"),
                  "-j", "1"]) == 0
-    assert set(pd.read_csv(tmp_path / "file" / "per_task.csv")["assay"]) == set(columns[:2])
+    assert set(pd.read_csv(tmp_path / "file" / "per_task.csv")["task"]) == set(columns[:2])
 
 
 def test_an_unquoted_name_with_a_comma_is_explained(tmp_path, capsys):
@@ -99,3 +102,39 @@ def test_an_unquoted_name_with_a_comma_is_explained(tmp_path, capsys):
     code = main(["benchmark", "fewshot", "--input", str(path), "--format", "wide", "--test-assays", columns[2],
                  "--methods", "rf_ecfp", "-o", str(tmp_path / "b"), "-j", "1"])
     assert code == 2 and "must be quoted" in capsys.readouterr().err
+
+
+def test_fsmol_defaults_to_fsmols_protocol_sizes_and_valid_tasks(tmp_path, capsys):
+    from molprior.data.episodes import fsmol_episode
+    from molprior.evaluation.fewshot import PER_TASK_COLUMNS
+
+    out = tmp_path / "fsmol"
+    code = main(["-q", "benchmark", "fewshot", "--input", "dataset:fsmol", "--test-assays", "CHEMBL1066254,CHEMBL3707738",
+                 "--methods", "rf_ecfp", "--draws", "2", "-o", str(out), "-j", "1"])
+    assert code == 0
+    per_task = pd.read_csv(out / "per_task.csv")
+    assert list(per_task.columns) == list(PER_TASK_COLUMNS)
+    assert sorted(set(per_task["size"])) == [16, 32, 64, 128] and set(per_task["draw"]) == {0, 1}
+    row = per_task[(per_task["task"] == "CHEMBL1066254") & (per_task["size"] == 32) & (per_task["draw"] == 1)].iloc[0]
+    table = pd.read_csv(Path(__file__).parents[2] / "data" / "fsmol" / "fsmol.csv.gz")  # FS-Mol's own rows
+    labels = table.loc[table["assay"] == "CHEMBL1066254", "label"].to_numpy(dtype=float)
+    episode = fsmol_episode(labels, 32, 1)
+    assert row["num_test"] == len(episode.query)
+    assert row["fraction_positive_test"] == labels[episode.query].mean()
+    classes = pd.read_csv(out / "by_protein_class.csv")
+    assert dict(zip(classes["protein_class"], classes["n_tasks"])) == {"transferase": 1, "hydrolase": 1}
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert runs["params.protocol.resolved"].iloc[0] == "fsmol"
+    assert runs["params.n_val_assays"].iloc[0] == "39"  # FS-Mol's valid tasks, the default
+
+    code = main(["-q", "benchmark", "fewshot", "--input", "dataset:fsmol", "--test-assays", "CHEMBL1066254",
+                 "--protocol", "balanced", "--support-sizes", "16", "--methods", "rf_ecfp", "--draws", "2",
+                 "-o", str(tmp_path / "balanced"), "-j", "1"])
+    balanced = pd.read_csv(tmp_path / "balanced" / "per_task.csv")
+    assert code == 0 and (balanced["fraction_positive_train"] == 0.5).all()
+
+
+def test_other_inputs_need_test_assays(tmp_path, capsys):
+    code = main(["benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 40)), "--methods", "rf_ecfp",
+                 "-o", str(tmp_path / "b"), "-j", "1"])
+    assert code == 2 and "no test assays given" in capsys.readouterr().err

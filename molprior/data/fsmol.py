@@ -1,0 +1,219 @@
+"""FS-Mol (Stanley et al., NeurIPS Datasets and Benchmarks 2021): its tasks, read as they are.
+
+Two layouts carry the same measurements:
+
+* FS-Mol's own: a directory (or the figshare ``fsmol.tar``) holding ``train/``, ``valid/`` and
+  ``test/`` folders of ``CHEMBLxxxx.jsonl.gz`` files, one task a file, one molecule a line
+  (``SMILES``, ``Property``, ``LogRegressionProperty``, ``Relation``, ``AssayType`` and
+  precomputed features, which are not read);
+* the compact long table (molprior's embedded copy, ``data/fsmol/fsmol.csv.gz``): one
+  measurement a line, columns :data:`LONG_COLUMNS`.
+
+A task keeps FS-Mol's rows in FS-Mol's order, FS-Mol's binary label (its per-task threshold)
+and FS-Mol's molecules (already cleaned by FS-Mol's pipeline): they are not standardised again
+and the repeated molecules FS-Mol left in some tasks are not merged, because FS-Mol's support
+draws are indices into exactly these rows (:func:`molprior.data.episodes.fsmol_episode`).
+
+Task metadata (target, protein class, EC class) comes from FS-Mol's ``target_info.csv``
+(:func:`read_target_info`); :func:`task_table` joins it to the tasks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import tarfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from molprior.data.schema import assay_table, problems_table
+
+SPLITS = ("train", "valid", "test")
+#: The compact long table's columns (``value``: FS-Mol's ``LogRegressionProperty``, pXC50;
+#: ``relation``: ChEMBL's, on the measured concentration).
+LONG_COLUMNS = ("split", "assay", "smiles", "label", "value", "relation")
+#: The embedded copy's file names (beside each other under ``data/fsmol/``).
+MEASUREMENTS_FILE = "fsmol.csv.gz"
+TASKS_FILE = "fsmol_tasks.csv"
+#: Per-task columns of :func:`task_table`.
+TASK_COLUMNS = ("assay", "split", "assay_type", "n_molecules", "fraction_positive", "target_id", "target_name",
+                "organism", "protein_class", "protein_super_family", "protein_family", "ec_class", "ec_class_name")
+#: Carried onto every measurement of the assay schema (per-family reporting needs them).
+CARRIED_TASK_COLUMNS = ("assay_type", "target_name", "protein_class")
+_TASK_FILE = re.compile(r"(?:^|/)(train|valid|test)/(CHEMBL\d+)\.jsonl\.gz$")
+#: ChEMBL's relation is on the concentration; on the pXC50 scale (minus its log) it turns round.
+PXC50_RELATION = {"=": "=", "~": "=", ">": "<", ">=": "<", ">>": "<", "<": ">", "<=": ">", "<<": ">"}
+
+
+class FsMolError(ValueError):
+    """A path that holds no FS-Mol tasks in either layout."""
+
+
+def is_task_layout(path: str | Path) -> bool:
+    """Whether ``path`` is FS-Mol's own layout: a tar, or a directory with split folders."""
+    path = Path(path)
+    if path.is_dir():
+        return any((path / split).is_dir() for split in SPLITS)
+    return path.name.endswith(".tar") or path.name.endswith(".tar.gz")
+
+
+def _task_file_rows(handle: io.BufferedIOBase, split: str, assay: str) -> list[tuple]:
+    rows = []
+    with gzip.open(handle, "rt", encoding="utf-8") as lines:
+        for text in lines:
+            if not text.strip():
+                continue
+            record = json.loads(text)
+            value = record.get("LogRegressionProperty")
+            rows.append((split, assay, record["SMILES"], float(record["Property"]),
+                         float(value) if value not in (None, "") else np.nan, record.get("Relation") or "=",
+                         record.get("AssayType") or ""))
+    return rows
+
+
+def _task_files(path: Path) -> Iterator[tuple[str, str, io.BufferedIOBase]]:
+    """``(split, assay, open file)`` for every task file, splits in FS-Mol's order, then by name."""
+    if path.is_dir():
+        found = [(m.group(1), m.group(2), file) for file in path.rglob("CHEMBL*.jsonl.gz")
+                 if (m := _TASK_FILE.search(file.relative_to(path).as_posix()))]
+        for split, assay, file in sorted(found, key=lambda t: (SPLITS.index(t[0]), t[1])):
+            with open(file, "rb") as handle:
+                yield split, assay, handle
+        return
+    with tarfile.open(path) as archive:
+        members = [(m.group(1), m.group(2), member) for member in archive.getmembers()
+                   if member.isfile() and (m := _TASK_FILE.search(member.name))]
+        for split, assay, member in sorted(members, key=lambda t: (SPLITS.index(t[0]), t[1])):
+            yield split, assay, archive.extractfile(member)
+
+
+def read_task_files(path: str | Path) -> pd.DataFrame:
+    """Every task of FS-Mol's own layout (directory or tar) as a long table: the
+    :data:`LONG_COLUMNS` plus ``assay_type``, rows in FS-Mol's order."""
+    path = Path(path)
+    rows: list[tuple] = []
+    for split, assay, handle in _task_files(path):
+        rows += _task_file_rows(handle, split, assay)
+    if not rows:
+        raise FsMolError(f"{path}: no FS-Mol task files (train/ valid/ test/ CHEMBLxxxx.jsonl.gz)")
+    return pd.DataFrame(rows, columns=[*LONG_COLUMNS, "assay_type"])
+
+
+def read_long_table(path: str | Path) -> pd.DataFrame:
+    """The compact long table (:data:`LONG_COLUMNS`; ``assay_type`` where the file has it)."""
+    frame = pd.read_csv(path, dtype={"split": str, "assay": str, "smiles": str, "relation": str},
+                        keep_default_na=False, na_values={"value": [""]})
+    missing = [c for c in LONG_COLUMNS if c not in frame.columns]
+    if missing:
+        raise FsMolError(f"{path}: not an FS-Mol long table, missing columns {missing} (has {list(frame.columns)})")
+    frame["label"] = frame["label"].astype(np.float64)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return frame
+
+
+def read_measurements(path: str | Path) -> pd.DataFrame:
+    """FS-Mol's measurements from either layout."""
+    return read_task_files(path) if is_task_layout(path) else read_long_table(path)
+
+
+def protein_class(super_family: object, ec_class_name: object) -> str:
+    """The class a task is reported under: ``kinase`` for protein kinases (most of FS-Mol's
+    test tasks), otherwise the EC class name (``hydrolase``, ``oxidoreductase``, ...), else
+    the protein super family, else ``unknown``."""
+    for value in (super_family if str(super_family) == "kinase" else None, ec_class_name, super_family):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return "unknown"
+
+
+def read_target_info(path: str | Path) -> pd.DataFrame:
+    """FS-Mol's ``target_info.csv``: one row per assay with its target and protein class."""
+    info = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "chembl_id" not in info.columns:
+        raise FsMolError(f"{path}: not FS-Mol's target_info.csv (no chembl_id column)")
+    get = lambda column: info[column] if column in info.columns else pd.Series("", index=info.index)  # noqa: E731
+    return pd.DataFrame({
+        "assay": info["chembl_id"], "target_id": get("target_id"), "target_name": get("pref_name"),
+        "organism": get("assay_organism"),
+        "protein_class": [protein_class(s, e) for s, e in zip(get("protein_super_family"), get("EC_super_class_name"))],
+        "protein_super_family": get("protein_super_family"), "protein_family": get("protein_family"),
+        "ec_class": get("EC_super_class"), "ec_class_name": get("EC_super_class_name"),
+    }).drop_duplicates("assay")
+
+
+def task_table(measurements: pd.DataFrame, info: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per task (:data:`TASK_COLUMNS`), in the measurements' order, metadata joined."""
+    grouped = measurements.groupby("assay", sort=False)
+    tasks = pd.DataFrame({
+        "assay": list(grouped.groups),
+        "split": grouped["split"].first().to_numpy(),
+        "assay_type": grouped["assay_type"].first().to_numpy() if "assay_type" in measurements else "",
+        "n_molecules": grouped.size().to_numpy(),
+        "fraction_positive": grouped["label"].mean().round(6).to_numpy(),
+    })
+    if info is not None:
+        tasks = tasks.merge(info, on="assay", how="left")
+    for column in TASK_COLUMNS:
+        if column not in tasks.columns:
+            tasks[column] = ""
+    tasks = tasks[list(TASK_COLUMNS)].fillna("")
+    tasks.loc[tasks["protein_class"] == "", "protein_class"] = "unknown"
+    return tasks
+
+
+def read_tasks(path: str | Path) -> pd.DataFrame:
+    """A task table written by :func:`task_table` (the embedded ``fsmol_tasks.csv``)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def tasks_beside(path: str | Path) -> pd.DataFrame | None:
+    """The task table stored beside a measurements file or inside a task directory, if any."""
+    path = Path(path)
+    candidate = (path if path.is_dir() else path.parent) / TASKS_FILE
+    return read_tasks(candidate) if candidate.exists() else None
+
+
+def to_schema(measurements: pd.DataFrame, tasks: pd.DataFrame | None, source: str) -> pd.DataFrame:
+    """FS-Mol's measurements in the assay schema, its molecules kept as given (``smiles`` is
+    ``input``), FS-Mol's label, the pXC50 as ``value`` with its relation turned to that scale,
+    and the :data:`CARRIED_TASK_COLUMNS` of each task."""
+    if tasks is None:
+        tasks = task_table(measurements)
+    per_task = tasks.set_index("assay")
+    extra = {}
+    for column in CARRIED_TASK_COLUMNS:
+        mapping = per_task[column] if column in per_task.columns else pd.Series(dtype=str)
+        extra[column] = measurements["assay"].map(mapping).fillna("").to_numpy(dtype=object)
+    extra["split"] = measurements["split"].to_numpy(dtype=object)
+    relation = measurements["relation"].fillna("=").str.strip().map(PXC50_RELATION).fillna("=")
+    table = assay_table(np.arange(len(measurements)) + 2, measurements["smiles"].to_numpy(dtype=object),
+                        measurements["assay"].to_numpy(dtype=object), measurements["value"].to_numpy(np.float64),
+                        relation=relation.to_numpy(dtype=object), unit="pXC50",
+                        label=measurements["label"].to_numpy(np.float64), source=source, extra=extra)
+    table["smiles"] = table["input"]
+    return table
+
+
+def read_fsmol(path: str | Path):
+    """FS-Mol in either layout as a :class:`~molprior.data.readers.ReadResult` (``curated``:
+    the rows are FS-Mol's, taken as they are), with the task table beside it joined."""
+    from molprior.data.readers import ReadResult
+
+    path = Path(path)
+    measurements = read_measurements(path)
+    table = to_schema(measurements, tasks_beside(path), f"FS-Mol:{path.name}")
+    return ReadResult(table, problems_table([]), assays=tuple(dict.fromkeys(measurements["assay"])), curated=True)
+
+
+def assays_of_split(table: pd.DataFrame, split: str) -> list[str]:
+    """The assays of one FS-Mol split (``train``, ``valid``, ``test``), in table order."""
+    if split not in SPLITS:
+        raise FsMolError(f"unknown FS-Mol split {split!r}; choose one of {', '.join(SPLITS)}")
+    if "split" not in table.columns:
+        raise FsMolError("the table has no FS-Mol split column")
+    return list(dict.fromkeys(table.loc[table["split"] == split, "assay"]))
