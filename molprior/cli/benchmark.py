@@ -9,7 +9,7 @@ from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option,
 
 #: Every few-shot method (kept here so that ``--help`` does not import torch).
 ALL_METHODS = ("rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch",
-               "maml_pretrained", "adkf", "adkf_scratch")
+               "maml_pretrained", "adkf", "adkf_scratch", "molprior")
 
 
 def add_parser(commands) -> None:
@@ -44,7 +44,7 @@ def add_parser(commands) -> None:
                               "whose valid tasks are the default); written as --test-assays")
     fewshot.add_argument("--methods", type=comma_list, default=["rf_ecfp", "knn_tanimoto"], metavar="M,...",
                          help="methods to compare (default rf_ecfp,knn_tanimoto; available: " + ", ".join(ALL_METHODS)
-                              + "; 'all' for every one)")
+                              + "; 'all' for every one that can run: molprior needs --model until a few-shot model ships)")
     fewshot.add_argument("--draws", type=int, default=10, help="supports drawn per assay and size (default 10)")
     fewshot.add_argument("--seeds", type=int_list, default=[0], metavar="0,1,...",
                          help="seeds; meta-training and draws are repeated per seed (default 0)")
@@ -53,8 +53,9 @@ def add_parser(commands) -> None:
                               "pipelines/configs/metatrain.yaml (default: molprior's defaults)")
     fewshot.add_argument("--finetune-steps", type=int, default=100,
                          help="Adam steps on the support for gnn_scratch and pretrained_finetune (default 100)")
-    fewshot.add_argument("--model", help="an already meta-trained model for maml_pretrained (directory, runs:/ or "
-                                         "models:/ URI) instead of meta-training one")
+    fewshot.add_argument("--model", help="an already meta-trained few-shot model (directory, runs:/ or models:/ URI): "
+                                         "the `molprior` method adapts it per support (default: the shipped one); "
+                                         "maml_pretrained takes it instead of meta-training one")
     fewshot.add_argument("-o", "--output", required=True, help="output directory for results.csv and the rest")
     add_input_options(fewshot)
     add_jobs_option(fewshot)
@@ -67,9 +68,11 @@ def run_fewshot(args: argparse.Namespace) -> int:
 
     from molprior.config import FewShotConfig, metatrain_overrides
     from molprior.tracking import runs
-    from molprior.workflows.fewshot import run_benchmark
+    from molprior.workflows.fewshot import SHIPPED_FEWSHOT, run_benchmark
 
     methods = list(ALL_METHODS) if args.methods == ["all"] else args.methods
+    if args.methods == ["all"] and not args.model and not (SHIPPED_FEWSHOT / "model.json").exists():
+        methods.remove("molprior")  # `all` is every method that can run: this one needs a model
     config = FewShotConfig(input=args.input, format=args.format, smiles_column=args.smiles_column,
                            target_columns=args.target_columns, assay_column=args.assay_column,
                            value_column=args.value_column, test_assays=args.test_assays,

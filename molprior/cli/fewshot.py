@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option, comma_list, input_spec, int_list, jobs, name_list
+from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option, input_spec, int_list, jobs, name_list
 
 DEFAULT_CONFIG = "pipelines/configs/metatrain.yaml"
 MODEL_HELP = "a model directory, an MLflow run URI (runs:/ID/model) or a registry URI (models:/NAME@ALIAS)"

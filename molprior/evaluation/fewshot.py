@@ -29,6 +29,7 @@ import pandas as pd
 
 from molprior.chem.fingerprints import ecfp, ecfp_with_errors
 from molprior.data.episodes import Episode, can_sample, fewshot_episodes, fsmol_episode
+from molprior.evaluation.calibration import calibration_row
 from molprior.evaluation.metrics import METRICS, average_precision
 from molprior.meta.losses import EXACT, RELATION_CODES
 from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
@@ -87,8 +88,9 @@ def set_aside_unfingerprintable(tasks: Sequence[FewShotTask]) -> dict[str, str]:
     return left_out
 
 
-#: A method scores the query of an episode: ``(task, episode, seed) -> scores``.
-Method = Callable[[FewShotTask, Episode, int], np.ndarray]
+#: A method scores the query of an episode: ``(task, episode, seed) -> scores``, or
+#: ``(scores, spread)`` for a method with a predictive spread (see :mod:`molprior.evaluation.calibration`).
+Method = Callable[[FewShotTask, Episode, int], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 
 
 def rf_ecfp(task: FewShotTask, episode: Episode, seed: int) -> np.ndarray:
@@ -160,11 +162,14 @@ def _task_rows(task: FewShotTask, support_sizes: Sequence[int], methods: Mapping
             truth = task.labels[episode.query]
             for name, method in methods.items():
                 scores = method(task, episode, seed + draw)
+                scores, spread = scores if isinstance(scores, tuple) else (scores, None)
                 row = {"method": name, "assay": task.assay, "support_size": k, "draw": draw,
                        "n_query": len(episode.query),
                        "fraction_positive_train": float(task.labels[episode.support].mean()),
                        "active_fraction": float(truth.mean()), "avg_precision": average_precision(truth, scores)}
                 row.update({metric: fn(truth, scores) for metric, fn in METRICS.items()})
+                if spread is not None:
+                    row.update(calibration_row(truth, scores, spread))
                 rows.append(row)
                 if progress:
                     progress(1)

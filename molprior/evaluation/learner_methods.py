@@ -13,6 +13,7 @@ method                 initialisation                               adaptation t
 ``maml_pretrained``    MAML meta-trained from the prior             inner loop
 ``adkf``               ADKF-IFT meta-trained from the prior         GP kernel fitted to the support
 ``adkf_scratch``       ADKF-IFT meta-trained from a random encoder  GP kernel fitted to the support
+``molprior``           a meta-trained model (``--model``)           its own rule (the model's)
 =====================  ===========================================  ============================
 """
 
@@ -24,13 +25,15 @@ import torch
 from molprior.data.episodes import Episode
 from molprior.evaluation.fewshot import FewShotTask, Method
 from molprior.meta.batches import MoleculeBank
+from molprior.meta import gp
 from molprior.meta.learner import FewShotLearner
 
 QUERY_CHUNK = 2048
 
 
 def learner_method(learner: FewShotLearner, bank: MoleculeBank) -> Method:
-    """A protocol method that adapts ``learner`` to each support and scores the query."""
+    """A protocol method that adapts ``learner`` to each support and scores the query (with the
+    predictive spread, for the GP head)."""
     learner.eval()
     indices: dict[str, np.ndarray] = {}
     representations: dict[str, torch.Tensor] = {}
@@ -51,6 +54,9 @@ def learner_method(learner: FewShotLearner, bank: MoleculeBank) -> Method:
         if learner.encoder_fixed:
             table = representations[task.assay]
             adapted = learner.adapt(table[episode.support], targets)
+            if learner.config.algorithm == "adkf":  # the GP's predictive spread comes with its scores
+                mean, variance = learner.predict_with_variance(adapted, table[episode.query])
+                return gp.probability_logit(mean, variance).numpy(), variance.sqrt().numpy()
             return learner.predict(adapted, table[episode.query]).numpy()
         adapted = learner.adapt(bank.batch(rows[episode.support]), targets)
         query = rows[episode.query]

@@ -15,6 +15,7 @@ from molprior.data.prepare import PreparedTable, prepare_table
 from molprior.evaluation.fewshot import (BASELINES, PROTOCOLS, FewShotTask, Method, by_protein_class, format_results,
                                          fsmol_summary, run_fewshot, set_aside_unfingerprintable, summarize,
                                          tasks_from_table)
+from molprior.evaluation.calibration import calibration_summary
 from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
 from molprior.tracking import runs
@@ -100,8 +101,8 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
             encoder, _ = load_prior_encoder(base.prior if base.prior != "random" else "shipped")
             learner = FewShotLearner(TaskModel(encoder, head), LearnerConfig(algorithm="finetune", finetune_head_only=True,
                                                                              finetune_steps=config.finetune_steps))
-        elif name == "maml_pretrained" and config.model:
-            learner, _, _ = load_fewshot_model(config.model)
+        elif name == "molprior" or (name == "maml_pretrained" and config.model):
+            learner, _, _ = load_fewshot_model(config.model or shipped_fewshot_model())
         else:
             variant = MetaTrainConfig(**{**vars(base)})
             if name == "protonet":
@@ -134,6 +135,18 @@ def in_protocol_order(per_draw: pd.DataFrame, tasks: list[FewShotTask], methods:
             .reset_index(drop=True))
 
 
+#: Where the shipped few-shot model lives in the package (once one ships).
+SHIPPED_FEWSHOT = Path(__file__).resolve().parents[1] / "priors" / "fewshot"
+
+
+def shipped_fewshot_model() -> Path:
+    """The few-shot model that ships in the package; a clear error while none does."""
+    if not (SHIPPED_FEWSHOT / "model.json").exists():
+        raise ValueError("this version ships no meta-trained few-shot model yet: give the `molprior` method one "
+                         "with --model (a `molprior metatrain` output's model/ directory, runs:/ or models:/ URI)")
+    return SHIPPED_FEWSHOT
+
+
 def rejected_with(prepared: PreparedTable, left_out: dict[str, str]) -> pd.DataFrame:
     """The input's rejected rows plus the rows of molecules left out after reading (no
     fingerprint, no graph), each with its reason, in line order."""
@@ -146,7 +159,7 @@ def rejected_with(prepared: PreparedTable, left_out: dict[str, str]) -> pd.DataF
 
 
 NEURAL_METHODS = ("gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained", "adkf",
-                  "adkf_scratch")
+                  "adkf_scratch", "molprior")
 META_METHODS = ("protonet", "maml_scratch", "maml_pretrained", "adkf", "adkf_scratch")
 METHODS = (*BASELINES, *NEURAL_METHODS)
 
@@ -185,7 +198,8 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
                   jobs: int = 1) -> FewShotOutcome:
     """Run the few-shot protocol of ``config`` and write ``results.csv``, ``per_task.csv``
     (FS-Mol's summary columns, one row per draw), ``by_protein_class.csv`` (where the input
-    carries protein classes), ``rejected.csv`` and ``delta_auprc.png`` into ``output_dir``;
+    carries protein classes), ``calibration.csv`` (for methods with a predictive spread),
+    ``rejected.csv`` and ``delta_auprc.png`` into ``output_dir``;
     log them to the active MLflow run when there is one."""
     unknown = [m for m in config.methods if m not in METHODS]
     if unknown:
@@ -219,6 +233,9 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
         "per_task": write_csv(per_task, out / "per_task.csv"),
         "rejected": write_csv(rejected_with(prepared, left_out), out / "rejected.csv"),
     }
+    calibration = calibration_summary(per_draw)
+    if len(calibration):
+        outputs["calibration"] = write_csv(calibration, out / "calibration.csv")
     classes = protein_classes(prepared)
     if classes:
         outputs["by_protein_class"] = write_csv(by_protein_class(per_draw, classes), out / "by_protein_class.csv")

@@ -25,8 +25,9 @@ from molprior.tracking.artifacts import resolve_model_dir
 from molprior.training.export import load_encoder, save_learner
 from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
 from molprior.training.metatrain_module import MetaTrainModule
-from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints, last_checkpoint
+from molprior.training.trainer import TrainerConfig, build_trainer
 from molprior.workflows.fewshot import prepare
+from molprior.workflows.resume import resume_point
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                          "that would need gathering across ranks): set trainer devices 1, num_nodes 1, strategy auto; "
                          "generative pretraining is the stage that scales out with DDP")
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = last_checkpoint(out) if resume else None
-    if resume and checkpoint is None:
-        log.warning("no usable checkpoint in %s: starting from scratch", out)
-    previous_run = runs.resumable_run(out, checkpoint)
-    if checkpoint is None:
-        clear_checkpoints(out)
+    checkpoint, previous_run = resume_point(out, resume)
     torch.manual_seed(config.seed)  # the head's (and a random encoder's) initial weights
     with runs.tracked_run(run_name, params=None if previous_run else _flat(config), nested=nested,
                           run_id=previous_run) as run:

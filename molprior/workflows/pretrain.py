@@ -19,8 +19,9 @@ from molprior.tracking import runs
 from molprior.training.export import load_generator, save_generator
 from molprior.training.pretrain_data import PretrainDataModule
 from molprior.training.pretrain_module import PretrainModule, grow_vocabulary
-from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints, last_checkpoint
+from molprior.training.trainer import TrainerConfig, build_trainer, last_checkpoint
 from molprior.workflows.progress import progress_bar
+from molprior.workflows.resume import resume_point
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +123,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         _train_on_other_rank(trainer, config, out, resume, jobs, cache_dir)
         return None
 
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = last_checkpoint(out) if resume else None
-    if resume and checkpoint is None:
-        log.warning("no usable checkpoint in %s: starting from scratch", out)
-    # Nothing is cleared or continued while another process still trains here (RunInUseError).
-    previous_run = runs.resumable_run(out, checkpoint)
-    if checkpoint is None:
-        clear_checkpoints(out)
+    checkpoint, previous_run = resume_point(out, resume)
 
     params = {**_flat_params(config), "trainer.world_size": trainer.world_size}
     parent = load_parent(config.init_from)

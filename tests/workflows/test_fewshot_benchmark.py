@@ -36,6 +36,8 @@ def test_all_methods_write_the_results_table(tmp_path, capsys):
     per_task = pd.read_csv(out / "per_task.csv")
     assert set(per_task["task"]) == set(TEST) and set(per_task["method"]) == set(ALL)
     assert (out / "delta_auprc.png").stat().st_size > 1000
+    calibration = pd.read_csv(out / "calibration.csv")  # the GP heads' predictive spread, measured
+    assert set(calibration["method"]) == {"adkf", "adkf_scratch"} and calibration["ece"].between(0, 1).all()
     for name in META:
         assert (out / "models" / f"{name}-seed0" / "model" / "model.json").exists()
     printed = capsys.readouterr().out
@@ -138,3 +140,15 @@ def test_other_inputs_need_test_assays(tmp_path, capsys):
     code = main(["benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 40)), "--methods", "rf_ecfp",
                  "-o", str(tmp_path / "b"), "-j", "1"])
     assert code == 2 and "no test assays given" in capsys.readouterr().err
+
+
+def test_the_molprior_method_adapts_a_given_model_and_needs_one(tmp_path, capsys, fewshot_models):
+    data = str(long_file(tmp_path / "assays.csv", 40))
+    code = main(["benchmark", "fewshot", "--input", data, "--test-assays", ",".join(TEST), "--methods", "molprior",
+                 "-o", str(tmp_path / "none"), "-j", "1"])
+    assert code == 2 and "give the `molprior` method one with --model" in capsys.readouterr().err
+    code = main(["-q", "benchmark", "fewshot", "--input", data, "--test-assays", ",".join(TEST), "--support-sizes", "16",
+                 "--draws", "2", "--methods", "rf_ecfp,molprior", "--model", str(fewshot_models[0]),
+                 "-o", str(tmp_path / "given"), "-j", "1"])
+    results = pd.read_csv(tmp_path / "given" / "results.csv")
+    assert code == 0 and list(dict.fromkeys(results["method"])) == ["rf_ecfp", "molprior"]
