@@ -98,11 +98,12 @@ def build_new_allele(out: Path) -> Path:
 
 
 def build_fsmol(out: Path, source: Path | None = None, targets: Path | None = None) -> list[Path]:
-    """FS-Mol's measurements (:data:`fsmol.LONG_COLUMNS`, FS-Mol's order) and its task table
+    """FS-Mol's measurements (:data:`fsmol.LONG_COLUMNS`, in :func:`fsmol.in_task_order`: the
+    same bytes from the figshare tar and from the compact long table) and its task table
     (split, assay type, size, positive fraction, target metadata of ``target_info.csv``)."""
     from molprior.data import fsmol
 
-    measurements = fsmol.read_measurements(source or catalog.fetch("fsmol"))
+    measurements = fsmol.in_task_order(fsmol.read_measurements(source or catalog.fetch("fsmol")))
     info = fsmol.read_target_info(targets or catalog.fetch("fsmol_targets"))
     out.mkdir(parents=True, exist_ok=True)
     long_dest = out / fsmol.MEASUREMENTS_FILE

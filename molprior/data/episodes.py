@@ -56,8 +56,8 @@ def stratified_episode(labels: np.ndarray, n_active: int, n_inactive: int, rng: 
 
 def fsmol_episode(labels: np.ndarray, support_size: int, draw: int) -> Episode | None:
     """The support FS-Mol's evaluation draws for ``draw`` (its seed) at ``support_size``, or
-    ``None`` where FS-Mol skips the draw (fewer than two molecules left for the query, or a
-    class too small to stratify).
+    ``None`` where FS-Mol skips the draw: fewer than two molecules left for the query, a class
+    too small to stratify, or a support or query holding only one class.
 
     FS-Mol lists a task's actives, then its inactives (each in file order), and hands the
     splitter labels 0 for the first group and 1 for the second: its ``get_pos_neg_separated``
@@ -80,6 +80,9 @@ def fsmol_episode(labels: np.ndarray, support_size: int, draw: int) -> Episode |
         support, query = next(splitter.split(np.arange(len(order)), split_labels))
     except ValueError:  # a class with fewer than two members, or sizes it cannot satisfy
         return None
+    for fold in (support, query):
+        if not 0 < split_labels[fold].sum() < len(fold):
+            return None
     return Episode(order[support], order[query])
 
 

@@ -7,7 +7,7 @@ Two layouts carry the same measurements:
   (``SMILES``, ``Property``, ``LogRegressionProperty``, ``Relation``, ``AssayType`` and
   precomputed features, which are not read);
 * the compact long table (molprior's embedded copy, ``data/fsmol/fsmol.csv.gz``): one
-  measurement a line, columns :data:`LONG_COLUMNS`.
+  measurement a line, columns :data:`LONG_COLUMNS`, tasks in :func:`in_task_order`.
 
 A task keeps FS-Mol's rows in FS-Mol's order, FS-Mol's binary label (its per-task threshold)
 and FS-Mol's molecules (already cleaned by FS-Mol's pipeline): they are not standardised again
@@ -45,6 +45,7 @@ TASK_COLUMNS = ("assay", "split", "assay_type", "n_molecules", "fraction_positiv
                 "organism", "protein_class", "protein_super_family", "protein_family", "ec_class", "ec_class_name")
 #: Carried onto every measurement of the assay schema (per-family reporting needs them).
 CARRIED_TASK_COLUMNS = ("assay_type", "target_name", "protein_class")
+TAR_SNIFF_MEMBERS = 20
 _TASK_FILE = re.compile(r"(?:^|/)(train|valid|test)/(CHEMBL\d+)\.jsonl\.gz$")
 #: ChEMBL's relation is on the concentration; on the pXC50 scale (minus its log) it turns round.
 PXC50_RELATION = {"=": "=", "~": "=", ">": "<", ">=": "<", ">>": "<", "<": ">", "<=": ">", "<<": ">"}
@@ -55,11 +56,21 @@ class FsMolError(ValueError):
 
 
 def is_task_layout(path: str | Path) -> bool:
-    """Whether ``path`` is FS-Mol's own layout: a tar, or a directory with split folders."""
+    """Whether ``path`` is FS-Mol's own layout: a directory with split folders, or a tar whose
+    first files are FS-Mol task files."""
     path = Path(path)
     if path.is_dir():
         return any((path / split).is_dir() for split in SPLITS)
-    return path.name.endswith(".tar") or path.name.endswith(".tar.gz")
+    if not (path.name.endswith(".tar") or path.name.endswith(".tar.gz")) or not path.is_file():
+        return False
+    try:
+        with tarfile.open(path) as archive:
+            for _, member in zip(range(TAR_SNIFF_MEMBERS), archive):
+                if member.isfile() and _TASK_FILE.search(member.name):
+                    return True
+    except (tarfile.TarError, OSError):
+        return False
+    return False
 
 
 def _task_file_rows(handle: io.BufferedIOBase, split: str, assay: str) -> list[tuple]:
@@ -106,19 +117,37 @@ def read_task_files(path: str | Path) -> pd.DataFrame:
 
 def read_long_table(path: str | Path) -> pd.DataFrame:
     """The compact long table (:data:`LONG_COLUMNS`; ``assay_type`` where the file has it)."""
-    frame = pd.read_csv(path, dtype={"split": str, "assay": str, "smiles": str, "relation": str},
-                        keep_default_na=False, na_values={"value": [""]})
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.columns = [c.strip().lower() for c in frame.columns]
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
     if missing:
         raise FsMolError(f"{path}: not an FS-Mol long table, missing columns {missing} (has {list(frame.columns)})")
-    frame["label"] = frame["label"].astype(np.float64)
+    frame["label"] = pd.to_numeric(frame["label"], errors="raise").astype(np.float64)
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     return frame
+
+
+def looks_like_long_table(frame: pd.DataFrame) -> bool:
+    """Whether the first rows of a CSV are FS-Mol's long table: its columns, FS-Mol's split
+    names and 0/1 labels."""
+    columns = {c.strip().lower(): c for c in frame.columns}
+    if not set(LONG_COLUMNS) <= set(columns) or frame.empty:
+        return False
+    splits = set(frame[columns["split"]].astype(str).str.strip())
+    labels = set(frame[columns["label"]].astype(str).str.strip())
+    return splits <= set(SPLITS) and labels <= {"0", "1", "0.0", "1.0"}
 
 
 def read_measurements(path: str | Path) -> pd.DataFrame:
     """FS-Mol's measurements from either layout."""
     return read_task_files(path) if is_task_layout(path) else read_long_table(path)
+
+
+def in_task_order(measurements: pd.DataFrame) -> pd.DataFrame:
+    """Tasks by split (train, valid, test), then by name, as FS-Mol's files are listed; each
+    task's rows in their own order (the order FS-Mol's draws index)."""
+    rank = measurements["split"].map({s: i for i, s in enumerate(SPLITS)})
+    return measurements.assign(_rank=rank).sort_values(["_rank", "assay"], kind="stable").drop(columns="_rank")
 
 
 def protein_class(super_family: object, ec_class_name: object) -> str:
@@ -139,7 +168,7 @@ def read_target_info(path: str | Path) -> pd.DataFrame:
     get = lambda column: info[column] if column in info.columns else pd.Series("", index=info.index)  # noqa: E731
     return pd.DataFrame({
         "assay": info["chembl_id"], "target_id": get("target_id"), "target_name": get("pref_name"),
-        "organism": get("assay_organism"),
+        "organism": get("assay_organism"), "info_assay_type": get("assay_type"),
         "protein_class": [protein_class(s, e) for s, e in zip(get("protein_super_family"), get("EC_super_class_name"))],
         "protein_super_family": get("protein_super_family"), "protein_family": get("protein_family"),
         "ec_class": get("EC_super_class"), "ec_class_name": get("EC_super_class_name"),
@@ -158,6 +187,8 @@ def task_table(measurements: pd.DataFrame, info: pd.DataFrame | None = None) -> 
     })
     if info is not None:
         tasks = tasks.merge(info, on="assay", how="left")
+        if "info_assay_type" in tasks:  # the measurements' own, else target_info's
+            tasks["assay_type"] = tasks["assay_type"].replace("", np.nan).fillna(tasks["info_assay_type"])
     for column in TASK_COLUMNS:
         if column not in tasks.columns:
             tasks[column] = ""
@@ -209,11 +240,3 @@ def read_fsmol(path: str | Path):
     table = to_schema(measurements, tasks_beside(path), f"FS-Mol:{path.name}")
     return ReadResult(table, problems_table([]), assays=tuple(dict.fromkeys(measurements["assay"])), curated=True)
 
-
-def assays_of_split(table: pd.DataFrame, split: str) -> list[str]:
-    """The assays of one FS-Mol split (``train``, ``valid``, ``test``), in table order."""
-    if split not in SPLITS:
-        raise FsMolError(f"unknown FS-Mol split {split!r}; choose one of {', '.join(SPLITS)}")
-    if "split" not in table.columns:
-        raise FsMolError("the table has no FS-Mol split column")
-    return list(dict.fromkeys(table.loc[table["split"] == split, "assay"]))

@@ -628,7 +628,7 @@ def sniff_format(path: str | Path, smiles_column: str | None = None,
     columns = {c.strip().lower() for c in frame.columns}
     if {"smiles", "y", "cliff_mol", "split"} <= columns:
         return "moleculeace"
-    if set(fsmol.LONG_COLUMNS) <= columns:
+    if fsmol.looks_like_long_table(frame):
         return "fsmol"
     if "peptide" in columns and columns & {"allele", "mhc", "hla"}:
         return "mhc"

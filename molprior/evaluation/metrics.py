@@ -18,10 +18,7 @@ def delta_auprc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (0.5 is a random ranking); FS-Mol's 0.0 for a one-class query."""
-    labels = np.asarray(labels)
-    if len(np.unique(labels)) < 2:
-        return 0.0
+    """Area under the ROC curve (0.5 is a random ranking)."""
     return float(roc_auc_score(labels, scores))
 
 

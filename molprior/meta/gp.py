@@ -68,8 +68,17 @@ def _log_normal_log_prob(log_value: torch.Tensor, mode: torch.Tensor | float) ->
 
 
 def _cholesky(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """The Cholesky factor of the support's kernel matrix plus noise; should rounding make it
+    indefinite (repeated molecules, float32), the jitter grows tenfold up to three times."""
     eye = torch.eye(len(x), dtype=x.dtype, device=x.device)
-    return torch.linalg.cholesky(matern52(x, x, theta) + (theta[2].exp() + JITTER) * eye)
+    covariance = matern52(x, x, theta) + theta[2].exp() * eye
+    jitter = JITTER
+    for _ in range(4):
+        factor, info = torch.linalg.cholesky_ex(covariance + jitter * eye)
+        if int(info) == 0:
+            return factor
+        jitter *= 10
+    raise torch.linalg.LinAlgError(f"the kernel matrix is not positive definite (jitter up to {jitter / 10:g})")
 
 
 def inner_objective(x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, lengthscale_mode: torch.Tensor) -> torch.Tensor:
@@ -106,7 +115,10 @@ def fit_theta(x: torch.Tensor, y: torch.Tensor, steps: int = 50) -> tuple[torch.
             return loss
 
         with torch.enable_grad():
-            optimizer.step(closure)
+            try:
+                optimizer.step(closure)
+            except torch.linalg.LinAlgError:  # a trial point too extreme to factorise: keep the start
+                theta = initial_theta(x)[0]
     fitted = theta.detach()
     if not torch.isfinite(fitted).all():  # a degenerate support: keep the priors' modes
         fitted = initial_theta(x)[0]

@@ -111,9 +111,10 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
                 variant.prior = "random"
                 variant.optim = {**base.optim, "encoder_lr_scale": 1.0}
             elif name in ("adkf", "adkf_scratch"):  # the GP head; the encoder learns from the tasks
-                variant.learner = {**ADKF_LEARNER, "gp": base.learner.get("gp", {})}
-                variant.head = {**ADKF_HEAD, **base.head}
-                variant.optim = {**base.optim, **ADKF_OPTIM}
+                given = config.metatrain  # the user's settings win over the ADKF recipe's
+                variant.learner = {**ADKF_LEARNER, "gp": given.get("learner", {}).get("gp", {})}
+                variant.head = {**ADKF_HEAD, **given.get("head", {})}
+                variant.optim = {**base.optim, **ADKF_OPTIM, **given.get("optim", {})}
                 if name == "adkf_scratch":
                     variant.prior, variant.optim["encoder_lr_scale"] = "random", 1.0
             log.info("meta-training %s (seed %d)", name, seed)
@@ -181,9 +182,11 @@ def with_defaults(config: FewShotConfig, prepared: PreparedTable) -> FewShotConf
     if not test:
         raise ValueError("no test assays given (--test-assays)")
     groups = prepared.assay_groups
-    return replace(config, protocol=protocol, support_sizes=sizes,
-                   test_assays=resolve_assays(test, prepared.assays, "--test-assays", groups=groups),
-                   val_assays=resolve_assays(val, prepared.assays, "--val-assays", groups=groups))
+    test = resolve_assays(test, prepared.assays, "--test-assays", groups=groups)
+    val = resolve_assays(val, prepared.assays, "--val-assays", groups=groups)
+    if not config.val_assays and set(val) & set(test):  # testing on FS-Mol's valid tasks themselves
+        val = []
+    return replace(config, protocol=protocol, support_sizes=sizes, test_assays=test, val_assays=val)
 
 
 def protein_classes(prepared: PreparedTable) -> dict[str, str]:

@@ -56,14 +56,17 @@ def load_prior_encoder(prior: str, encoder: dict | None = None) -> tuple[GraphEn
 
 
 def split_tasks(prepared: PreparedTable, config: MetaTrainConfig) -> tuple[list[FewShotTask], list[FewShotTask]]:
-    """Meta-training and meta-validation tasks; the test assays are left out entirely."""
+    """Meta-training and meta-validation tasks; the test assays are left out entirely (and, for
+    FS-Mol's data, its test tasks always: by default it meta-trains on FS-Mol's training tasks)."""
     table = prepared.table
     assays = prepared.assays
     groups = prepared.assay_groups
     val = resolve_assays(config.val_assays, assays, "val_assays", groups=groups)
     held_out = set(val) | set(resolve_assays(config.test_assays, assays, "test_assays", unknown_ok=True, groups=groups))
+    held_out |= set(groups.get("split:test", ()))  # FS-Mol's test tasks are never meta-trained on
+    candidates = groups.get("split:train", assays)  # FS-Mol: its training tasks; otherwise every assay
     train = (resolve_assays(config.train_assays, assays, "train_assays", groups=groups)
-             or [a for a in assays if a not in held_out])
+             or [a for a in candidates if a not in held_out])
     overlap = set(train) & held_out
     if overlap:
         raise ValueError(f"assays both in meta-training and held out: {sorted(overlap)}")

@@ -91,3 +91,10 @@ def test_fsmol_skips_what_fsmol_skips():
     assert fsmol_episode(labels, 19, 0) is None  # one molecule left for the query
     assert fsmol_episode(np.array([1.0] + [0.0] * 30), 16, 0) is None  # one active cannot be stratified
     assert len(fsmol_episode(labels, 18, 0).query) == 2
+
+
+def test_fsmol_skips_draws_with_a_one_class_support_or_query():
+    rare = np.array([1.0, 1.0] + [0.0] * 998)  # stratified at 16 the support gets no active
+    assert fsmol_episode(rare, 16, 0) is None
+    few = np.array([1.0] * 10 + [0.0] * 120)  # at 128, the two left for the query are inactive
+    assert fsmol_episode(few, 128, 0) is None

@@ -104,3 +104,27 @@ def test_a_task_directory_is_read_through_the_common_reader():
     assert result.curated and set(result.table["unit"]) == {"pXC50"}
     assert list(result.assays) == FIXTURE_TASKS
     assert sniff_format(ORIGINAL) == "fsmol" and sniff_format(EMBEDDED) == "fsmol"
+
+
+def test_both_layouts_build_the_same_embedded_bytes(tmp_path, embedded):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_data", DATA_DIR / "build_data.py")
+    build_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_data)
+    tasks = fsmol.read_tasks(DATA_DIR / "fsmol" / fsmol.TASKS_FILE)
+    targets = tmp_path / "target_info.csv"  # FS-Mol's column names, from the embedded task table
+    tasks[tasks["assay"].isin(FIXTURE_TASKS)].rename(columns={
+        "assay": "chembl_id", "target_name": "pref_name", "organism": "assay_organism",
+        "protein_super_family": "protein_super_family", "ec_class": "EC_super_class",
+        "ec_class_name": "EC_super_class_name"}).to_csv(targets, index=False)
+    long = tmp_path / "long.csv"
+    subset = embedded[embedded["assay"].isin(FIXTURE_TASKS)]
+    blocks = [rows for _, rows in subset.groupby("assay", sort=False)]
+    pd.concat(blocks[::-1]).to_csv(long, index=False)  # tasks in any order, each task's rows in FS-Mol's
+    from_tasks = build_data.build_fsmol(tmp_path / "a", ORIGINAL, targets)
+    from_long = build_data.build_fsmol(tmp_path / "b", long, targets)
+    for a, b in zip(from_tasks, from_long):
+        assert a.read_bytes() == b.read_bytes()
+    built = fsmol.read_tasks(from_tasks[1]).set_index("assay")
+    assert built.loc["CHEMBL1066254", "protein_class"] == "transferase"

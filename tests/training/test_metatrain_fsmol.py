@@ -21,12 +21,14 @@ FSMOL = Path(__file__).resolve().parents[2] / "data" / "fsmol" / "fsmol.csv.gz"
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    """20 FS-Mol training tasks of 48 to 80 molecules and two of its valid tasks (first 80 rows)."""
+    """20 FS-Mol training tasks of 48 to 80 molecules, two of its valid tasks and one test task
+    (first 80 rows)."""
     table = pd.read_csv(FSMOL, keep_default_na=False)
     sizes = table.groupby("assay", sort=False).size()
     train = [a for a in dict.fromkeys(table.loc[table["split"] == "train", "assay"]) if 48 <= sizes[a] <= 80][:20]
     valid = list(dict.fromkeys(table.loc[table["split"] == "valid", "assay"]))[:2]
-    subset = table[table["assay"].isin(train + valid)].groupby("assay", sort=False).head(80)
+    test = list(dict.fromkeys(table.loc[table["split"] == "test", "assay"]))[:1]
+    subset = table[table["assay"].isin(train + valid + test)].groupby("assay", sort=False).head(80)
     path = tmp_path_factory.mktemp("fsmol") / "fsmol_subset.csv"
     subset.to_csv(path, index=False)
     return prepare_table(path)
@@ -55,6 +57,8 @@ def test_adkf_meta_training_on_fsmol_tasks_lowers_the_query_loss(prepared, tmp_p
     config = _config()
     train, val = split_tasks(prepared, config)
     assert len(train) == 20 and [t.assay for t in val] == list(prepared.assay_groups["split:valid"])
+    # FS-Mol's test tasks are never meta-trained on, even when no test assay is named
+    assert not {t.assay for t in train} & set(prepared.assay_groups["split:test"])
     bank = build_bank(train + val)
     fixed = [TrainingEpisodes(train, bank, [16], 32, "classification", 8, seed=99)[i] for i in range(8)]
 

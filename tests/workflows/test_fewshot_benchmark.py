@@ -152,3 +152,13 @@ def test_the_molprior_method_adapts_a_given_model_and_needs_one(tmp_path, capsys
                  "-o", str(tmp_path / "given"), "-j", "1"])
     results = pd.read_csv(tmp_path / "given" / "results.csv")
     assert code == 0 and list(dict.fromkeys(results["method"])) == ["rf_ecfp", "molprior"]
+
+
+def test_fsmols_valid_tasks_can_be_the_test_set(tmp_path):
+    """Scoring on FS-Mol's valid tasks (to measure a model's calibration there) needs no other
+    validation set while no method is meta-trained."""
+    code = main(["-q", "benchmark", "fewshot", "--input", "dataset:fsmol", "--test-assays", "split:valid",
+                 "--support-sizes", "16", "--draws", "1", "--methods", "knn_tanimoto", "-o", str(tmp_path / "v"),
+                 "-j", "1"])
+    per_task = pd.read_csv(tmp_path / "v" / "per_task.csv")
+    assert code == 0 and per_task["task"].nunique() == 39
