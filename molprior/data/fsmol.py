@@ -209,9 +209,62 @@ def tasks_beside(path: str | Path) -> pd.DataFrame | None:
     return read_tasks(candidate) if candidate.exists() else None
 
 
+def phosphorus_hydride_repaired(smiles: str) -> str | None:
+    """FS-Mol's SMILES for phosphonic and phosphinic acids in the P-H oxide form current RDKit
+    rejects (``C[PH](=O)(=O)O``: pentavalent P carrying H and two P=O), rewritten as the P-OH
+    tautomer chemists mean (``CP(=O)(O)O``; adefovir, the bisphosphonates); ``None`` when the
+    SMILES holds no such group or still does not parse."""
+    from rdkit import Chem, rdBase
+
+    if "[PH]" not in smiles:
+        return None
+    blocked = rdBase.BlockLogs()  # RDKit's complaints about the form being repaired
+    try:
+        mol = Chem.MolFromSmiles(smiles, sanitize=False)
+        if mol is None:
+            return None
+        changed = False
+        for atom in mol.GetAtoms():
+            if atom.GetSymbol() != "P" or atom.GetNumExplicitHs() != 1:
+                continue
+            oxo = [b for b in atom.GetBonds() if b.GetBondType() == Chem.BondType.DOUBLE
+                   and b.GetOtherAtom(atom).GetSymbol() == "O" and b.GetOtherAtom(atom).GetDegree() == 1]
+            if len(oxo) >= 2:
+                oxo[0].SetBondType(Chem.BondType.SINGLE)
+                oxo[0].GetOtherAtom(atom).SetNumExplicitHs(1)
+                atom.SetNumExplicitHs(0)
+                changed = True
+        if not changed:
+            return None
+        Chem.SanitizeMol(mol)
+        return Chem.MolToSmiles(mol)
+    except Exception:  # RDKit raises several kinds on a molecule it cannot sanitise
+        return None
+    finally:
+        del blocked
+
+
+def readable_smiles(smiles: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The SMILES the pipeline reads for FS-Mol's molecules: FS-Mol's own, except those current
+    RDKit cannot parse that :func:`phosphorus_hydride_repaired` rewrites; and a note per row."""
+    from rdkit import Chem, rdBase
+
+    out = smiles.to_numpy(dtype=object).copy()
+    notes = np.full(len(out), "", dtype=object)
+    candidates = {s for s in set(smiles) if "[PH]" in s}
+    blocked = rdBase.BlockLogs()
+    repaired = {s: r for s in candidates if Chem.MolFromSmiles(s) is None
+                and (r := phosphorus_hydride_repaired(s)) is not None}
+    del blocked
+    for i in np.flatnonzero(smiles.isin(list(repaired)).to_numpy()):
+        out[i] = repaired[smiles.iat[i]]
+        notes[i] = "P-H oxide written as its P-OH tautomer (current RDKit rejects FS-Mol's form)"
+    return out, notes
+
+
 def to_schema(measurements: pd.DataFrame, tasks: pd.DataFrame | None, source: str) -> pd.DataFrame:
     """FS-Mol's measurements in the assay schema, its molecules kept as given (``smiles`` is
-    ``input``), FS-Mol's label, the pXC50 as ``value`` with its relation turned to that scale,
+    ``input``, but for the P-H oxides of :func:`readable_smiles`, noted in ``notes``), FS-Mol's label, the pXC50 as ``value`` with its relation turned to that scale,
     and the :data:`CARRIED_TASK_COLUMNS` of each task."""
     if tasks is None:
         tasks = task_table(measurements)
@@ -226,7 +279,7 @@ def to_schema(measurements: pd.DataFrame, tasks: pd.DataFrame | None, source: st
                         measurements["assay"].to_numpy(dtype=object), measurements["value"].to_numpy(np.float64),
                         relation=relation.to_numpy(dtype=object), unit="pXC50",
                         label=measurements["label"].to_numpy(np.float64), source=source, extra=extra)
-    table["smiles"] = table["input"]
+    table["smiles"], table["notes"] = readable_smiles(measurements["smiles"].reset_index(drop=True))
     return table
 
 

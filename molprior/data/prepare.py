@@ -85,7 +85,8 @@ def prepare_table(
     """
     result, kind = read_input(path, spec)
     if result.curated:  # a benchmark's own rows (FS-Mol): its draws index exactly these
-        merged, problems, report = result.table.assign(notes=""), problems_table([]), aggregate_duplicates(result.table[:0])[1]
+        table = result.table if "notes" in result.table else result.table.assign(notes="")
+        merged, problems, report = table, problems_table([]), aggregate_duplicates(result.table[:0])[1]
     else:
         if on_read:
             on_read(int(result.table[["input_type", "input"]].drop_duplicates().shape[0]))

@@ -90,7 +90,9 @@ def test_dataset_fsmol_reads_the_embedded_copy_as_fsmol_gives_it():
     prepared = prepare_table("dataset:fsmol")
     assert prepared.format == "fsmol" and len(prepared.table) == 482_933 and prepared.rejected.empty
     table = prepared.table
-    assert (table["smiles"] == table["input"]).all()  # FS-Mol's molecules, not standardised again
+    noted = table["notes"] != ""
+    assert (table["smiles"] == table["input"])[~noted].all()  # FS-Mol's molecules, not standardised again
+    assert noted.sum() == 2208 and table.loc[noted, "notes"].str.contains("P-OH tautomer").all()
     assert {len(v) for v in prepared.assay_groups.values()} == {157, 4935, 39}
     task = table[table["assay"] == "CHEMBL1066254"]
     assert len(task) == 141 and task["protein_class"].iloc[0] == "transferase"
@@ -128,3 +130,14 @@ def test_both_layouts_build_the_same_embedded_bytes(tmp_path, embedded):
         assert a.read_bytes() == b.read_bytes()
     built = fsmol.read_tasks(from_tasks[1]).set_index("assay")
     assert built.loc["CHEMBL1066254", "protein_class"] == "transferase"
+
+
+def test_fsmols_phosphorus_hydrides_are_read_as_the_acids_they_are():
+    from rdkit import Chem
+
+    adefovir = fsmol.phosphorus_hydride_repaired("Nc1ncnc2c1ncn2CCOC[PH](=O)(=O)O")
+    assert adefovir == Chem.MolToSmiles(Chem.MolFromSmiles("Nc1ncnc2c1ncn2CCOCP(=O)(O)O"))
+    bisphosphonate = fsmol.phosphorus_hydride_repaired("O=[PH](=O)(O)C(O)(Cn1ccnc1)[PH](=O)(=O)O")
+    assert bisphosphonate == Chem.MolToSmiles(Chem.MolFromSmiles("OP(=O)(O)C(O)(Cn1ccnc1)P(=O)(O)O"))  # zoledronate
+    assert fsmol.phosphorus_hydride_repaired("CCO") is None
+    assert fsmol.phosphorus_hydride_repaired("C[PH](=O)C") is None  # a phosphine oxide RDKit reads: left alone
