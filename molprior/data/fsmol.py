@@ -31,7 +31,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from molprior.data.schema import assay_table, problems_table
+from molprior.data.schema import assay_table
 
 SPLITS = ("train", "valid", "test")
 #: The compact long table's columns (``value``: FS-Mol's ``LogRegressionProperty``, pXC50;
@@ -283,13 +283,10 @@ def to_schema(measurements: pd.DataFrame, tasks: pd.DataFrame | None, source: st
     return table
 
 
-def read_fsmol(path: str | Path):
-    """FS-Mol in either layout as a :class:`~molprior.data.readers.ReadResult` (``curated``:
-    the rows are FS-Mol's, taken as they are), with the task table beside it joined."""
-    from molprior.data.readers import ReadResult
-
+def read_fsmol(path: str | Path) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """FS-Mol in either layout in the assay schema (:func:`to_schema`, the task table stored
+    beside it joined) and its assays in order."""
     path = Path(path)
     measurements = read_measurements(path)
     table = to_schema(measurements, tasks_beside(path), f"FS-Mol:{path.name}")
-    return ReadResult(table, problems_table([]), assays=tuple(dict.fromkeys(measurements["assay"])), curated=True)
-
+    return table, tuple(dict.fromkeys(measurements["assay"]))

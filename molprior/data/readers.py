@@ -659,8 +659,9 @@ def read_table(path: str | Path, spec: InputSpec = InputSpec()) -> ReadResult:
         return read_moleculeace(path)
     if kind == "mhc":
         return read_mhc(path, value_column=spec.value_column)
-    if kind == "fsmol":
-        return fsmol.read_fsmol(path)
+    if kind == "fsmol":  # a benchmark's own rows: taken as they are (curated)
+        table, assays = fsmol.read_fsmol(path)
+        return ReadResult(table, problems_table([]), assays=assays, curated=True)
     return read_smiles_list(path, spec.smiles_column)
 
 
