@@ -70,7 +70,7 @@ class RegisterConfig:
     alias: str = "champion"
     heads: list[str] = field(default_factory=list)
     support_size: int = 64
-    metric: str = "maml_pretrained.delta_auprc.k16"
+    metric: str = "molprior.delta_auprc.k16"
     promote: bool = True
 
 
@@ -83,11 +83,15 @@ class PipelineConfig:
     or a model URI); ``fewshot.metatrain`` configures the meta-training; ``score`` scores the
     molecules of the first head's assay left out of its support through the registry URI;
     ``reuse`` maps a step to the MLflow run id of an earlier run whose results it takes
-    instead of recomputing."""
+    instead of recomputing.  ``fewshot_model`` is the few-shot model the pipeline registers
+    and the ``molprior`` method scores: ``shipped`` (the shipped model, meta-trained on FS-Mol),
+    ``metatrain`` (meta-trained by this pipeline from ``prior`` on the input's other assays),
+    or a model directory or MLflow URI."""
 
     fewshot: FewShotConfig = field(default_factory=FewShotConfig)
     pretrain: dict = field(default_factory=dict)
     prior: str = "shipped"
+    fewshot_model: str = "shipped"
     generate: int = 0  # molecules sampled from the shipped prior (or this pretraining)
     register: RegisterConfig = field(default_factory=RegisterConfig)
     score: bool = True
@@ -152,6 +156,19 @@ ADKF_OPTIM = {"meta_lr": 1e-3, "encoder_lr_scale": 0.1}
 
 
 @dataclass
+class LeakGuardConfig:
+    """Molecules a meta-trained model must not have seen: those of ``assays`` (empty: all) of
+    each input of ``against`` (an input spec: a file, or ``dataset:NAME``).  A meta-training
+    task sharing more than ``max_shared_fraction`` of its molecules with them is left out, and
+    the shared molecules are dropped from the other tasks
+    (:func:`molprior.data.leakage.guard_tasks`)."""
+
+    against: list[str] = field(default_factory=list)
+    assays: list[str] = field(default_factory=list)
+    max_shared_fraction: float = 0.2
+
+
+@dataclass
 class MetaTrainConfig(InputConfig):
     """Meta-training across assays: data, split, initialisation, learner, optimisation.
 
@@ -180,7 +197,12 @@ class MetaTrainConfig(InputConfig):
     val_support_size: int = 16
     val_draws: int = 10
     val_protocol: str = "balanced"  # how validation supports are drawn: balanced, or fsmol (FS-Mol's class ratio)
+    leak_guard: LeakGuardConfig | None = None  # molecules of other benchmarks kept out of meta-training
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.leak_guard, dict):
+            self.leak_guard = LeakGuardConfig(**self.leak_guard)
 
 
 
@@ -272,7 +294,8 @@ def _build(cls, values: dict[str, Any]):
     kwargs = {}
     for name, value in values.items():
         kind = known[name].type
-        nested = {"FewShotConfig": FewShotConfig, "RegisterConfig": RegisterConfig}
+        nested = {"FewShotConfig": FewShotConfig, "RegisterConfig": RegisterConfig,
+                  "LeakGuardConfig | None": LeakGuardConfig}
         if kind in nested and isinstance(value, dict):
             value = _build(nested[kind], value)
         kwargs[name] = value

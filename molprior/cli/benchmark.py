@@ -44,7 +44,7 @@ def add_parser(commands) -> None:
                               "whose valid tasks are the default); written as --test-assays")
     fewshot.add_argument("--methods", type=comma_list, default=["rf_ecfp", "knn_tanimoto"], metavar="M,...",
                          help="methods to compare (default rf_ecfp,knn_tanimoto; available: " + ", ".join(ALL_METHODS)
-                              + "; 'all' for every one that can run: molprior needs --model until a few-shot model ships)")
+                              + "; 'all' for every one; molprior is the shipped few-shot model, or --model, adapted per support)")
     fewshot.add_argument("--draws", type=int, default=10, help="supports drawn per assay and size (default 10)")
     fewshot.add_argument("--seeds", type=int_list, default=[0], metavar="0,1,...",
                          help="seeds; meta-training and draws are repeated per seed (default 0)")
@@ -68,11 +68,12 @@ def run_fewshot(args: argparse.Namespace) -> int:
 
     from molprior.config import FewShotConfig, metatrain_overrides
     from molprior.tracking import runs
-    from molprior.workflows.fewshot import SHIPPED_FEWSHOT, run_benchmark
+    from molprior.tracking.artifacts import SHIPPED_FEWSHOT
+    from molprior.workflows.fewshot import run_benchmark
 
     methods = list(ALL_METHODS) if args.methods == ["all"] else args.methods
     if args.methods == ["all"] and not args.model and not (SHIPPED_FEWSHOT / "model.json").exists():
-        methods.remove("molprior")  # `all` is every method that can run: this one needs a model
+        methods.remove("molprior")  # an installation without the shipped model: `all` is every method that can run
     config = FewShotConfig(input=args.input, format=args.format, smiles_column=args.smiles_column,
                            target_columns=args.target_columns, assay_column=args.assay_column,
                            value_column=args.value_column, test_assays=args.test_assays,

@@ -11,10 +11,11 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "demo", help="run the main job on the embedded demo data",
         description="The whole pipeline on the embedded data: a short generative pretraining on MOSES molecules, a few "
-                    "molecules sampled from the shipped prior, a short meta-training of the full method (MAML on the "
-                    "prior's encoder) on 18 MoleculeACE targets, the few-shot protocol on the 8 test targets next to "
-                    "the baselines, registration as molprior-demo (alias champion when it beats the holder), and "
-                    "scoring an example library through models:/molprior-demo@champion. One parent MLflow run with "
+                    "molecules sampled from the shipped prior, the shipped few-shot model (meta-trained on FS-Mol's "
+                    "training tasks, MoleculeACE's molecules kept out) adapted per support on MoleculeACE's 8 test "
+                    "targets next to the baselines, then adapted to 64 molecules of one of them and registered as "
+                    "molprior-demo (alias champion when it beats the holder), and the rest of that assay scored "
+                    "through models:/molprior-demo@champion. One parent MLflow run with "
                     "a nested run per step. Then immunology: the shipped MHC class I model adapted to HLA-B*57:01 "
                     "(not among its alleles) from 64 measurements, registered as a molprior-mhc-i version, and the "
                     "other measured peptides scored against a six-allele genotype.")

@@ -49,7 +49,7 @@ def add_parser(commands) -> None:
         description="Read the support file (SMILES and a 0/1 label or a measurement per molecule; measurements are "
                     "split at the median for classification models), adapt the model with its own rule (a few "
                     "inner-loop steps for MAML) and save the adapted model in OUTPUT, also logged to MLflow.")
-    adapt.add_argument("--model", required=True, help=MODEL_HELP)
+    adapt.add_argument("--model", help=f"{MODEL_HELP} (default: the shipped few-shot model, meta-trained on FS-Mol)")
     adapt.add_argument("--support", required=True, help="support file (CSV)")
     adapt.add_argument("--output", "-o", required=True, help="directory for the adapted model")
     adapt.add_argument("--assay", help="which assay of a multi-assay support file")
@@ -62,12 +62,15 @@ def add_parser(commands) -> None:
         "predict", help="score molecules with an adapted model",
         description="Write every input row in order with probability_active (or value), support_similarity and an "
                     "error column for rows that could not be scored.")
-    predict.add_argument("--model", required=True, help=f"an adapted model: {MODEL_HELP}")
+    predict.add_argument("--model", help=f"an adapted model: {MODEL_HELP}; with --support, the model to adapt "
+                                         "first (default: the shipped few-shot model)")
+    predict.add_argument("--support", help="adapt --model to this support file first (CSV of SMILES and 0/1 labels "
+                                           "or measurements); the adapted model is kept in OUTPUT.model/")
     predict.add_argument("--input", required=True, help="CSV with a SMILES column, or a .smi file")
     predict.add_argument("--output", "-o", required=True, help="output CSV")
     predict.add_argument("--smiles-column", help="CSV column holding SMILES")
     predict.add_argument("--assay", help="for a registered model with several adapted heads: which one (default: "
-                                         "the model's default assay)")
+                                         "the model's default assay); with --support, which assay of the support file")
     predict.add_argument("--chunk-rows", type=int, default=20_000,
                          help="rows read, scored and written at a time (memory stays bounded; default 20000)")
     add_jobs_option(predict)
@@ -112,6 +115,8 @@ def run_adapt(args: argparse.Namespace) -> int:
     outcome = adapt(args.model, args.support, args.output, input_spec(args), args.assay, jobs(args.jobs), args.seed)
     print(f"adapted to {outcome.n_support} molecules of {outcome.assay} ({outcome.n_actives} actives) "
           f"in {outcome.seconds:.2f} s; {len(outcome.rejected)} support lines rejected")
+    if outcome.n_seen is not None:
+        print(f"{outcome.n_seen} of the {outcome.n_support} support molecules were in the model's meta-training data")
     print(f"model: {outcome.model_dir}")
     print(f"MLflow: runs:/{outcome.run_id}/model; logged model models:/{outcome.model_id}")
     return 0
@@ -120,7 +125,24 @@ def run_adapt(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from molprior.workflows.predict import run_predict as predict
 
-    outcome = predict(args.model, args.input, args.output, args.smiles_column, jobs(args.jobs), args.chunk_rows,
-                      args.assay)
+    model = args.model
+    if args.support:
+        from molprior.data.readers import InputSpec
+        from molprior.files import check_output_path
+        from molprior.workflows.adapt import run_adapt as adapt
+
+        check_output_path(args.output, [args.input, args.support])
+        adapted = adapt(model, args.support, f"{args.output}.model", InputSpec(), args.assay, jobs(args.jobs))
+        print(f"adapted to {adapted.n_support} molecules of {adapted.assay} ({adapted.n_actives} actives) "
+              f"in {adapted.seconds:.2f} s: {adapted.model_dir}")
+        model = adapted.model_dir
+    elif model is None:
+        from molprior.data.readers import InputError
+
+        raise InputError("give --model (an adapted model) or --support (a support file to adapt the shipped model to)")
+    outcome = predict(model, args.input, args.output, args.smiles_column, jobs(args.jobs), args.chunk_rows,
+                      None if args.support else args.assay)
     print(f"scored {outcome.scored} of {outcome.rows} rows ({outcome.errors} with an error): {outcome.output}")
+    if outcome.seen is not None:
+        print(f"{outcome.seen} of the {outcome.scored} scored molecules were in the model's meta-training data")
     return 0

@@ -18,12 +18,18 @@ import torch
 
 from molprior.chem.fingerprints import ecfp, tanimoto
 from molprior.data.curation import standardize_items
+from molprior.data.leakage import load_seen
+from molprior.meta import gp
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
 from molprior.models.fixed_blocks import BLOCK_ROWS, fixed_blocks
 from molprior.training.export import ModelFormatError, load_learner
 
 SUPPORT_FILE = "support.csv"
+#: The predictive standard deviation of a model's score where it has one (a GP head's, on the
+#: ``±1`` label scale: near the kernel's output scale far from the support, smaller close to
+#: it); NaN for models without one.
+UNCERTAINTY = "uncertainty"
 BATCH = 4096  # molecules featurised at a time (the forward pass takes fixed blocks of them)
 
 
@@ -35,6 +41,7 @@ class Scorer:
     adapted: Adapted
     support_fingerprints: np.ndarray | None
     description: dict
+    seen: np.ndarray | None = None  # hashed keys of the meta-training molecules (molprior.data.leakage)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Scorer":
@@ -49,7 +56,7 @@ class Scorer:
                           description.pop("adapted_state", {}))
         support = directory / SUPPORT_FILE
         fingerprints = ecfp(pd.read_csv(support)["smiles"].tolist()) if support.exists() else None
-        return cls(learner, adapted, fingerprints, description)
+        return cls(learner, adapted, fingerprints, description, load_seen(directory))
 
     @property
     def regression(self) -> bool:
@@ -61,33 +68,46 @@ class Scorer:
         return "value" if self.regression else "probability_active"
 
     @property
+    def output_columns(self) -> list[str]:
+        """The columns :meth:`score` adds to the standardised SMILES, in order."""
+        return [self.score_column, UNCERTAINTY, "support_similarity", "error"]
+
+    @property
+    def has_spread(self) -> bool:
+        """Whether the model gives a predictive spread (a GP head)."""
+        return "gp.theta" in self.adapted.state
+
+    @property
     def assay(self) -> str:
         return str(self.description.get("metadata", {}).get("assay", ""))
 
     def score(self, smiles: Sequence[str], jobs: int = 1) -> pd.DataFrame:
         """Scores for ``smiles`` in order: ``smiles`` (standardised; empty when it failed),
-        the score column, ``support_similarity`` (highest Tanimoto similarity of the ECFP4 to
-        a support molecule) and ``error`` (why a row has no score, else empty)."""
+        the score column, :data:`UNCERTAINTY`, ``support_similarity`` (highest Tanimoto
+        similarity of the ECFP4 to a support molecule) and ``error`` (why a row has no score,
+        else empty)."""
         texts = ["" if s is None or (isinstance(s, float) and np.isnan(s)) else str(s).strip() for s in smiles]
         outcomes = standardize_items([("smiles", t) for t in texts], n_jobs=jobs)
         canonical = [o.smiles for o in outcomes]
         errors = ["" if o.smiles is not None else o.reason for o in outcomes]
         scores = np.full(len(texts), np.nan)
+        spread = np.full(len(texts), np.nan)
         similarity = np.full(len(texts), np.nan)
         unique = list(dict.fromkeys(s for s in canonical if s is not None))
-        by_smiles: dict[str, tuple[float, float]] = {}
+        by_smiles: dict[str, tuple[float, float, float]] = {}
         failed: dict[str, str] = {}
         for start in range(0, len(unique), BATCH):
             by_smiles.update(self._score_unique(unique[start:start + BATCH], jobs, failed))
         for i, s in enumerate(canonical):
             if s in by_smiles:
-                scores[i], similarity[i] = by_smiles[s]
+                scores[i], spread[i], similarity[i] = by_smiles[s]
             elif s in failed:
                 errors[i] = failed[s]
-        return pd.DataFrame({"smiles": [s or "" for s in canonical], self.score_column: scores,
+        return pd.DataFrame({"smiles": [s or "" for s in canonical], self.score_column: scores, UNCERTAINTY: spread,
                              "support_similarity": np.round(similarity, 4), "error": errors})
 
-    def _score_unique(self, smiles: list[str], jobs: int, errors: dict[str, str]) -> dict[str, tuple[float, float]]:
+    def _score_unique(self, smiles: list[str], jobs: int,
+                      errors: dict[str, str]) -> dict[str, tuple[float, float, float]]:
         bank, failed = MoleculeBank.build(smiles, fingerprint_bits=self.learner.model.head_config.fingerprint_dim,
                                           n_jobs=jobs)
         errors.update({s: f"cannot featurise: {reason}" for s, reason in failed.items()})
@@ -95,33 +115,44 @@ class Scorer:
         if not ok:
             return {}
         indices = bank.indices(ok)
-        values = self._outputs(bank, indices, ok, errors)
+        values, spread = self._outputs(bank, indices, ok, errors)
         if self.support_fingerprints is not None:
             fingerprints = bank.fingerprints[indices] if bank.fingerprints is not None else ecfp(ok)
             best = tanimoto(fingerprints, self.support_fingerprints).max(axis=1)
         else:
             best = np.full(len(ok), np.nan)
-        return {s: (float(v), float(b)) for s, v, b in zip(ok, values, best) if s not in errors}
+        return {s: (float(v), float(u), float(b)) for s, v, u, b in zip(ok, values, spread, best) if s not in errors}
 
-    def _outputs(self, bank: MoleculeBank, indices: np.ndarray, smiles: list[str], errors: dict[str, str]) -> np.ndarray:
-        """Scores of the bank's molecules ``indices`` in fixed-size blocks (the same bits for a
-        molecule whatever else is scored with it, see :mod:`molprior.models.fixed_blocks`).
-        A block whose forward pass fails is scored molecule by molecule, so that only the
-        molecules that fail get an error (in ``errors``; their score is NaN)."""
+    def _outputs(self, bank: MoleculeBank, indices: np.ndarray, smiles: list[str],
+                 errors: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and spreads of the bank's molecules ``indices`` in fixed-size blocks (the same
+        bits for a molecule whatever else is scored with it, see
+        :mod:`molprior.models.fixed_blocks`).  A block whose forward pass fails is scored
+        molecule by molecule, so that only the molecules that fail get an error (in
+        ``errors``; their score is NaN)."""
         values = np.full(len(indices), np.nan)
+        spread = np.full(len(indices), np.nan)
         for rows, n_real in fixed_blocks(len(indices)):
             try:
-                values[rows[:n_real]] = self._forward(bank, indices[rows])[:n_real]
+                block = self._forward(bank, indices[rows])
+                values[rows[:n_real]], spread[rows[:n_real]] = block[0][:n_real], block[1][:n_real]
             except Exception:  # noqa: BLE001 - isolate the molecule that breaks the model
                 for row in rows[:n_real]:
                     try:
-                        values[row] = self._forward(bank, np.full(BLOCK_ROWS, indices[row]))[0]
+                        single = self._forward(bank, np.full(BLOCK_ROWS, indices[row]))
+                        values[row], spread[row] = single[0][0], single[1][0]
                     except Exception as error:  # noqa: BLE001 - becomes that row's error
                         errors[smiles[row]] = f"scoring failed: {type(error).__name__}: {error}"
-        return values
+        return values, spread
 
-    def _forward(self, bank: MoleculeBank, indices: np.ndarray) -> np.ndarray:
+    def _forward(self, bank: MoleculeBank, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
-            out = self.learner.predict(self.adapted, bank.batch(indices))
+            batch = bank.batch(indices)
+            if self.has_spread:
+                mean, variance = self.learner.predict_with_variance(self.adapted, batch)
+                out, spread = gp.probability_logit(mean, variance), variance.sqrt()
+            else:
+                out, spread = self.learner.predict(self.adapted, batch), None
         out = out if self.regression else torch.sigmoid(out)
-        return out.to(torch.float64).numpy()
+        out = out.to(torch.float64).numpy()
+        return out, np.full(len(out), np.nan) if spread is None else spread.to(torch.float64).numpy()

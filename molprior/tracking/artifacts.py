@@ -14,21 +14,25 @@ import tempfile
 from pathlib import Path
 
 SHIPPED_PRIOR = Path(__file__).resolve().parents[1] / "priors" / "default"
+#: The shipped few-shot model: meta-trained on FS-Mol's training tasks (see its MODEL_CARD.md).
+SHIPPED_FEWSHOT = Path(__file__).resolve().parents[1] / "priors" / "fewshot"
 MARKERS = {"generator": "generator.json", "encoder": "encoder.json", "fewshot": "model.json"}
 
 
 def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path:
     """A local directory holding a ``kind`` model ("generator", "encoder" or "fewshot").
 
-    ``model`` may be ``None`` (the shipped prior), a model directory, a pretraining output
-    directory (its ``model/`` is used), or an MLflow URI such as ``runs:/<id>/model``,
-    ``runs:/<id>/encoder`` or ``models:/NAME@ALIAS``.
+    ``model`` may be ``None`` (the shipped model: the generative prior, or for ``fewshot`` the
+    shipped few-shot model), a model directory, a pretraining output directory (its ``model/``
+    is used), or an MLflow URI such as ``runs:/<id>/model``, ``runs:/<id>/encoder`` or
+    ``models:/NAME@ALIAS``.
     """
     marker = MARKERS[kind]
     if model is None:
-        if not (SHIPPED_PRIOR / marker).exists() and not (SHIPPED_PRIOR / "encoder" / marker).exists():
-            raise FileNotFoundError(f"no shipped prior in {SHIPPED_PRIOR}; pass --model")
-        return SHIPPED_PRIOR
+        shipped = SHIPPED_FEWSHOT if kind == "fewshot" else SHIPPED_PRIOR
+        if not (shipped / marker).exists() and not (shipped / "encoder" / marker).exists():
+            raise FileNotFoundError(f"no shipped {kind} model in {shipped}; pass --model")
+        return shipped
     return _find(local_model_dir(model), marker, str(model))
 
 

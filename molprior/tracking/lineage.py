@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,6 +30,19 @@ def targets_of(assays: list[str]) -> list[str]:
     return sorted({a.split("_")[0] if a.upper().startswith("CHEMBL") else a for a in assays})
 
 
+#: Longest assay list kept whole in a tag (MLflow refuses tag values over 8,000 characters).
+MAX_LISTED = 4000
+
+
+def assay_list(assays: list[str]) -> str:
+    """Assay names for a tag: comma-joined, or for a list too long for a tag (FS-Mol's 4,000
+    training tasks) its count and SHA-256 (the names themselves are in the model's ``model.json``)."""
+    joined = ",".join(assays)
+    if len(joined) <= MAX_LISTED:
+        return joined
+    return f"{len(assays)} assays (sha256 {hashlib.sha256(joined.encode()).hexdigest()} of the comma-joined names)"
+
+
 def lineage_tags(*, pipeline_run_id: str = "", pretrain_run_id: str = "", prior: str = "",
                  metatrain_run_id: str = "", benchmark_run_id: str = "", train_assays: list[str] = (),
                  val_assays: list[str] = (), heads: list[str] = (), task_type: str = "classification",
@@ -40,7 +54,7 @@ def lineage_tags(*, pipeline_run_id: str = "", pretrain_run_id: str = "", prior:
         "molprior.featurizer_version": FEATURIZER_VERSION, "molprior.pipeline_run_id": pipeline_run_id,
         "molprior.pretrain_run_id": pretrain_run_id, "molprior.prior": prior,
         "molprior.metatrain_run_id": metatrain_run_id, "molprior.benchmark_run_id": benchmark_run_id,
-        "molprior.train_assays": ",".join(train_assays), "molprior.val_assays": ",".join(val_assays),
+        "molprior.train_assays": assay_list(list(train_assays)), "molprior.val_assays": assay_list(list(val_assays)),
         "molprior.assays": ",".join(heads), "molprior.targets": ",".join(targets_of(list(heads))),
         "molprior.task_type": task_type, "molprior.algorithm": algorithm,
         "molprior.benchmark_metric": benchmark_metric,

@@ -12,7 +12,7 @@ A packaged model holds everything scoring needs and nothing of training:
 The Python model is defined by code (:mod:`molprior.tracking.pyfunc_model`), not pickled, and
 every model directory is checked against its ``checksums.json`` before it is loaded.  Input:
 a ``smiles`` column (and optionally ``assay``, or the ``assay`` parameter); output: ``smiles``,
-``assay``, the score (``probability_active`` or ``value``), ``support_similarity`` and a
+``assay``, the score (``probability_active`` or ``value``), ``uncertainty``, ``support_similarity`` and a
 per-row ``error``.
 """
 
@@ -30,7 +30,7 @@ import pandas as pd
 
 import molprior
 from molprior.files import verify_manifest, write_text
-from molprior.inference.scorer import SUPPORT_FILE, Scorer
+from molprior.inference.scorer import SUPPORT_FILE, UNCERTAINTY, Scorer
 from molprior.training.export import ModelFormatError, read_json_object
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class ScoringModel:
                             .tolist(), "assay": assays})
         for column in columns:
             out[column] = float("nan")
+        out[UNCERTAINTY] = float("nan")
         out["support_similarity"] = float("nan")
         out["error"] = ""
         for name in dict.fromkeys(assays):
@@ -85,21 +86,20 @@ class ScoringModel:
                 out.loc[rows, "error"] = f"unknown assay {name!r}; this model scores {sorted(self.scorers)}"
                 continue
             scored = score_rows(scorer, out.loc[rows, "smiles"].tolist())
-            out.loc[rows, [scorer.score_column, "support_similarity", "error"]] = scored[
-                [scorer.score_column, "support_similarity", "error"]].to_numpy()
-        for column in (*columns, "support_similarity"):
+            out.loc[rows, scorer.output_columns] = scored[scorer.output_columns].to_numpy()
+        for column in (*columns, UNCERTAINTY, "support_similarity"):
             out[column] = out[column].astype(float)
         return out
 
 
 def score_rows(scorer: Scorer, smiles: list[str]) -> pd.DataFrame:
-    """``scorer.score(smiles)`` (columns: the score, ``support_similarity``, ``error``), one row
-    per molecule in order whatever the molecules are.  Should the scorer fail on a batch rather
+    """``scorer.score(smiles)`` (columns: :attr:`Scorer.output_columns`), one row per molecule in
+    order whatever the molecules are.  Should the scorer fail on a batch rather
     than give the guilty molecules a per-row error, each half is scored again, down to single
     molecules: only the molecules it fails on get an error, the others their scores."""
-    columns = [scorer.score_column, "support_similarity", "error"]
+    columns = scorer.output_columns
     if not smiles:
-        return pd.DataFrame({scorer.score_column: [], "support_similarity": [], "error": []})
+        return pd.DataFrame({c: [] for c in columns})
     try:
         scored = scorer.score(smiles)
         if len(scored) != len(smiles):
@@ -112,8 +112,8 @@ def score_rows(scorer: Scorer, smiles: list[str]) -> pd.DataFrame:
                              ignore_index=True)
         reason = error_reason(error)
         log.warning("cannot score %r: %s", smiles[0], reason, exc_info=log.isEnabledFor(logging.DEBUG))
-        return pd.DataFrame({scorer.score_column: [float("nan")], "support_similarity": [float("nan")],
-                             "error": [f"cannot score: {reason}"]})
+        return pd.DataFrame({scorer.score_column: [float("nan")], UNCERTAINTY: [float("nan")],
+                             "support_similarity": [float("nan")], "error": [f"cannot score: {reason}"]})
 
 
 def error_reason(error: BaseException) -> str:
@@ -176,8 +176,8 @@ def signature(score_columns: Sequence[str], default_assay: str):
 
     inputs = Schema([ColSpec("string", "smiles"), ColSpec("string", "assay", required=False)])
     outputs = Schema([ColSpec("string", "smiles"), ColSpec("string", "assay"),
-                      *[ColSpec("double", c) for c in score_columns], ColSpec("double", "support_similarity"),
-                      ColSpec("string", "error")])
+                      *[ColSpec("double", c) for c in score_columns], ColSpec("double", UNCERTAINTY),
+                      ColSpec("double", "support_similarity"), ColSpec("string", "error")])
     return ModelSignature(inputs, outputs, ParamSchema([ParamSpec("assay", "string", default_assay)]))
 
 

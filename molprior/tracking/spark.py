@@ -5,7 +5,7 @@
 ``models:/NAME/VERSION``, ``runs:/ID/model``, a directory) into a pandas UDF whose result is a
 struct of the model's output columns, applies it to a Spark DataFrame's SMILES column and
 returns the DataFrame with every input row and column plus the score (``probability_active``
-or ``value``), ``support_similarity`` and ``error``, as ``molprior predict`` writes them.
+or ``value``), ``uncertainty``, ``support_similarity`` and ``error``, as ``molprior predict`` writes them.
 Rows are matched to their scores inside each row, never by position, so the result does not
 depend on partitioning or row order (Spark keeps none).
 

@@ -16,6 +16,8 @@ and of a few-shot model (meta-trained, or adapted to one assay)::
 
     model.safetensors       encoder, head and learned inner learning rates
     model.json              format, configs, learner, featuriser version, target scaling, metadata
+    seen_molecules.npy      hashed keys of the molecules it was meta-trained or selected on
+                            (:mod:`molprior.data.leakage`; absent in older models)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -161,12 +164,18 @@ ADAPTED_STATE = "adapted_state."
 
 
 def save_learner(learner: "FewShotLearner", directory: str | Path, metadata: dict | None = None,
-                 adapted: "Adapted | None" = None) -> Path:
+                 adapted: "Adapted | None" = None, seen: "np.ndarray | None" = None) -> Path:
     """Write a few-shot model: ``model.safetensors`` (encoder, head, learned inner learning
     rates) and ``model.json``.  With ``adapted``, the weights are those adapted to one assay
-    and the JSON keeps the target scaling; such a model predicts directly."""
+    and the JSON keeps the target scaling; such a model predicts directly.  ``seen`` (hashed
+    keys from :func:`molprior.data.leakage.seen_keys`) records the molecules it was trained
+    or selected on, as ``seen_molecules.npy``."""
+    from molprior.data.leakage import save_seen
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if seen is not None:
+        save_seen(seen, directory)
     state = {k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()}
     if adapted is not None:
         state.update({f"maml.model.{k}": v.detach().cpu().contiguous() for k, v in adapted.params.items()})

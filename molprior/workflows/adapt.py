@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from molprior.chem.features import FEATURIZER_VERSION
+from molprior.data import leakage
 from molprior.data.prepare import prepare_table
 from molprior.data.readers import InputError, InputSpec
 from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
@@ -25,6 +26,8 @@ from molprior.training.export import load_learner, save_learner
 
 log = logging.getLogger(__name__)
 
+#: How the shipped few-shot model is named in runs and metadata.
+SHIPPED_MODEL = "shipped few-shot model"
 
 
 @dataclass
@@ -35,12 +38,13 @@ class AdaptOutcome:
     n_actives: int
     seconds: float  # the adaptation itself, model and data already loaded
     rejected: pd.DataFrame
+    n_seen: int | None = None  # support molecules the model was meta-trained on (None: it does not say)
     run_id: str | None = None
     model_id: str | None = None
 
 
-def load_fewshot_model(model: str | Path) -> tuple[FewShotLearner, dict, Path]:
-    """A few-shot model from a directory, ``runs:/`` or ``models:/`` URI."""
+def load_fewshot_model(model: str | Path | None) -> tuple[FewShotLearner, dict, Path]:
+    """A few-shot model from a directory, ``runs:/`` or ``models:/`` URI; ``None``: the shipped one."""
     directory = resolve_model_dir(model, kind="fewshot")
     learner, description = load_learner(directory)
     return learner, description, directory
@@ -78,11 +82,26 @@ def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank):
     return adapted, time.perf_counter() - start
 
 
-def run_adapt(model: str | Path, support: str | Path, output_dir: str | Path, spec: InputSpec = InputSpec(),
+def count_seen(smiles: list[str], directory: Path, jobs: int = 1) -> int | None:
+    """How many of ``smiles`` the model in ``directory`` was meta-trained or selected on
+    (``None`` for a model that does not record its molecules); logged as a warning when any."""
+    seen = leakage.load_seen(directory)
+    if seen is None:
+        return None
+    n_seen = int(leakage.seen_mask(smiles, seen, jobs).sum())
+    if n_seen:
+        log.warning("%d of the %d molecules were among the model's meta-training molecules (its scores on them "
+                    "are not a fresh test)", n_seen, len(smiles))
+    return n_seen
+
+
+def run_adapt(model: str | Path | None, support: str | Path, output_dir: str | Path, spec: InputSpec = InputSpec(),
               assay: str | None = None, jobs: int = 1, seed: int = 0, nested: bool = False) -> AdaptOutcome:
-    """Adapt ``model`` to the support file and save the adapted model in ``output_dir``;
-    logged to MLflow as a run with the model as a logged model."""
-    learner, description, _ = load_fewshot_model(model)
+    """Adapt ``model`` (``None``: the shipped few-shot model) to the support file and save the
+    adapted model in ``output_dir``; logged to MLflow as a run with the model as a logged model.
+    The adapted model keeps the record of the molecules its parent was meta-trained on."""
+    learner, description, parent_dir = load_fewshot_model(model)
+    model = model if model is not None else SHIPPED_MODEL
     with runs.tracked_run("adapt", params={"model": str(model), "support": str(support), "assay": assay,
                                            "algorithm": learner.config.algorithm, "seed": seed},
                           nested=nested) as run:
@@ -99,24 +118,27 @@ def run_adapt(model: str | Path, support: str | Path, output_dir: str | Path, sp
         torch.manual_seed(seed)
         adapted, seconds = adapt(learner, task, bank)
         n_actives = int(np.nansum(task.labels))
+        n_seen = count_seen(task.smiles, parent_dir, jobs)
         log.info("adapted to %d support molecules of %s (%d actives) in %.2f s", len(task.smiles), task.assay,
                  n_actives, seconds)
         out = Path(output_dir)
         metadata = {"parent_model": str(model), "parent_run_id": description.get("metadata", {}).get("mlflow_run_id"),
                     "mlflow_run_id": run.info.run_id, "assay": task.assay, "support_file": str(support),
                     "support_sha256": support_sha256, "n_support": len(task.smiles), "n_actives": n_actives,
-                    "adapt_seconds": seconds, "train_assays": description.get("metadata", {}).get("train_assays", [])}
-        save_learner(learner, out, metadata, adapted)
+                    "adapt_seconds": seconds, "n_support_seen_in_meta_training": n_seen,
+                    "train_assays": description.get("metadata", {}).get("train_assays", [])}
+        save_learner(learner, out, metadata, adapted, seen=leakage.load_seen(parent_dir))
         write_csv(pd.DataFrame({"smiles": task.smiles, "label": task.labels,
                                 "value": task.values if task.values is not None else np.nan}), out / SUPPORT_FILE)
         write_csv(rejected, out / "rejected.csv")
         write_manifest(out)  # the support set is part of the model: it gives support_similarity
         runs.log_metrics({"n_support": len(task.smiles), "n_actives": n_actives, "adapt_seconds": seconds,
-                          "lines_rejected": len(rejected)})
+                          "lines_rejected": len(rejected), **({} if n_seen is None else {"n_support_seen": n_seen})})
         import mlflow
 
         mlflow.log_artifacts(str(out), artifact_path="model")
         tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "adapt",
                 "molprior.assay": task.assay, "molprior.algorithm": learner.config.algorithm}
         model_id = runs.log_model_dir("model", out, "molprior-fewshot", tags)
-    return AdaptOutcome(out, task.assay, len(task.smiles), n_actives, seconds, rejected, run.info.run_id, model_id)
+    return AdaptOutcome(out, task.assay, len(task.smiles), n_actives, seconds, rejected, n_seen, run.info.run_id,
+                        model_id)

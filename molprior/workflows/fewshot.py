@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from molprior.config import ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FewShotConfig, MetaTrainConfig
@@ -102,7 +103,7 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
             learner = FewShotLearner(TaskModel(encoder, head), LearnerConfig(algorithm="finetune", finetune_head_only=True,
                                                                              finetune_steps=config.finetune_steps))
         elif name == "molprior" or (name == "maml_pretrained" and config.model):
-            learner, _, _ = load_fewshot_model(config.model or shipped_fewshot_model())
+            learner, _, _ = load_fewshot_model(config.model)
         else:
             variant = MetaTrainConfig(**{**vars(base)})
             if name == "protonet":
@@ -134,18 +135,6 @@ def in_protocol_order(per_draw: pd.DataFrame, tasks: list[FewShotTask], methods:
     keys = per_draw.assign(_a=per_draw["assay"].map(assay_rank), _m=per_draw["method"].map(method_rank))
     return (keys.sort_values(["_a", "support_size", "draw", "_m"], kind="stable").drop(columns=["_a", "_m"])
             .reset_index(drop=True))
-
-
-#: Where the shipped few-shot model lives in the package (once one ships).
-SHIPPED_FEWSHOT = Path(__file__).resolve().parents[1] / "priors" / "fewshot"
-
-
-def shipped_fewshot_model() -> Path:
-    """The few-shot model that ships in the package; a clear error while none does."""
-    if not (SHIPPED_FEWSHOT / "model.json").exists():
-        raise ValueError("this version ships no meta-trained few-shot model yet: give the `molprior` method one "
-                         "with --model (a `molprior metatrain` output's model/ directory, runs:/ or models:/ URI)")
-    return SHIPPED_FEWSHOT
 
 
 def rejected_with(prepared: PreparedTable, left_out: dict[str, str]) -> pd.DataFrame:
@@ -197,11 +186,55 @@ def protein_classes(prepared: PreparedTable) -> dict[str, str]:
     return dict(zip(first["assay"], first["protein_class"].replace("", "unknown")))
 
 
+def given_model_used(config: FewShotConfig) -> bool:
+    """Whether a method of ``config`` scores an already meta-trained model (``molprior``, or
+    ``maml_pretrained`` with ``model``)."""
+    return "molprior" in config.methods or ("maml_pretrained" in config.methods and config.model is not None)
+
+
+def leave_out_seen(config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
+                   jobs: int = 1) -> pd.DataFrame:
+    """The test assays' molecules that the given meta-trained model (:func:`given_model_used`)
+    was meta-trained or selected on, per assay (:data:`SEEN_COLUMNS`).  On FS-Mol's own test
+    tasks under FS-Mol's protocol, which holds out assays and not molecules, they are counted
+    and kept (FS-Mol's draws index every molecule); on any other input they are dropped from
+    the test assays, for every method alike, so that no method is scored on them."""
+    from molprior.data import leakage
+    from molprior.tracking.artifacts import resolve_model_dir
+
+    if not given_model_used(config):
+        return pd.DataFrame(columns=list(SEEN_COLUMNS))
+    seen = leakage.load_seen(resolve_model_dir(config.model, kind="fewshot"))
+    if seen is None:
+        log.warning("the model does not record its meta-training molecules: its overlap with the test assays "
+                    "cannot be checked")
+        return pd.DataFrame(columns=list(SEEN_COLUMNS))
+    keep = prepared.format == "fsmol" and config.protocol == "fsmol"
+    rows = []
+    for task in tasks:
+        mask = leakage.seen_mask(task.smiles, seen, jobs)
+        if mask.any():
+            rows.append({"assay": task.assay, "molecules": len(task.smiles), "seen": int(mask.sum()),
+                         "action": "kept (FS-Mol holds out assays)" if keep else "left out"})
+            if not keep:
+                task.keep(np.flatnonzero(~mask))
+    report = pd.DataFrame(rows, columns=list(SEEN_COLUMNS))
+    if len(report):
+        log.warning("%d test molecules of %d assays were in the model's meta-training data: %s", report["seen"].sum(),
+                    len(report), "counted and kept, as FS-Mol's protocol does" if keep else "left out for every method")
+    return report
+
+
+#: Columns of ``seen_molecules.csv``: per test assay, its molecules the given model had seen.
+SEEN_COLUMNS = ("assay", "molecules", "seen", "action")
+
+
 def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: PreparedTable | None = None,
                   jobs: int = 1) -> FewShotOutcome:
     """Run the few-shot protocol of ``config`` and write ``results.csv``, ``per_task.csv``
     (FS-Mol's summary columns, one row per draw), ``by_protein_class.csv`` (where the input
     carries protein classes), ``calibration.csv`` (for methods with a predictive spread),
+    ``seen_molecules.csv`` (when a given meta-trained model is scored: :func:`leave_out_seen`),
     ``rejected.csv`` and ``delta_auprc.png`` into ``output_dir``;
     log them to the active MLflow run when there is one."""
     unknown = [m for m in config.methods if m not in METHODS]
@@ -213,6 +246,7 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     if overlap:
         raise ValueError(f"assays both in the test and the validation set: {sorted(overlap)}")
     tasks = tasks_from_table(prepared.table, config.test_assays)
+    seen = leave_out_seen(config, prepared, tasks, jobs)
     left_out = set_aside_unfingerprintable(tasks)
     out = Path(output_dir)
     frames = []
@@ -236,6 +270,8 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
         "per_task": write_csv(per_task, out / "per_task.csv"),
         "rejected": write_csv(rejected_with(prepared, left_out), out / "rejected.csv"),
     }
+    if given_model_used(config):
+        outputs["seen_molecules"] = write_csv(seen, out / "seen_molecules.csv")
     calibration = calibration_summary(per_draw)
     if len(calibration):
         outputs["calibration"] = write_csv(calibration, out / "calibration.csv")
@@ -247,6 +283,8 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     if runs.active():
         runs.log_params({"protocol.resolved": config.protocol, "support_sizes.resolved": config.support_sizes,
                          "n_test_assays": len(config.test_assays), "n_val_assays": len(config.val_assays)})
+        if given_model_used(config):
+            runs.log_metrics({"test_molecules_seen_by_model": int(seen["seen"].sum())})
         runs.log_table_hash(prepared.table, "input_table")
         runs.log_metrics({f"{r.method}.{r.metric}.k{r.support_size}": r.mean for r in summary.itertuples()})
         runs.log_files(outputs, artifact_path="fewshot")

@@ -8,16 +8,18 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from molprior.chem.cache import FeatureCache
 from molprior.chem.features import FEATURIZER_VERSION
-from molprior.config import MetaTrainConfig
+from molprior.config import LeakGuardConfig, MetaTrainConfig
+from molprior.data import leakage
 from molprior.data.assay_selection import resolve_assays
-from molprior.data.prepare import PreparedTable
+from molprior.data.prepare import PreparedTable, prepare_table
 from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
 from molprior.evaluation.plots import plot_meta_training
-from molprior.files import write_text
+from molprior.files import write_csv, write_text
 from molprior.meta.batches import MoleculeBank
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.tracking import runs
@@ -75,6 +77,39 @@ def split_tasks(prepared: PreparedTable, config: MetaTrainConfig) -> tuple[list[
     if not val:
         raise ValueError("meta-training chooses its checkpoint on meta-validation assays: give val_assays")
     return tasks_from_table(table, train), tasks_from_table(table, val)
+
+
+def guarded_molecules(guard: LeakGuardConfig, jobs: int = 1) -> set[str]:
+    """The keys (:func:`~molprior.data.leakage.molecule_key`) of the molecules ``guard`` keeps
+    out of meta-training: those of its ``assays`` (all when empty) in each input of ``against``."""
+    keys: set[str] = set()
+    for spec in guard.against:
+        prepared = prepare_table(spec, n_jobs=jobs)
+        table = prepared.table
+        if guard.assays:
+            present = set(table["assay"].unique())
+            chosen = [a for a in guard.assays if a in present]
+            if not chosen:
+                raise ValueError(f"leak_guard: none of the assays {guard.assays} is in {spec}")
+            table = table[table["assay"].isin(chosen)]
+        keys |= set(leakage.molecule_keys(table["smiles"], jobs).values())
+    return keys
+
+
+def guard_against_leaks(train: list[FewShotTask], val: list[FewShotTask], guard: LeakGuardConfig | dict,
+                        keys: dict[str, str], jobs: int = 1) -> tuple[list[FewShotTask], list[FewShotTask], pd.DataFrame]:
+    """Apply ``guard`` to the meta-training and meta-validation tasks; returns both, kept, and
+    the report of what was left out (:data:`~molprior.data.leakage.GUARD_COLUMNS`, plus
+    ``role``)."""
+    guard = guard if isinstance(guard, LeakGuardConfig) else LeakGuardConfig(**guard)
+    guarded = guarded_molecules(guard, jobs)
+    kept_train = leakage.guard_tasks(train, guarded, keys, guard.max_shared_fraction)
+    kept_val = leakage.guard_tasks(val, guarded, keys, guard.max_shared_fraction)
+    report = pd.concat([kept_train.report.assign(role="train"), kept_val.report.assign(role="validation")],
+                       ignore_index=True)
+    log.info("leak guard against %s: %d of %d meta-training tasks left out, %d molecules dropped from the rest",
+             ", ".join(guard.against), kept_train.tasks_left_out, len(train), kept_train.molecules_dropped)
+    return kept_train.kept, kept_val.kept, report
 
 
 def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | None = None,
@@ -138,6 +173,13 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         if previous_run is None:
             runs.log_table_hash(prepared.table, "input_table")
         train_tasks, val_tasks = split_tasks(prepared, config)
+        keys = leakage.molecule_keys((s for t in train_tasks + val_tasks for s in t.smiles), jobs)
+        guard_report = None
+        if config.leak_guard:
+            train_tasks, val_tasks, guard_report = guard_against_leaks(train_tasks, val_tasks, config.leak_guard,
+                                                                       keys, jobs)
+            if not val_tasks:
+                raise ValueError("the leak guard left out every meta-validation assay")
         if bank is None:
             bank = build_bank(train_tasks + val_tasks, jobs, cache_dir)
         else:
@@ -181,14 +223,21 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         metrics = {"best_val_delta_auprc": best_score, "selected_step": selected_step if selected_step is not None else -1,
                    "initial_val_delta_auprc": initial, "epochs_trained": trainer.current_epoch,
                    "steps_trained": trainer.global_step}
+        if guard_report is not None:
+            left_out, dropped = leakage.guard_counts(guard_report[guard_report["role"] == "train"])
+            metrics.update({"leak_guard.tasks_left_out": left_out, "leak_guard.molecules_dropped": dropped})
         runs.log_metrics(metrics)
         metadata = {"mlflow_run_id": run.info.run_id, "prior": source, "input": str(config.input),
                     "train_assays": [t.assay for t in train.tasks], "val_assays": [t.assay for t in val_tasks],
                     "test_assays_excluded": list(config.test_assays), "metrics": metrics,
+                    "leak_guard": asdict(config.leak_guard) if config.leak_guard else None,
                     "config": asdict(config)}
-        model_dir = save_learner(module.learner, out / "model", metadata)
+        seen = leakage.seen_keys(keys[s] for t in train.tasks + val_tasks for s in t.smiles if s in keys)
+        model_dir = save_learner(module.learner, out / "model", metadata, seen=seen)
         write_text(json.dumps(history, indent=2) + "\n", out / "history.json")
         outputs = [out / "history.json"]
+        if guard_report is not None:
+            outputs.append(write_csv(guard_report, out / "leak_guard.csv"))
         if history:
             outputs.append(plot_meta_training(history, out / "meta_training.png"))
         import mlflow

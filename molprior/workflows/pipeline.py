@@ -95,8 +95,8 @@ def run_pipeline(config: PipelineConfig, cache_dir: str | Path | None = None, na
         _featurise(prepared, jobs, cache_dir)
         prior = _pretrain_step(config, out, jobs, cache_dir, reused, outcome)
         needs_model = bool(config.register.heads) or (
-            "maml_pretrained" in config.fewshot.methods and not config.fewshot.model)
-        meta = _metatrain_step(config, out, prepared, jobs, cache_dir, prior, reused, outcome) if needs_model else None
+            {"maml_pretrained", "molprior"} & set(config.fewshot.methods) and not config.fewshot.model)
+        meta = _model_step(config, out, prepared, jobs, cache_dir, prior, reused, outcome) if needs_model else None
         outcome.fewshot, benchmark_metrics = _benchmark_step(config, out, prepared, jobs, meta, reused, outcome)
         if config.register.heads:
             _register_step(config, out, prepared, jobs, meta, prior, hashes, benchmark_metrics, outcome)
@@ -153,8 +153,10 @@ def _pretrain_step(config: PipelineConfig, out: Path, jobs: int, cache_dir, reus
     return config.prior
 
 
-def _metatrain_step(config: PipelineConfig, out: Path, prepared, jobs: int, cache_dir, prior: str, reused: dict,
-                    outcome) -> Path:
+def _model_step(config: PipelineConfig, out: Path, prepared, jobs: int, cache_dir, prior: str, reused: dict,
+                outcome) -> Path:
+    """The few-shot model the pipeline benchmarks and registers (``config.fewshot_model``):
+    the shipped one, one given, a reused meta-training run's, or one meta-trained here."""
     from molprior.workflows.fewshot import _base_metatrain
     from molprior.workflows.metatrain import run_metatraining
 
@@ -164,6 +166,11 @@ def _metatrain_step(config: PipelineConfig, out: Path, prepared, jobs: int, cach
         log.info("metatrain: reusing run %s", run_id)
     elif config.fewshot.model:
         model, run_id = resolve_model_dir(config.fewshot.model, kind="fewshot"), ""
+    elif config.fewshot_model != "metatrain":
+        model = resolve_model_dir(None if config.fewshot_model == "shipped" else config.fewshot_model, kind="fewshot")
+        log.info("few-shot model: %s (no meta-training in this pipeline)", model)
+        outcome.metatrained_model = Path(model)
+        return Path(model)
     else:
         metatrain_config = _base_metatrain(config.fewshot, config.fewshot.seed)
         if "prior" not in config.fewshot.metatrain:
@@ -223,7 +230,8 @@ def _register_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta:
         adapted[assay] = result.model_dir
     learner, description = load_learner(meta)
     info = description.get("metadata", {})
-    headline = {k: v for k, v in benchmark_metrics.items() if k.split(".")[0] in ("maml_pretrained", "rf_ecfp")}
+    headline = {k: v for k, v in benchmark_metrics.items()
+                if k.split(".")[0] in ("molprior", "maml_pretrained", "rf_ecfp")}
     headline.update({k: v for k, v in (info.get("metrics") or {}).items() if k == "best_val_delta_auprc"})
     if spec.metric not in headline:
         raise ValueError(f"register.metric {spec.metric!r} is not among the benchmark's metrics "

@@ -2,7 +2,8 @@
 
 The output keeps every input row, in order, with the input's columns, and adds the
 prediction (``probability_active`` for a classification model, ``value`` for a regression
-model), ``support_similarity`` (the highest Tanimoto similarity of the molecule's ECFP4 to a
+model), ``uncertainty`` (the predictive standard deviation of a GP head; empty for models
+without one), ``support_similarity`` (the highest Tanimoto similarity of the molecule's ECFP4 to a
 support molecule: an applicability-domain guide, low values mean extrapolation) and
 ``error`` (why a row could not be scored; empty otherwise).
 
@@ -20,6 +21,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from molprior.data import leakage
 from molprior.data.readers import (SMILES_ALIASES, InputError, find_column, is_line_list, iter_line_list,
                                    iter_text_table)
 from molprior.files import atomic_path, check_output_path
@@ -38,6 +40,7 @@ class PredictOutcome:
     rows: int
     scored: int
     errors: int
+    seen: int | None = None  # scored molecules the model was meta-trained on (None: the model does not say)
 
 
 def load_scorer(model: str | Path, assay: str | None = None) -> Scorer:
@@ -98,19 +101,20 @@ def _smiles_frame(rows: list[tuple[int, list[str]]]) -> pd.DataFrame:
                          "error": ""}, index=pd.Index([n for n, _ in rows], name="line"))
 
 
-def score_frame(scorer: Scorer, frame: pd.DataFrame, column: str, jobs: int = 1) -> pd.DataFrame:
-    """``frame`` (with its ``error`` column) plus the scores, in the output's layout."""
+def score_frame(scorer: Scorer, frame: pd.DataFrame, column: str, jobs: int = 1) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` (with its ``error`` column) plus the scores, in the output's layout; also the
+    standardised SMILES of the rows scored."""
     todo = (frame["error"] == "").to_numpy()
     scored = scorer.score(frame.loc[todo, column].tolist(), jobs=jobs)
     result = frame.drop(columns="error").reset_index(drop=True)
     errors = frame["error"].to_numpy(dtype=object).copy()
-    for name in (scorer.score_column, "support_similarity"):
+    for name in scorer.output_columns[:-1]:
         values = pd.Series(float("nan"), index=result.index)
         values[todo] = scored[name].to_numpy()
         result[name] = values
     errors[todo] = scored["error"].to_numpy()
     result["error"] = errors
-    return result
+    return result, scored.loc[scored["error"] == "", "smiles"].tolist()
 
 
 def run_predict(model: str | Path, input_path: str | Path, output: str | Path, smiles_column: str | None = None,
@@ -120,9 +124,12 @@ def run_predict(model: str | Path, input_path: str | Path, output: str | Path, s
     check_output_path(output, [input_path])
     scorer = load_scorer(model, assay)
     rows = errors = 0
+    seen = 0 if scorer.seen is not None else None
     with atomic_path(output) as tmp, open(tmp, "w", newline="") as handle:
         for frame, column in iter_molecules(input_path, smiles_column, chunk_rows):
-            result = score_frame(scorer, frame, column, jobs)
+            result, scored = score_frame(scorer, frame, column, jobs)
+            if seen is not None:
+                seen += int(leakage.seen_mask(scored, scorer.seen, jobs).sum())
             result.to_csv(handle, header=rows == 0, index=False)
             failed = result["error"] != ""
             for line, reason in zip(frame.index[failed.to_numpy()], result.loc[failed, "error"]):
@@ -134,4 +141,6 @@ def run_predict(model: str | Path, input_path: str | Path, output: str | Path, s
     if errors > LOGGED_ERRORS:
         log.warning("... and %d more rows with an error (see the error column)", errors - LOGGED_ERRORS)
     log.info("scored %d of %d rows (%d with an error) -> %s", rows - errors, rows, errors, output)
-    return PredictOutcome(Path(output), rows, rows - errors, errors)
+    if seen:
+        log.warning("%d of the %d scored rows are molecules the model was meta-trained on", seen, rows - errors)
+    return PredictOutcome(Path(output), rows, rows - errors, errors, seen)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from molprior.cli.main import main
-from _fewshot import TEST, TINY, VAL, long_file, support_file
+from _fewshot import TEST, TINY, TRAIN, VAL, long_file, support_file
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_adapt_then_predict_keeps_rows_in_order_and_reports_errors(store, tmp_pa
     assert main(["predict", "--model", str(tmp_path / "adapted"), "--input", str(tmp_path / "input.csv"),
                  "--output", str(tmp_path / "scores.csv")]) == 0
     scores = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
-    assert list(scores.columns) == ["name", "smiles", "probability_active", "support_similarity", "error"]
+    assert list(scores.columns) == ["name", "smiles", "probability_active", "uncertainty", "support_similarity", "error"]
     assert scores["name"].tolist() == ["mol0", "mol1", "mol2", "bad", "", "empty", "mol3"]  # every row, in order
     good = scores[scores["error"] == ""]
     assert good["name"].tolist() == ["mol0", "mol1", "mol2", "mol3"]
@@ -129,3 +129,30 @@ def test_predict_refuses_a_directory_or_the_input_as_output_before_loading_the_m
         err = capsys.readouterr().err
         assert err.startswith("molprior predict: error: --output ") and message in err and "Traceback" not in err
     assert library.read_text() == "name,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\n"
+
+
+def test_adapt_and_predict_report_the_molecules_the_model_was_meta_trained_on(store, tmp_path, capsys):
+    """The model was meta-trained on the first 80 molecules of CHEMBL233_Ki: adapting it to 32 of
+    them, and scoring 10 of them plus 10 of the unseen test assay, says how many it saw."""
+    seen_support = support_file(tmp_path / "support.csv", assay=TRAIN[0], n=32)
+    assert main(["adapt", "--model", str(store / "meta"), "--support", str(seen_support), "--output",
+                 str(tmp_path / "adapted")]) == 0
+    assert "32 of the 32 support molecules were in the model's meta-training data" in capsys.readouterr().out
+    seen = pd.read_csv(support_file(tmp_path / "a.csv", assay=TRAIN[0], n=10, offset=40))["smiles"].tolist()
+    fresh = pd.read_csv(support_file(tmp_path / "b.csv", assay=TEST[0], n=10, offset=100))["smiles"].tolist()
+    (tmp_path / "library.csv").write_text("\n".join(["smiles", *seen, *fresh]) + "\n")
+    # predict --support adapts first (here the tiny model; by default the shipped one) and keeps that model
+    fresh_support = support_file(tmp_path / "fresh_support.csv", n=32)
+    assert main(["predict", "--model", str(store / "meta"), "--support", str(fresh_support), "--input",
+                 str(tmp_path / "library.csv"), "--output", str(tmp_path / "scores.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "10 of the 20 scored molecules were in the model's meta-training data" in out
+    assert (tmp_path / "scores.csv.model" / "model.json").exists()
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert len(scores) == 20 and (scores["error"].isna()).all()
+
+
+def test_predict_needs_an_adapted_model_or_a_support(tmp_path, capsys):
+    (tmp_path / "library.csv").write_text("smiles\nCCO\n")
+    code = main(["predict", "--input", str(tmp_path / "library.csv"), "--output", str(tmp_path / "s.csv")])
+    assert code == 2 and "--support" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def test_the_registered_model_scores_with_per_row_errors(champion):
     model = mlflow.pyfunc.load_model("models:/pyfunc-test@champion")
     smiles = _molecules()
     out = model.predict(pd.DataFrame({"smiles": smiles[:3] + ["C1CC", ""] + smiles[3:]}))
-    assert list(out.columns) == ["smiles", "assay", "probability_active", "support_similarity", "error"]
+    assert list(out.columns) == ["smiles", "assay", "probability_active", "uncertainty", "support_similarity", "error"]
     assert len(out) == len(smiles) + 2 and (out["assay"] == ASSAY).all()
     assert "unparseable" in out.loc[3, "error"] and out.loc[4, "error"] and out.loc[[3, 4], "probability_active"].isna().all()
     good = out.drop(index=[3, 4])

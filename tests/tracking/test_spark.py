@@ -151,7 +151,7 @@ def test_spark_udf_scores_equal_molprior_predict(spark, champion, tmp_path):
     inputs = (spark.read.option("header", True).option("escape", '"').csv(str(path))
               .repartition(2))  # both cores, and rows leave their file order
     scored = score_with_spark(spark, champion, inputs, smiles_column="SMILES")  # case-insensitive
-    assert scored.columns == [*frame.columns, "probability_active", "support_similarity", "error"]
+    assert scored.columns == [*frame.columns, "probability_active", "uncertainty", "support_similarity", "error"]
     rows = pd.DataFrame([r.asDict() for r in scored.collect()])
 
     assert len(rows) == len(frame) == 300 + len(BAD)
@@ -190,7 +190,7 @@ def test_score_spark_script_parquet_in_csv_out(spark, champion, tmp_path):
     parts = sorted(out.glob("part-*.csv"))
     assert parts
     rows = pd.concat([pd.read_csv(p, keep_default_na=False, dtype={"id": str}) for p in parts])
-    assert list(rows.columns) == ["id", "SMILES", *frame.columns[2:], "probability_active", "support_similarity",
+    assert list(rows.columns) == ["id", "SMILES", *frame.columns[2:], "probability_active", "uncertainty", "support_similarity",
                                   "error"]
     rows["probability_active"] = pd.to_numeric(rows["probability_active"]).where(rows["error"] == "")
     rows["support_similarity"] = pd.to_numeric(rows["support_similarity"]).where(rows["error"] == "")

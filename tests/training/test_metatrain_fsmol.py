@@ -88,3 +88,41 @@ def test_adkf_meta_training_on_fsmol_tasks_lowers_the_query_loss(prepared, tmp_p
 
     again = Adapted({n: p for n, p in reloaded.model.named_parameters()}, state=reloaded_description["adapted_state"])
     torch.testing.assert_close(reloaded.predict(again, episode.query), expected, rtol=0, atol=0)
+
+
+def test_the_leak_guard_keeps_another_benchmarks_molecules_out_of_meta_training(prepared, tmp_path):
+    """Guarded against a file holding half of one training task's molecules (written in another
+    spelling: RDKit's non-canonical random SMILES) and one molecule of another: the first task
+    is left out, the one molecule dropped from the second, the run says so, and the exported
+    model records exactly the molecules it was meta-trained and selected on."""
+    from rdkit import Chem
+
+    from molprior.data import leakage
+
+    config = _config(trainer={"max_epochs": 1, "patience": 10})
+    train, _ = split_tasks(prepared, config)
+    first, second = train[0], train[1]
+    half = first.smiles[: len(first.smiles) // 2 + 1]
+    shared = [s for s in second.smiles if s not in first.smiles][:1]
+    respelled = [Chem.MolToSmiles(Chem.MolFromSmiles(s), doRandom=True, canonical=False) for s in half + shared]
+    other = tmp_path / "other_benchmark.csv"
+    pd.DataFrame({"smiles": respelled, "assay": "other", "label": 1.0}).to_csv(other, index=False)
+
+    outcome = run_metatraining(_config(trainer={"max_epochs": 1, "patience": 10},
+                                       leak_guard={"against": [str(other)], "max_shared_fraction": 0.2}),
+                               tmp_path / "run", prepared=prepared, progress=False)
+    report = pd.read_csv(tmp_path / "run" / "leak_guard.csv")
+    rows = report.set_index("assay")
+    assert rows.loc[first.assay, "action"] == "left out"
+    assert rows.loc[second.assay, "action"] == "shared molecules dropped" and rows.loc[second.assay, "shared"] >= 1
+    assert outcome.metrics["leak_guard.tasks_left_out"] == (report["action"] == "left out").sum() >= 1
+    from molprior.training.export import read_json_object
+
+    metadata = read_json_object(outcome.model_dir / "model.json")["metadata"]
+    assert first.assay not in metadata["train_assays"] and second.assay in metadata["train_assays"]
+    assert metadata["leak_guard"]["against"] == [str(other)]
+
+    seen = leakage.load_seen(outcome.model_dir)
+    assert not leakage.seen_mask(respelled, seen).any()  # no guarded molecule was trained on
+    kept = [s for s in second.smiles if s not in half + shared]
+    assert leakage.seen_mask(kept, seen).all()

@@ -9,10 +9,10 @@ import pandas as pd
 import yaml
 
 from molprior.cli.main import main
-from _fewshot import TEST, VAL, long_file
+from _fewshot import TEST, TRAIN, VAL, long_file
 
 ALL = ["rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained",
-       "adkf", "adkf_scratch"]
+       "adkf", "adkf_scratch", "molprior"]
 META = ("protonet", "maml_scratch", "maml_pretrained", "adkf", "adkf_scratch")
 
 
@@ -37,7 +37,8 @@ def test_all_methods_write_the_results_table(tmp_path, capsys):
     assert set(per_task["task"]) == set(TEST) and set(per_task["method"]) == set(ALL)
     assert (out / "delta_auprc.png").stat().st_size > 1000
     calibration = pd.read_csv(out / "calibration.csv")  # the GP heads' predictive spread, measured
-    assert set(calibration["method"]) == {"adkf", "adkf_scratch"} and calibration["ece"].between(0, 1).all()
+    assert set(calibration["method"]) == {"adkf", "adkf_scratch", "molprior"} and calibration["ece"].between(0, 1).all()
+    assert pd.read_csv(out / "seen_molecules.csv").empty  # the shipped model never saw these MoleculeACE molecules
     for name in META:
         assert (out / "models" / f"{name}-seed0" / "model" / "model.json").exists()
     printed = capsys.readouterr().out
@@ -142,16 +143,37 @@ def test_other_inputs_need_test_assays(tmp_path, capsys):
     assert code == 2 and "no test assays given" in capsys.readouterr().err
 
 
-def test_the_molprior_method_adapts_a_given_model_and_needs_one(tmp_path, capsys, fewshot_models):
+def test_the_molprior_method_adapts_a_given_model(tmp_path, capsys, fewshot_models):
     data = str(long_file(tmp_path / "assays.csv", 40))
-    code = main(["benchmark", "fewshot", "--input", data, "--test-assays", ",".join(TEST), "--methods", "molprior",
-                 "-o", str(tmp_path / "none"), "-j", "1"])
-    assert code == 2 and "give the `molprior` method one with --model" in capsys.readouterr().err
     code = main(["-q", "benchmark", "fewshot", "--input", data, "--test-assays", ",".join(TEST), "--support-sizes", "16",
                  "--draws", "2", "--methods", "rf_ecfp,molprior", "--model", str(fewshot_models[0]),
                  "-o", str(tmp_path / "given"), "-j", "1"])
     results = pd.read_csv(tmp_path / "given" / "results.csv")
     assert code == 0 and list(dict.fromkeys(results["method"])) == ["rf_ecfp", "molprior"]
+    seen = pd.read_csv(tmp_path / "given" / "seen_molecules.csv")
+    assert seen.empty  # the model never saw the test assay's molecules
+
+
+def test_molecules_the_given_model_was_trained_on_are_left_out_for_every_method(tmp_path, fewshot_models):
+    """The tiny model was meta-trained on the first 80 molecules of CHEMBL233_Ki (and of two
+    related receptors' assays, which share molecules with it): scored on that assay's first 200,
+    every molecule it saw is left out of supports and queries alike, and the run says so."""
+    data = str(long_file(tmp_path / "assays.csv", 200))
+    out = tmp_path / "trained-on"
+    code = main(["-q", "benchmark", "fewshot", "--input", data, "--test-assays", TRAIN[0], "--support-sizes", "16",
+                 "--draws", "2", "--methods", "rf_ecfp,molprior", "--model", str(fewshot_models[0]),
+                 "-o", str(out), "-j", "1"])
+    assert code == 0
+    seen = pd.read_csv(out / "seen_molecules.csv")
+    assert seen[["assay", "molecules", "action"]].to_dict("records") == [
+        {"assay": TRAIN[0], "molecules": 200, "action": "left out"}]
+    n_seen = int(seen["seen"].iloc[0])
+    assert 80 <= n_seen < 200
+    per_task = pd.read_csv(out / "per_task.csv")
+    assert set(per_task["method"]) == {"rf_ecfp", "molprior"}
+    assert ((per_task["size"] + per_task["num_test"]) == 200 - n_seen).all()  # only the unseen molecules
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert runs["metrics.test_molecules_seen_by_model"].max() == n_seen
 
 
 def test_fsmols_valid_tasks_can_be_the_test_set(tmp_path):

@@ -27,8 +27,8 @@ def tiny_pipeline(tmp_path):
     return PipelineConfig(
         fewshot=FewShotConfig(input=str(long_file(tmp_path / "assays.csv")), test_assays=TEST, val_assays=VAL,
                               support_sizes=[16], draws=2, methods=["rf_ecfp", "maml_pretrained"], metatrain=metatrain),
-        register=RegisterConfig(name="tiny-demo", heads=TEST, support_size=32),
-        output=str(tmp_path / "out"), jobs=1)
+        register=RegisterConfig(name="tiny-demo", heads=TEST, support_size=32, metric="maml_pretrained.delta_auprc.k16"),
+        fewshot_model="metatrain", output=str(tmp_path / "out"), jobs=1)
 
 
 def test_pipeline_registers_a_champion_with_its_lineage_and_scores_through_it(tiny_pipeline, tmp_path):
@@ -51,6 +51,29 @@ def test_pipeline_registers_a_champion_with_its_lineage_and_scores_through_it(ti
     scores = pd.read_csv(outcome.scores, keep_default_na=False)
     library = pd.read_csv(tmp_path / "out" / "register" / TEST[0] / "library.csv")
     assert len(scores) == len(library) == 80 - 32 and (scores["error"] == "").all()
+    assert 0 <= outcome.score_metrics["score.roc_auc"] <= 1
+
+
+def test_by_default_the_pipeline_benchmarks_and_registers_the_shipped_few_shot_model(tmp_path):
+    from molprior.tracking.artifacts import SHIPPED_FEWSHOT
+    from molprior.training.export import read_json_object
+
+    config = PipelineConfig(
+        fewshot=FewShotConfig(input=str(long_file(tmp_path / "assays.csv")), test_assays=TEST, support_sizes=[16],
+                              draws=2, methods=["rf_ecfp", "molprior"]),
+        register=RegisterConfig(name="shipped-demo", heads=TEST, support_size=32), output=str(tmp_path / "out"),
+        jobs=1)
+    outcome = run_pipeline(config, cache_dir=tmp_path / "cache")
+    assert set(_children(outcome.run_id)) == {"benchmark", "adapt", "register", "score"}  # no meta-training
+    assert outcome.metatrained_model == SHIPPED_FEWSHOT
+    results = pd.read_csv(outcome.fewshot.outputs["results"])
+    assert list(dict.fromkeys(results["method"])) == ["rf_ecfp", "molprior"]
+    tags = registry.get_version("shipped-demo@champion").tags
+    shipped = read_json_object(SHIPPED_FEWSHOT / "model.json")["metadata"]
+    assert tags["molprior.metatrain_run_id"] == shipped["mlflow_run_id"]
+    assert tags["molprior.benchmark_metric"] == "molprior.delta_auprc.k16"
+    # thousands of FS-Mol training tasks: too many names for a tag, so their count and hash
+    assert tags["molprior.train_assays"].startswith(f"{len(shipped['train_assays'])} assays (sha256 ")
     assert 0 <= outcome.score_metrics["score.roc_auc"] <= 1
 
 
