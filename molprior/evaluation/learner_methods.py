@@ -25,7 +25,6 @@ import torch
 from molprior.data.episodes import Episode
 from molprior.evaluation.fewshot import FewShotTask, Method
 from molprior.meta.batches import MoleculeBank
-from molprior.meta import gp
 from molprior.meta.learner import FewShotLearner
 
 QUERY_CHUNK = 2048
@@ -54,10 +53,9 @@ def learner_method(learner: FewShotLearner, bank: MoleculeBank) -> Method:
         if learner.encoder_fixed:
             table = representations[task.assay]
             adapted = learner.adapt(table[episode.support], targets)
-            if learner.config.algorithm == "adkf":  # the GP's predictive spread comes with its scores
-                mean, variance = learner.predict_with_variance(adapted, table[episode.query])
-                return gp.probability_logit(mean, variance).numpy(), variance.sqrt().numpy()
-            return learner.predict(adapted, table[episode.query]).numpy()
+            out, spread = learner.predict_with_spread(adapted, table[episode.query])
+            # the GP's predictive spread comes with its scores
+            return out.numpy() if spread is None else (out.numpy(), spread.numpy())
         adapted = learner.adapt(bank.batch(rows[episode.support]), targets)
         query = rows[episode.query]
         return torch.cat([learner.predict(adapted, bank.batch(query[i:i + QUERY_CHUNK]))

@@ -19,7 +19,6 @@ import torch
 from molprior.chem.fingerprints import ecfp, tanimoto
 from molprior.data.curation import standardize_items
 from molprior.data.leakage import load_seen
-from molprior.meta import gp
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
 from molprior.models.fixed_blocks import BLOCK_ROWS, fixed_blocks
@@ -71,11 +70,6 @@ class Scorer:
     def output_columns(self) -> list[str]:
         """The columns :meth:`score` adds to the standardised SMILES, in order."""
         return [self.score_column, UNCERTAINTY, "support_similarity", "error"]
-
-    @property
-    def has_spread(self) -> bool:
-        """Whether the model gives a predictive spread (a GP head)."""
-        return "gp.theta" in self.adapted.state
 
     @property
     def assay(self) -> str:
@@ -147,12 +141,7 @@ class Scorer:
 
     def _forward(self, bank: MoleculeBank, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
-            batch = bank.batch(indices)
-            if self.has_spread:
-                mean, variance = self.learner.predict_with_variance(self.adapted, batch)
-                out, spread = gp.probability_logit(mean, variance), variance.sqrt()
-            else:
-                out, spread = self.learner.predict(self.adapted, batch), None
+            out, spread = self.learner.predict_with_spread(self.adapted, bank.batch(indices))
         out = out if self.regression else torch.sigmoid(out)
         out = out.to(torch.float64).numpy()
         return out, np.full(len(out), np.nan) if spread is None else spread.to(torch.float64).numpy()

@@ -219,11 +219,20 @@ class FewShotLearner(nn.Module):
         return {n: p.detach() for n, p in model.named_parameters()}
 
     @torch.no_grad()
+    def predict_with_spread(self, adapted: Adapted, batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`predict`'s outputs and, for a GP head, the predictive standard deviation of
+        the ``±1`` label (``None`` for heads without one)."""
+        if "gp.theta" in adapted.state:
+            mean, variance = self.predict_with_variance(adapted, batch)
+            return gp.probability_logit(mean, variance), variance.sqrt()
+        return self.predict(adapted, batch), None
+
+    @torch.no_grad()
     def predict(self, adapted: Adapted, batch) -> torch.Tensor:
         """Outputs of the adapted model: logits (classification) or values (regression).
         ``batch`` may be a :meth:`represent` output when :attr:`encoder_fixed`."""
         if "gp.theta" in adapted.state:
-            return gp.probability_logit(*self.predict_with_variance(adapted, batch))
+            return self.predict_with_spread(adapted, batch)[0]
         if isinstance(batch, torch.Tensor):
             head = {n[len("head."):]: p for n, p in adapted.params.items() if n.startswith("head.")}
             out = functional_call(self.model.head, head, (batch,))

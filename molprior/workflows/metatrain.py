@@ -96,12 +96,11 @@ def guarded_molecules(guard: LeakGuardConfig, jobs: int = 1) -> set[str]:
     return keys
 
 
-def guard_against_leaks(train: list[FewShotTask], val: list[FewShotTask], guard: LeakGuardConfig | dict,
+def guard_against_leaks(train: list[FewShotTask], val: list[FewShotTask], guard: LeakGuardConfig,
                         keys: dict[str, str], jobs: int = 1) -> tuple[list[FewShotTask], list[FewShotTask], pd.DataFrame]:
     """Apply ``guard`` to the meta-training and meta-validation tasks; returns both, kept, and
     the report of what was left out (:data:`~molprior.data.leakage.GUARD_COLUMNS`, plus
     ``role``)."""
-    guard = guard if isinstance(guard, LeakGuardConfig) else LeakGuardConfig(**guard)
     guarded = guarded_molecules(guard, jobs)
     kept_train = leakage.guard_tasks(train, guarded, keys, guard.max_shared_fraction)
     kept_val = leakage.guard_tasks(val, guarded, keys, guard.max_shared_fraction)
