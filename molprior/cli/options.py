@@ -48,6 +48,20 @@ def int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
 
 
+def int_map(text: str) -> dict[str, int]:
+    """``NAME=N,NAME=N``: a count per name (``--method-draws gnn_scratch=1``)."""
+    counts = {}
+    for item in comma_list(text):
+        name, _, value = item.partition("=")
+        try:
+            counts[name.strip()] = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected NAME=N, got {item!r}") from None
+        if counts[name.strip()] < 1 or not name.strip():
+            raise argparse.ArgumentTypeError(f"expected a name and a positive count, got {item!r}")
+    return counts
+
+
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input columns")
     group.add_argument("--format", choices=FORMATS, default="auto",

@@ -48,17 +48,23 @@ def _keys_of(smiles: Sequence[str]) -> list[str | None]:
     return [molecule_key(s) for s in smiles]
 
 
+#: Keys computed in this process, by SMILES (a benchmark meta-trains several methods on the
+#: same molecules; each would otherwise recompute them).
+_KNOWN_KEYS: dict[str, str | None] = {}
+
+
 def molecule_keys(smiles: Iterable[str], jobs: int = 1, chunk: int = 4096) -> dict[str, str]:
     """The key of every distinct SMILES of ``smiles`` that RDKit reads (``jobs`` worker
     processes; the result does not depend on ``jobs`` or ``chunk``)."""
     distinct = sorted(set(smiles))
-    chunks = [distinct[i:i + chunk] for i in range(0, len(distinct), chunk)]
+    missing = [s for s in distinct if s not in _KNOWN_KEYS]
+    chunks = [missing[i:i + chunk] for i in range(0, len(missing), chunk)]
     if jobs > 1 and len(chunks) > 1:
         parts = Parallel(n_jobs=jobs)(delayed(_keys_of)(c) for c in chunks)
     else:
         parts = [_keys_of(c) for c in chunks]
-    keys = [k for part in parts for k in part]
-    return {s: k for s, k in zip(distinct, keys) if k is not None}
+    _KNOWN_KEYS.update(zip(missing, (k for part in parts for k in part)))
+    return {s: k for s in distinct if (k := _KNOWN_KEYS[s]) is not None}
 
 
 def key_hash(key: str) -> int:

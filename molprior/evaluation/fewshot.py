@@ -20,6 +20,7 @@ positive fraction, as FS-Mol computes it.
 from __future__ import annotations
 
 import logging
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -152,15 +153,18 @@ def draw_episodes(task: FewShotTask, support_size: int, n_draws: int, seed: int,
 
 
 def _task_rows(task: FewShotTask, support_sizes: Sequence[int], methods: Mapping[str, Method], n_draws: int,
-               seed: int, protocol: str, progress: Callable[[int], None] | None = None) -> list[dict]:
+               seed: int, protocol: str, method_draws: Mapping[str, int],
+               progress: Callable[[int], None] | None = None) -> list[dict]:
     rows = []
     for k in support_sizes:
         episodes = draw_episodes(task, k, n_draws, seed, protocol)
-        if progress and len(episodes) < n_draws:
-            progress((n_draws - len(episodes)) * len(methods))
+        if progress:  # the draws that cannot be made, and those a method skips
+            progress(sum(n_draws - min(method_draws.get(m, n_draws), len(episodes)) for m in methods))
         for draw, episode in episodes:
             truth = task.labels[episode.query]
             for name, method in methods.items():
+                if draw >= method_draws.get(name, n_draws):
+                    continue
                 scores = method(task, episode, seed + draw)
                 scores, spread = scores if isinstance(scores, tuple) else (scores, None)
                 row = {"method": name, "assay": task.assay, "support_size": k, "draw": draw,
@@ -176,6 +180,14 @@ def _task_rows(task: FewShotTask, support_sizes: Sequence[int], methods: Mapping
     return rows
 
 
+def _chunk_rows(tasks: Sequence[FewShotTask], *args) -> list[list[dict]]:
+    return [_task_rows(task, *args) for task in tasks]
+
+
+#: Assay chunks per worker process (a finer progress bar and balance, few copies of the methods).
+CHUNKS_PER_JOB = 4
+
+
 def run_fewshot(
     tasks: Sequence[FewShotTask],
     support_sizes: Sequence[int],
@@ -185,28 +197,35 @@ def run_fewshot(
     progress: Callable[[int], None] | None = None,
     protocol: str = "balanced",
     jobs: int = 1,
+    method_draws: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """Per-draw results: method, assay, support_size, draw, n_query, fraction_positive_train,
     active_fraction (the query's), avg_precision and the :data:`METRICS`.
 
-    With ``jobs > 1`` the assays are scored in that many worker processes (the methods must
-    pickle: the fingerprint baselines do); every call is seeded by its draw, so the rows are
-    the same, in the same order, whatever ``jobs``."""
+    A method named in ``method_draws`` is scored on that many draws only (the first ones: the
+    same supports as the other methods').  With ``jobs > 1`` the assays are scored in that many
+    worker processes, a few chunks of assays each (the methods must pickle; each chunk gets
+    one copy); every call is seeded by its draw, so the rows are the same, in the same order,
+    whatever ``jobs``."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    args = (support_sizes, methods, n_draws, seed, protocol, dict(method_draws or {}))
     if jobs > 1 and len(tasks) > 1:
         from joblib import Parallel, delayed
 
-        per_task = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_task_rows)(task, support_sizes, methods, n_draws, seed, protocol) for task in tasks)
-        rows = []
-        for task_rows in per_task:
-            rows += task_rows
-            if progress:
-                progress(len(support_sizes) * n_draws * len(methods))
-        return pd.DataFrame(rows)
-    return pd.DataFrame([row for task in tasks
-                         for row in _task_rows(task, support_sizes, methods, n_draws, seed, protocol, progress)])
+        n_chunks = min(len(tasks), jobs * CHUNKS_PER_JOB)
+        chunks = [list(range(i, len(tasks), n_chunks)) for i in range(n_chunks)]  # interleaved: sizes mix
+        by_task: dict[int, list[dict]] = {}
+        with warnings.catch_warnings():  # loky replaces a worker whose memory grew (a neural chunk's
+            warnings.filterwarnings("ignore", message="A worker stopped")  # caches): nothing is lost
+            per_chunk = Parallel(n_jobs=jobs, return_as="generator")(
+                delayed(_chunk_rows)([tasks[i] for i in chunk], *args) for chunk in chunks)
+            for chunk, chunk_rows in zip(chunks, per_chunk):
+                by_task.update(zip(chunk, chunk_rows))
+                if progress:
+                    progress(len(chunk) * len(support_sizes) * n_draws * len(methods))
+        return pd.DataFrame([row for i in range(len(tasks)) for row in by_task[i]])
+    return pd.DataFrame([row for task in tasks for row in _task_rows(task, *args, progress)])
 
 
 def fsmol_summary(per_draw: pd.DataFrame) -> pd.DataFrame:
@@ -262,4 +281,8 @@ def format_results(summary: pd.DataFrame) -> str:
     methods = list(dict.fromkeys(summary["method"]))
     wide = wide.reindex(methods)
     wide.columns = [f"{metric}@{k}" for metric, k in wide.columns]
-    return wide.to_string()
+    per_assay = summary["n_draws"] / summary["n_tasks"].clip(lower=1)
+    draws = per_assay.groupby(summary["method"], sort=False).max()
+    notes = [f"{method}: {n:g} draw{'s' if n != 1 else ''} per assay and size (the others {draws.max():g})"
+             for method, n in draws.items() if n < draws.max()]
+    return "\n".join([wide.to_string(), *notes])

@@ -56,6 +56,13 @@ class MoleculeBank:
         except KeyError as missing:
             raise KeyError(f"molecule {missing.args[0]!r} is not in the bank (it did not featurise)") from None
 
+    def subset(self, smiles: Sequence[str]) -> "MoleculeBank":
+        """A bank of just ``smiles`` (distinct, in first-seen order; all must be held here):
+        what scoring needs once meta-training no longer does, small enough to send to workers."""
+        order = self.indices(list(dict.fromkeys(smiles)))
+        return MoleculeBank(self.graphs.select(order),
+                            None if self.fingerprints is None else self.fingerprints[order])
+
     def batch(self, indices: np.ndarray):
         """Molecules ``indices`` as one PyG batch; ``fp`` holds their float fingerprints."""
         indices = np.asarray(indices, dtype=np.int64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from molprior.config import ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FewShotConfig, MetaTrainConfig
+from molprior.config import (ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FSMOL_METHOD_DRAWS, FSMOL_TABLE_METATRAIN,
+                             FewShotConfig, MetaTrainConfig)
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable, prepare_table
 from molprior.evaluation.fewshot import (BASELINES, PROTOCOLS, FewShotTask, Method, by_protein_class, format_results,
@@ -76,10 +78,12 @@ def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable
 
 
 def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTable, bank: MoleculeBank,
-                   output_dir: Path, seed: int, jobs: int = 1) -> dict[str, Method]:
-    """The neural methods of ``names`` (see :mod:`molprior.evaluation.learner_methods`) on the
-    molecules of ``bank`` (:func:`neural_bank`), meta-training those that need it on the
-    input's other assays (nested MLflow runs, models under ``output_dir``)."""
+                   output_dir: Path, seed: int, jobs: int = 1, score_bank: MoleculeBank | None = None
+                   ) -> dict[str, Method]:
+    """The neural methods of ``names`` (see :mod:`molprior.evaluation.learner_methods`),
+    meta-training those that need it on the input's other assays (nested MLflow runs, models
+    under ``output_dir``) with the molecules of ``bank`` (:func:`neural_bank`); they score the
+    molecules of ``score_bank`` (default ``bank``)."""
     import torch
 
     from molprior.evaluation.learner_methods import learner_method
@@ -122,8 +126,18 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
             outcome = run_metatraining(variant, output_dir / "models" / f"{name}-seed{seed}", prepared=prepared,
                                        bank=bank, jobs=jobs, progress=False, nested=True, run_name=f"metatrain-{name}")
             learner, _ = load_learner(outcome.model_dir)
-        methods[name] = learner_method(learner, bank)
+        methods[name] = learner_method(learner, bank if score_bank is None else score_bank)
     return methods
+
+
+def _timed_run(tasks: list[FewShotTask], config: FewShotConfig, methods: dict[str, Method], seed: int,
+               progress, jobs: int) -> pd.DataFrame:
+    """:func:`run_fewshot` for one group of methods, its duration logged."""
+    start = time.perf_counter()
+    per_draw = run_fewshot(tasks, config.support_sizes, methods, config.draws, seed, progress=progress,
+                           protocol=config.protocol, jobs=jobs, method_draws=config.method_draws)
+    log.info("scored %s in %.0f s", ", ".join(methods), time.perf_counter() - start)
+    return per_draw
 
 
 def in_protocol_order(per_draw: pd.DataFrame, tasks: list[FewShotTask], methods: list[str]) -> pd.DataFrame:
@@ -175,7 +189,14 @@ def with_defaults(config: FewShotConfig, prepared: PreparedTable) -> FewShotConf
     val = resolve_assays(val, prepared.assays, "--val-assays", groups=groups)
     if not config.val_assays and set(val) & set(test):  # testing on FS-Mol's valid tasks themselves
         val = []
-    return replace(config, protocol=protocol, support_sizes=sizes, test_assays=test, val_assays=val)
+    method_draws = config.method_draws if config.method_draws is not None else (FSMOL_METHOD_DRAWS if fsmol else {})
+    metatrain = config.metatrain
+    if fsmol:  # the user's settings over FS-Mol's table recipe (nested sections merged key by key)
+        metatrain = {**FSMOL_TABLE_METATRAIN, **metatrain}
+        metatrain.update({k: {**v, **metatrain[k]} for k, v in FSMOL_TABLE_METATRAIN.items()
+                          if isinstance(v, dict) and isinstance(config.metatrain.get(k), dict)})
+    return replace(config, protocol=protocol, support_sizes=sizes, test_assays=test, val_assays=val,
+                   method_draws=dict(method_draws), metatrain=metatrain)
 
 
 def protein_classes(prepared: PreparedTable) -> dict[str, str]:
@@ -240,6 +261,9 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     unknown = [m for m in config.methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
+    unknown = [m for m in config.method_draws or {} if m not in METHODS]
+    if unknown:
+        raise ValueError(f"method_draws names unknown methods {unknown}; available: {', '.join(METHODS)}")
     prepared = prepared or prepare(config, jobs)
     config = with_defaults(config, prepared)
     overlap = set(config.test_assays) & set(config.val_assays)
@@ -252,15 +276,15 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     frames = []
     neural = [name for name in config.methods if name in NEURAL_METHODS]
     bank = neural_bank(neural, config, prepared, tasks, jobs, left_out) if neural else None
+    # the test assays' molecules alone: what the workers scoring the neural methods are sent
+    score_bank = bank.subset([s for t in tasks for s in t.smiles]) if neural else None
     for seed in config.all_seeds:
         baselines = {name: BASELINES[name] for name in config.methods if name in BASELINES}
-        learners = neural_methods(neural, config, prepared, bank, out, seed, jobs) if neural else {}
+        learners = neural_methods(neural, config, prepared, bank, out, seed, jobs, score_bank) if neural else {}
         total = len(tasks) * len(config.support_sizes) * config.draws * len(config.methods)
         with progress_bar(f"few-shot protocol (seed {seed})", total) as advance:
-            # the fingerprint baselines in worker processes, one assay each; the neural methods here
-            parts = [run_fewshot(tasks, config.support_sizes, group, config.draws, seed, progress=advance,
-                                 protocol=config.protocol, jobs=group_jobs)
-                     for group, group_jobs in ((baselines, jobs), (learners, 1)) if group]
+            # in worker processes, a few chunks of assays each
+            parts = [_timed_run(tasks, config, group, seed, advance, jobs) for group in (baselines, learners) if group]
         frames.append(in_protocol_order(pd.concat(parts, ignore_index=True), tasks, config.methods).assign(seed=seed))
     per_draw = pd.concat(frames, ignore_index=True)
     summary = summarize(per_draw)

@@ -24,11 +24,26 @@ def test_the_key_is_the_molecule_not_its_spelling_and_ignores_stereochemistry():
     assert leakage.molecule_key("C1CC") is None
 
 
-def test_keys_do_not_depend_on_workers_or_chunks():
+def test_keys_do_not_depend_on_workers_or_chunks(monkeypatch):
     smiles = [ASPIRIN, CAFFEINE, PARACETAMOL, IBUPROFEN, L_ALANINE, "C1CC", ASPIRIN]
+    monkeypatch.setattr(leakage, "_KNOWN_KEYS", {})
     one = leakage.molecule_keys(smiles)
+    monkeypatch.setattr(leakage, "_KNOWN_KEYS", {})  # computed afresh, in workers
     assert leakage.molecule_keys(smiles, jobs=2, chunk=2) == one
     assert set(one) == set(smiles) - {"C1CC"}
+
+
+def test_keys_are_computed_once_per_process(monkeypatch):
+    monkeypatch.setattr(leakage, "_KNOWN_KEYS", {})
+    first = leakage.molecule_keys([ASPIRIN, "C1CC"])
+
+    def computed_again(smiles):
+        raise AssertionError(f"recomputed {smiles}")
+
+    monkeypatch.setattr(leakage, "_keys_of", computed_again)
+    assert leakage.molecule_keys(["C1CC", ASPIRIN]) == first == {ASPIRIN: leakage.molecule_key(ASPIRIN)}
+    with pytest.raises(AssertionError, match="recomputed"):
+        leakage.molecule_keys([CAFFEINE])
 
 
 def _task(name: str, smiles: list[str]) -> FewShotTask:

@@ -127,3 +127,26 @@ def test_worker_processes_give_the_same_rows(table):
     tasks = tasks_from_table(table, ASSAYS)
     alone = run_fewshot(tasks, [16], BASELINES, n_draws=2, seed=1)
     pd.testing.assert_frame_equal(run_fewshot(tasks, [16], BASELINES, n_draws=2, seed=1, jobs=2), alone)
+
+
+def test_a_slow_method_is_scored_on_its_first_draws_only_and_the_table_says_so(table):
+    tasks = tasks_from_table(table, ASSAYS)
+    full = run_fewshot(tasks, [16], BASELINES, n_draws=3, seed=0)
+    fewer = run_fewshot(tasks, [16], BASELINES, n_draws=3, seed=0, method_draws={"rf_ecfp": 1})
+    rf = fewer[fewer["method"] == "rf_ecfp"]
+    assert set(rf["draw"]) == {0} and len(rf) == len(ASSAYS)
+    # the draws it keeps are the same supports, with the same scores, as in the full run
+    pd.testing.assert_frame_equal(rf.reset_index(drop=True),
+                                  full[(full["method"] == "rf_ecfp") & (full["draw"] == 0)].reset_index(drop=True))
+    pd.testing.assert_frame_equal(fewer[fewer["method"] == "knn_tanimoto"].reset_index(drop=True),
+                                  full[full["method"] == "knn_tanimoto"].reset_index(drop=True))
+    text = format_results(summarize(fewer))
+    assert "rf_ecfp: 1 draw per assay and size (the others 3)" in text
+    assert "knn_tanimoto:" not in text
+
+
+def test_worker_processes_give_the_same_rows_in_the_same_order(table):
+    tasks = tasks_from_table(table, ASSAYS)
+    alone = run_fewshot(tasks, [16, 32], BASELINES, n_draws=2, seed=1, method_draws={"knn_tanimoto": 1})
+    workers = run_fewshot(tasks, [16, 32], BASELINES, n_draws=2, seed=1, method_draws={"knn_tanimoto": 1}, jobs=2)
+    pd.testing.assert_frame_equal(alone, workers)

@@ -27,3 +27,14 @@ def test_bank_reports_what_did_not_featurise_and_refuses_unknown_molecules():
     assert bank.batch(bank.indices(["CCO"])).num_graphs == 1 and getattr(bank.batch([0]), "fp", None) is None
     with pytest.raises(KeyError, match="did not featurise"):
         bank.indices(["C1CC"])
+
+
+def test_a_subset_bank_holds_the_same_features():
+    bank, _ = MoleculeBank.build(SMILES, fingerprint_bits=2048)
+    small = bank.subset([SMILES[3], SMILES[1], SMILES[3]])
+    assert len(small) == 2 and small.graphs.smiles == [SMILES[3], SMILES[1]]
+    for key in ("x", "edge_index", "edge_attr", "fp"):
+        assert torch.equal(getattr(small.batch(small.indices([SMILES[1]])), key),
+                           getattr(bank.batch(bank.indices([SMILES[1]])), key))
+    with pytest.raises(KeyError, match="not in the bank"):
+        bank.subset(["CCCC"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pytest
 import yaml
 
 from molprior.cli.main import main
@@ -137,6 +138,33 @@ def test_fsmol_defaults_to_fsmols_protocol_sizes_and_valid_tasks(tmp_path, capsy
     assert code == 0 and (balanced["fraction_positive_train"] == 0.5).all()
 
 
+def test_fewer_draws_for_a_named_method_and_fsmols_table_defaults(tmp_path, capsys):
+    from molprior.config import FSMOL_METHOD_DRAWS, FewShotConfig
+    from molprior.workflows.fewshot import prepare, with_defaults
+
+    out = tmp_path / "fewer"
+    code = main(["-q", "benchmark", "fewshot", "--input", "dataset:fsmol", "--test-assays", "CHEMBL1066254",
+                 "--support-sizes", "16", "--methods", "rf_ecfp,knn_tanimoto", "--draws", "3",
+                 "--method-draws", "rf_ecfp=1", "-o", str(out), "-j", "1"])
+    assert code == 0
+    per_task = pd.read_csv(out / "per_task.csv")
+    assert per_task.groupby("method")["draw"].nunique().to_dict() == {"knn_tanimoto": 3, "rf_ecfp": 1}
+    assert "rf_ecfp: 1 draw per assay and size (the others 3)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["benchmark", "fewshot", "--input", "dataset:fsmol", "--method-draws", "rf_ecfp=0",
+              "-o", str(tmp_path / "bad"), "-j", "1"])
+    assert stop.value.code == 2 and "positive count" in capsys.readouterr().err
+
+    prepared = prepare(FewShotConfig(input="dataset:fsmol"), 1)
+    given = FewShotConfig(input="dataset:fsmol", metatrain={"trainer": {"max_epochs": 9}, "query_size": 32})
+    resolved = with_defaults(given, prepared)
+    assert resolved.method_draws == FSMOL_METHOD_DRAWS
+    # the user's meta-training keys over FS-Mol's table recipe, nested sections key by key
+    assert resolved.metatrain["trainer"] == {"max_epochs": 9, "patience": 4}
+    assert resolved.metatrain["query_size"] == 32 and resolved.metatrain["val_protocol"] == "fsmol"
+    assert with_defaults(FewShotConfig(input="dataset:fsmol", method_draws={}), prepared).method_draws == {}
+
+
 def test_other_inputs_need_test_assays(tmp_path, capsys):
     code = main(["benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 40)), "--methods", "rf_ecfp",
                  "-o", str(tmp_path / "b"), "-j", "1"])
@@ -152,6 +180,22 @@ def test_the_molprior_method_adapts_a_given_model(tmp_path, capsys, fewshot_mode
     assert code == 0 and list(dict.fromkeys(results["method"])) == ["rf_ecfp", "molprior"]
     seen = pd.read_csv(tmp_path / "given" / "seen_molecules.csv")
     assert seen.empty  # the model never saw the test assay's molecules
+
+
+def test_neural_methods_score_the_same_in_worker_processes(tmp_path):
+    """The shipped model and a fine-tuned head, scored in the main process and in two workers
+    (one thread each): the same rows, in the same order, to the last digit."""
+    data = str(long_file(tmp_path / "assays.csv", 60))
+    tables = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}"
+        code = main(["-q", "benchmark", "fewshot", "--input", data, "--test-assays", ",".join(TEST + TRAIN[:2]),
+                     "--support-sizes", "16", "--draws", "2", "--methods", "pretrained_finetune,molprior",
+                     "--finetune-steps", "5", "-o", str(out), "-j", jobs])
+        assert code == 0
+        tables.append(pd.read_csv(out / "per_task.csv"))
+    assert len(tables[0]) == 3 * 2 * 2
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
 
 
 def test_molecules_the_given_model_was_trained_on_are_left_out_for_every_method(tmp_path, fewshot_models):
