@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(verbose: bool, quiet: bool) -> None:
-    from molprior.workflows.progress import set_enabled
+    from molprior.workflows.progress import set_mode
 
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -43,7 +43,7 @@ def configure_logging(verbose: bool, quiet: bool) -> None:
         for name in ("pytorch_lightning", "lightning", "lightning_fabric", "pytorch_lightning.utilities.rank_zero",
                      "lightning.pytorch.utilities.rank_zero"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    set_enabled(not quiet and sys.stderr.isatty())
+    set_mode("off" if quiet else "bar" if sys.stderr.isatty() else "log")
 
 
 @exits_on_sigterm  # SIGTERM unwinds (finally blocks remove .part files) and exits 143

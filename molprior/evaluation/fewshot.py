@@ -113,17 +113,20 @@ def tasks_from_table(table: pd.DataFrame, assays: Sequence[str]) -> list[FewShot
     missing = [a for a in assays if a not in known]
     if missing:
         raise ValueError(f"assays not in the table: {missing}; available: {sorted(known)}")
-    tasks = []
     labelled = table[table["label"].notna()]
     groups = labelled.groupby("assay", sort=False).indices
-    for assay in assays:
-        rows = labelled.iloc[groups[assay]] if assay in groups else labelled.iloc[:0]
-        values = pd.to_numeric(rows["value"], errors="coerce").to_numpy(dtype=np.float64) if "value" in rows else None
-        relations = None
-        if "relation" in rows:
-            relations = rows["relation"].fillna("=").map(RELATION_CODES).fillna(EXACT).to_numpy(dtype=np.int64)
-        tasks.append(FewShotTask(assay, rows["smiles"].tolist(), rows["label"].to_numpy(dtype=np.float64),
-                                 values, relations))
+    smiles = labelled["smiles"].to_numpy(dtype=object)
+    labels = labelled["label"].to_numpy(dtype=np.float64)
+    values = (pd.to_numeric(labelled["value"], errors="coerce").to_numpy(dtype=np.float64)
+              if "value" in labelled else None)
+    relations = (labelled["relation"].fillna("=").map(RELATION_CODES).fillna(EXACT).to_numpy(dtype=np.int64)
+                 if "relation" in labelled else None)
+    tasks = []
+    for assay in assays:  # the columns are converted once, then sliced per assay
+        rows = groups.get(assay, np.zeros(0, dtype=np.int64))
+        tasks.append(FewShotTask(assay, smiles[rows].tolist(), labels[rows],
+                                 None if values is None else values[rows],
+                                 None if relations is None else relations[rows]))
     return tasks
 
 

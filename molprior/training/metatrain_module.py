@@ -36,6 +36,11 @@ class MetaOptimConfig:
     encoder_lr_scale: float = 1.0
     weight_decay: float = 0.0
     gradient_clip: float = 1.0
+    # the learning rates are multiplied by lr_decay_factor once more than lr_decay_patience
+    # validations in a row brought no better val_delta_auprc (PyTorch's ReduceLROnPlateau);
+    # 0: constant rates
+    lr_decay_patience: int = 0
+    lr_decay_factor: float = 0.3
 
 
 class MetaTrainModule(OuterLoopModule):
@@ -94,6 +99,9 @@ class MetaTrainModule(OuterLoopModule):
                 self.history.append({"epoch": -1, "step": 0, **values})
             return
         self.log_dict(values, prog_bar=True)
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:  # manual optimisation: the module steps its scheduler itself
+            scheduler.step(values["val_delta_auprc"])
         train = self.trainer.callback_metrics.get("train_loss")
         self.history.append({"epoch": self.current_epoch, "step": self.global_step, **values,
                              **({"train_loss": float(train)} if train is not None else {})})
@@ -114,4 +122,9 @@ class MetaTrainModule(OuterLoopModule):
         elif self.learner.encoder_fixed:  # the encoder stays as pretrained: no gradients through it at all
             for parameter in encoder:
                 parameter.requires_grad_(False)
-        return torch.optim.Adam(groups, weight_decay=self.optim.weight_decay)
+        optimizer = torch.optim.Adam(groups, weight_decay=self.optim.weight_decay)
+        if not self.optim.lr_decay_patience:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=self.optim.lr_decay_factor,
+                                                               patience=self.optim.lr_decay_patience)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_delta_auprc"}}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, OnExceptionCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import (Callback, EarlyStopping, ModelCheckpoint, OnExceptionCheckpoint, Timer,
+                                         TQDMProgressBar)
 
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,37 @@ CHECKPOINT_NAMES = ("last.ckpt", "step.ckpt", "interrupted.ckpt", "best.ckpt")
 warnings.filterwarnings("ignore", message=r".*ckpt_path=None\)` was called without a model")
 warnings.filterwarnings("ignore", message=r".*there is no last checkpoint available")
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+class ValidationLog(Callback):
+    """One log line per validation (step, epoch, the ``val_`` metrics, the best ``monitor`` so
+    far, minutes trained), so that a run writing to a log file rather than a terminal shows its
+    progress; sanity checks are not logged.  A resumed run's best starts from its checkpoint's."""
+
+    def __init__(self, monitor: str, mode: str):
+        self.monitor, self.mode = monitor, mode
+        self.best: float | None = None
+        self.started = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.started = time.monotonic()
+        restored = getattr(trainer.checkpoint_callback, "best_model_score", None)
+        self.best = float(restored) if restored is not None else None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("val_")}
+        if self.monitor in metrics:
+            value = metrics[self.monitor]
+            better = max if self.mode == "max" else min
+            self.best = value if self.best is None else better(self.best, value)
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        seconds = timer.time_elapsed("train") if timer is not None else time.monotonic() - self.started
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in sorted(metrics.items()))
+        best = f" (best {self.monitor} {self.best:.4f})" if self.best is not None else ""
+        log.info("step %d, epoch %d: %s%s, %.1f min trained", trainer.global_step, trainer.current_epoch, shown, best,
+                 seconds / 60)
 
 
 @dataclass
@@ -68,8 +101,8 @@ def build_trainer(config: TrainerConfig, output_dir: str | Path, logger=None, pr
         EarlyStopping(monitor=monitor, mode=mode, patience=config.patience),
         *(extra_callbacks or []),
     ]
-    if progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=10))
+    # a progress bar on a terminal; otherwise (a log file, a pipeline) a line per validation
+    callbacks.append(TQDMProgressBar(refresh_rate=10) if progress_bar else ValidationLog(monitor, mode))
     return pl.Trainer(
         max_epochs=config.max_epochs, max_time=config.max_time, accelerator=config.accelerator, devices=config.devices,
         num_nodes=config.num_nodes, strategy=config.strategy, precision=config.precision,

@@ -1,17 +1,26 @@
-"""Progress reporting for long jobs: rich bars on a terminal, nothing when quiet."""
+"""Progress reporting for long jobs: rich bars on a terminal, a log line every tenth of the
+way when writing to a file or a pipe, nothing when quiet."""
 
 from __future__ import annotations
 
+import logging
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
-_ENABLED = True
+log = logging.getLogger(__name__)
+MODES = ("bar", "log", "off")
+LOG_EVERY = 0.1  # the fraction of the total between two log lines
+_MODE = "bar"
 
 
-def set_enabled(enabled: bool) -> None:
-    """Turn progress bars on or off for the whole process (``-q`` turns them off)."""
-    global _ENABLED
-    _ENABLED = enabled
+def set_mode(mode: str) -> None:
+    """How the whole process reports progress: ``bar`` (rich bars, for a terminal), ``log``
+    (INFO lines, for a log file) or ``off`` (``-q``)."""
+    global _MODE
+    if mode not in MODES:
+        raise ValueError(f"unknown progress mode {mode!r}; choose one of {', '.join(MODES)}")
+    _MODE = mode
 
 
 class _Silent:
@@ -35,11 +44,38 @@ class _Bar:
         self._progress.update(self._task, total=total)
 
 
+class _LogLines:
+    """Logs ``description: done of total (percent), minutes`` each time another
+    :data:`LOG_EVERY` of the total is done (without a total: nothing until one is set)."""
+
+    def __init__(self, description: str, total: int | None) -> None:
+        self._description, self._total = description, total
+        self._done, self._logged = 0, 0
+        self._started = time.monotonic()
+
+    def __call__(self, n: int) -> None:
+        self._done += n
+        if not self._total:
+            return
+        reached = int(min(self._done / self._total, 1.0) / LOG_EVERY + 1e-9)
+        if reached > self._logged:
+            self._logged = reached
+            log.info("%s: %d of %d (%.0f%%), %.1f min", self._description, self._done, self._total,
+                     100 * self._done / self._total, (time.monotonic() - self._started) / 60)
+
+    def set_total(self, total: int) -> None:
+        self._total = total
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator["_Bar | _Silent"]:
-    """Yield ``advance(n)`` (with ``advance.set_total(n)``); shows a rich bar while the block runs."""
-    if not _ENABLED:
+def progress_bar(description: str, total: int | None) -> Iterator["_Bar | _LogLines | _Silent"]:
+    """Yield ``advance(n)`` (with ``advance.set_total(n)``): a rich bar while the block runs,
+    log lines, or nothing, as :func:`set_mode` chose."""
+    if _MODE == "off":
         yield _Silent()
+        return
+    if _MODE == "log":
+        yield _LogLines(description, total)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

@@ -260,3 +260,20 @@ def test_sigterm_during_predict_leaves_no_part_file_and_the_earlier_output(fewsh
     assert "terminated" in err and "Traceback" not in err
     assert not list(tmp_path.glob("*.part"))
     assert output.read_text() == "smiles,probability_active\nCCO,0.5\n"
+
+
+@pytest.mark.parametrize("quiet, expected", [(False, ["scoring: 10 of 10 (100%)"]), (True, [])])
+def test_progress_goes_to_the_log_when_stderr_is_no_terminal(quiet, expected, caplog):
+    """Under pytest stderr is captured, as in a run writing to a log file: progress comes as log
+    lines rather than a bar (and not at all with -q)."""
+    from molprior.cli.main import configure_logging
+    from molprior.workflows import progress
+
+    try:
+        configure_logging(verbose=False, quiet=quiet)
+        with caplog.at_level("INFO", logger="molprior.workflows.progress"):
+            with progress.progress_bar("scoring", 10) as advance:
+                advance(10)
+    finally:
+        progress.set_mode("bar")
+    assert [r.getMessage().split(",")[0] for r in caplog.records] == expected

@@ -114,3 +114,20 @@ def test_a_killed_meta_training_resumes_in_the_same_run(prepared, tmp_path):
     assert client.get_run(first.run_id).info.status == "FINISHED"
     fresh = run_metatraining(_config("x", trainer={"max_epochs": 1}), out, prepared=prepared, progress=False)
     assert fresh.run_id != first.run_id and fresh.metrics["steps_trained"] == 5
+
+
+def test_learning_rates_decay_when_validation_stops_improving(prepared, tmp_path):
+    """With lr_decay_patience 1, a run whose validation cannot improve (a learning rate too small
+    to change its scores) halves its rates after its second validation without gain, and the
+    scheduler's state is in the checkpoint for --resume.  (Rates above 1e-8: PyTorch skips
+    smaller changes.)"""
+    config = _config("x", optim={"meta_lr": 1e-7, "encoder_lr_scale": 1.0, "lr_decay_patience": 1,
+                                 "lr_decay_factor": 0.5},
+                     trainer={"max_epochs": 3, "patience": 10})
+    run_metatraining(config, tmp_path / "run", prepared=prepared, progress=False)
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len({h["val_delta_auprc"] for h in history}) == 1  # the premise: validation never improved
+    rates = [group["lr"] for group in checkpoint["optimizer_states"][0]["param_groups"]]
+    assert rates == pytest.approx([0.5e-7, 0.5e-7], rel=1e-12)  # epoch 0 best, epochs 1 and 2 no better: one halving
+    assert len(checkpoint["lr_schedulers"]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -71,3 +72,17 @@ def test_the_newest_usable_checkpoint_is_resumed_from(tmp_path):
     assert last_checkpoint(tmp_path) == checkpoints / "last.ckpt"
     (checkpoints / "last.ckpt").write_text("not a checkpoint")
     assert last_checkpoint(tmp_path) == checkpoints / "step.ckpt"
+
+
+def test_without_a_progress_bar_each_validation_is_logged(tmp_path, caplog):
+    """A run writing to a log file shows its progress: one line per epoch's validation, with
+    the metric and the best so far, and none for the sanity check."""
+    trainer = build_trainer(TrainerConfig(max_epochs=3, checkpoint_every_n_steps=0), tmp_path, progress_bar=False)
+    with caplog.at_level("INFO", logger="molprior.training.trainer"):
+        trainer.fit(Tiny(), _loader(), _loader())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert [line.split(":")[0] for line in lines] == ["step 2, epoch 0", "step 4, epoch 1", "step 6, epoch 2"]
+    losses = [float(line.split("val_loss ")[1].split(" ")[0].rstrip(",")) for line in lines]
+    bests = [float(line.split("best val_loss ")[1].split(")")[0]) for line in lines]
+    assert bests == pytest.approx([min(losses[:i + 1]) for i in range(3)], abs=1e-4)  # printed to 4 decimals
+    assert all(line.endswith("min trained") for line in lines)
