@@ -183,12 +183,22 @@ class LeakGuardConfig:
     max_shared_fraction: float = 0.2
 
 
+#: What meta-training optimises (see :class:`MetaTrainConfig`).
+OBJECTIVES = ("episodic", "multitask")
+
+
 @dataclass
 class MetaTrainConfig(InputConfig):
     """Meta-training across assays: data, split, initialisation, learner, optimisation.
 
     ``prior`` is where the encoder starts: ``"shipped"`` (the shipped prior), ``"random"``
-    (the ablation), or a pretraining output directory or MLflow URI.  ``train_assays`` empty
+    (the ablation), or a pretraining output directory or MLflow URI; or a few-shot model
+    (a meta-training output, ``runs:/<id>/model``), whose encoder and head both are the start.
+    ``objective`` is what training optimises: ``episodic`` (the learner's meta-objective on
+    episodes) or ``multitask`` (one output per training assay on batches of molecules, with
+    ``multitask`` holding :class:`~molprior.training.multitask_data.MultitaskConfig` fields;
+    validation and checkpoint choice are the same; a multitask step is one batch of molecules,
+    so ``tasks_per_step``, ``support_sizes`` and ``query_size`` do not apply to it).  ``train_assays`` empty
     means every assay that is neither in ``val_assays`` nor in ``test_assays`` (which are
     never read).  ``head``, ``learner``, ``optim`` and ``trainer`` hold the fields of
     :class:`~molprior.models.heads.HeadConfig`, :class:`~molprior.meta.learner.LearnerConfig`,
@@ -213,9 +223,16 @@ class MetaTrainConfig(InputConfig):
     val_draws: int = 10
     val_protocol: str = "balanced"  # how validation supports are drawn: balanced, or fsmol (FS-Mol's class ratio)
     leak_guard: LeakGuardConfig | None = None  # molecules of other benchmarks kept out of meta-training
+    objective: str = "episodic"
+    multitask: dict = field(default_factory=dict)
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; choose one of {OBJECTIVES}")
+        from molprior.training.multitask_data import MultitaskConfig
+
+        _build(MultitaskConfig, self.multitask)  # an unknown key is an error here, not after the data is read
         if isinstance(self.leak_guard, dict):
             self.leak_guard = LeakGuardConfig(**self.leak_guard)
 

@@ -56,8 +56,27 @@ def calibration_table(calibration: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+#: How the shipped model is retrained, unless the ship command says otherwise (--recipe).
+DEFAULT_RECIPE = ["molprior metatrain --config pipelines/configs/fsmol_adkf.yaml -o out/fsmol-adkf -j 2"]
+
+
+def start_text(info: dict) -> str:
+    """Where meta-training started, from the model's metadata (and its start's lineage)."""
+    prior = info.get("prior", "")
+    if prior == "shipped prior":
+        return "Started from the generative prior's encoder (shipped prior); the encoder learned from the tasks."
+    lineage = info.get("prior_lineage") or {}
+    if not lineage:
+        return f"Started from {prior}; the encoder learned from the tasks."
+    return (f"Started from the {prior}: a model trained with the {lineage.get('objective')} objective "
+            f"({lineage.get('steps_trained'):,} steps from the {lineage.get('prior')}, valid ΔAUPRC@16 "
+            f"{lineage.get('best_val_delta_auprc'):.3f}; MLflow run {lineage.get('mlflow_run_id')}), its encoder "
+            "and head both; the encoder learned from the tasks.")
+
+
 def model_card(description: dict, test: Path, valid: Path, moleculeace: Path | None, minutes: float | None,
-               guard: pd.DataFrame | None, n_seen: int, notes: list[str] = ()) -> str:
+               guard: pd.DataFrame | None, n_seen: int, notes: list[str] = (),
+               recipe: list[str] = tuple(DEFAULT_RECIPE)) -> str:
     """The model card's Markdown."""
     info = description.get("metadata", {})
     metrics = info.get("metrics", {})
@@ -89,7 +108,7 @@ def model_card(description: dict, test: Path, valid: Path, moleculeace: Path | N
         f"embedding ({encoder['hidden_dim']}-d, {encoder['num_layers']} layers) beside ECFP4 "
         f"({head['fingerprint_dim']} bits) mapped to {head['hidden_dim']} features. The encoder and feature map were "
         "meta-learned through the implicit-function hypergradient (ADKF-IFT).",
-        f"- Started from the generative prior's encoder ({info.get('prior', '')}); the encoder learned from the tasks.",
+        f"- {start_text(info)}",
         f"- Meta-trained on {len(train):,} of FS-Mol's training tasks (ChEMBL assays, FS-Mol's own binary labels); "
         f"checkpoint chosen on FS-Mol's {len(val)} valid tasks (best valid ΔAUPRC@16 "
         f"{metrics.get('best_val_delta_auprc', float('nan')):.3f} at meta-step {metrics.get('selected_step', 0):,}, "
@@ -128,7 +147,7 @@ def model_card(description: dict, test: Path, valid: Path, moleculeace: Path | N
         "## How to retrain",
         "",
         "```",
-        "molprior metatrain --config pipelines/configs/fsmol_adkf.yaml -o out/fsmol-adkf -j 2   # --resume after a kill",
+        *[f"{command}   # --resume after a kill" for command in recipe],
         "```",
         "",
         "then the benchmark and `pipelines/ship_fewshot.py` commands at the top of that script.",
@@ -148,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--valid", required=True, help="the FS-Mol valid benchmark's output (calibration.csv)")
     parser.add_argument("--moleculeace", help="the MoleculeACE benchmark's output directory")
     parser.add_argument("--minutes", type=float, help="meta-training wall-clock minutes, as measured")
+    parser.add_argument("--recipe", action="append", help="a command that retrains the model (repeatable, in order; "
+                                                           f"default: {DEFAULT_RECIPE[0]})")
     parser.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable): "
                                                                        "how the run differed from the recipe, what fell short")
     args = parser.parse_args(argv)
@@ -160,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{model} does not record its meta-training molecules ({SEEN_FILE}): retrain it")
     guard = pd.read_csv(run / "leak_guard.csv") if (run / "leak_guard.csv").exists() else None
     card = model_card(description, Path(args.test), Path(args.valid),
-                      Path(args.moleculeace) if args.moleculeace else None, args.minutes, guard, len(seen), args.note)
+                      Path(args.moleculeace) if args.moleculeace else None, args.minutes, guard, len(seen), args.note,
+                      args.recipe or DEFAULT_RECIPE)
     if SHIPPED_FEWSHOT.exists():
         shutil.rmtree(SHIPPED_FEWSHOT)
     SHIPPED_FEWSHOT.mkdir(parents=True)

@@ -39,3 +39,14 @@ def test_the_card_carries_the_measured_tables_and_the_runs_facts(tmp_path):
     assert "2 training tasks with more than 20% of their molecules there were left out, and 1 such molecules" in card
     assert "12.5 min on 2 CPU cores" in card and "1,234 molecules" in card and "- a note" in card
     assert "## MoleculeACE" not in card  # only with its results
+
+
+def test_the_card_says_where_meta_training_started_and_how_to_retrain_it():
+    assert "generative prior's encoder" in ship.start_text({"prior": "shipped prior"})
+    lineage = {"mlflow_run_id": "abc", "prior": "shipped prior", "objective": "multitask", "steps_trained": 5389,
+               "best_val_delta_auprc": 0.17512}
+    text = ship.start_text({"prior": "few-shot model at out/fsmol-multitask", "prior_lineage": lineage})
+    assert text.startswith("Started from the few-shot model at out/fsmol-multitask: a model trained with the "
+                           "multitask objective (5,389 steps from the shipped prior, valid ΔAUPRC@16 0.175; "
+                           "MLflow run abc)")
+    assert ship.start_text({"prior": "random initialisation"}).startswith("Started from random initialisation;")

@@ -21,8 +21,8 @@ def add_parser(commands) -> None:
     metatrain.add_argument("--input", help="assay file, MoleculeACE directory or dataset:NAME (default from --config)")
     metatrain.add_argument("--output", "-o", required=True, help="output directory")
     metatrain.add_argument("--config", help=f"YAML configuration (see {DEFAULT_CONFIG})")
-    metatrain.add_argument("--prior", help="encoder to start from: shipped, random, or a pretraining run's "
-                                           "directory or URI")
+    metatrain.add_argument("--prior", help="where to start: shipped, random, a pretraining run's directory or "
+                                           "URI (its encoder), or a meta-training run's (its encoder and head)")
     metatrain.add_argument("--algorithm", choices=("maml", "protonet", "adkf"))
     metatrain.add_argument("--task-type", choices=("classification", "regression"),
                            help="classification (assays split at their median) or regression (censored MSE)")

@@ -115,7 +115,7 @@ class MetaTrainModule(OuterLoopModule):
     def configure_optimizers(self):
         encoder = list(self.learner.model.encoder.parameters())
         encoder_ids = {id(p) for p in encoder}
-        rest = [p for p in self.learner.parameters() if id(p) not in encoder_ids]
+        rest = [p for p in self.parameters() if id(p) not in encoder_ids]  # the head (and any training-only outputs)
         groups = [{"params": rest, "lr": self.optim.meta_lr}]
         if self.optim.encoder_lr_scale > 0:
             groups.append({"params": encoder, "lr": self.optim.meta_lr * self.optim.encoder_lr_scale})
@@ -127,4 +127,5 @@ class MetaTrainModule(OuterLoopModule):
             return optimizer
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=self.optim.lr_decay_factor,
                                                                patience=self.optim.lr_decay_patience)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_delta_auprc"}}
+        # manual optimisation: on_validation_epoch_end steps it with val_delta_auprc
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}

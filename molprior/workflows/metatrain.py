@@ -8,6 +8,7 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -21,12 +22,15 @@ from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
 from molprior.evaluation.plots import plot_meta_training
 from molprior.files import write_csv, write_text
 from molprior.meta.batches import MoleculeBank
+from molprior.meta.learner import LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.tracking import runs
-from molprior.tracking.artifacts import resolve_model_dir
-from molprior.training.export import load_encoder, save_learner
+from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
+from molprior.training.export import load_encoder, load_learner, save_learner
 from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
 from molprior.training.metatrain_module import MetaTrainModule
+from molprior.training.multitask_data import MultitaskBatches, MultitaskConfig
+from molprior.training.multitask_module import MultitaskModule
 from molprior.training.trainer import TrainerConfig, build_trainer
 from molprior.workflows.fewshot import prepare
 from molprior.workflows.resume import resume_point
@@ -48,13 +52,66 @@ class MetaTrainOutcome:
     model_id: str | None = None
 
 
+@dataclass
+class Prior:
+    """Where meta-training starts: an encoder, and the head's weights when the start is a
+    few-shot model (``None``: a new head)."""
+
+    encoder: GraphEncoder
+    source: str
+    head_config: dict | None = None
+    head_state: dict[str, torch.Tensor] | None = None
+    lineage: dict | None = None  # a few-shot start's own training: its run, start, objective, scores
+    seen: np.ndarray | None = None  # the molecules a few-shot start was trained or selected on
+
+
+def load_prior(prior: str, encoder: dict | None = None) -> Prior:
+    """The start named by ``prior`` (see :class:`~molprior.config.MetaTrainConfig`)."""
+    if prior == "random":
+        return Prior(GraphEncoder(EncoderConfig(**(encoder or {}))), "random initialisation")
+    if prior == "shipped":
+        return Prior(load_encoder(resolve_model_dir(None, kind="encoder"))[0], "shipped prior")
+    path = local_model_dir(prior)
+    try:
+        fewshot = resolve_model_dir(path, kind="fewshot")
+    except FileNotFoundError:
+        return Prior(load_encoder(resolve_model_dir(path, kind="encoder"))[0], f"encoder at {prior}")
+    learner, description = load_learner(fewshot)
+    if description.get("adapted"):
+        raise ValueError(f"{prior} is a model adapted to one assay; start meta-training from a meta-trained one")
+    model = learner.model
+    info = description.get("metadata", {})
+    lineage = {"mlflow_run_id": info.get("mlflow_run_id"), "prior": info.get("prior"),
+               "objective": info.get("config", {}).get("objective", "episodic"),
+               "steps_trained": info.get("metrics", {}).get("steps_trained"),
+               "best_val_delta_auprc": info.get("metrics", {}).get("best_val_delta_auprc")}
+    return Prior(model.encoder, f"few-shot model at {prior}", model.head_config.to_dict(), model.head.state_dict(),
+                 lineage, leakage.load_seen(fewshot))
+
+
 def load_prior_encoder(prior: str, encoder: dict | None = None) -> tuple[GraphEncoder, str]:
     """The encoder meta-training starts from, and a description of where it came from."""
-    if prior == "random":
-        return GraphEncoder(EncoderConfig(**(encoder or {}))), "random initialisation"
-    model = None if prior == "shipped" else prior
-    loaded, _ = load_encoder(resolve_model_dir(model, kind="encoder"))
-    return loaded, "shipped prior" if model is None else str(prior)
+    start = load_prior(prior, encoder)
+    return start.encoder, start.source
+
+
+def start_module(config: MetaTrainConfig, num_tasks: int) -> tuple[MetaTrainModule, Prior]:
+    """The training module of ``config.objective``, its weights at ``config.prior``'s start;
+    and that start."""
+    start = load_prior(config.prior, config.encoder)
+    args = (start.encoder.config.to_dict(), config.head, config.learner, config.optim)
+    if config.objective == "multitask":
+        module = MultitaskModule(*args, num_tasks=num_tasks, multitask=config.multitask)
+    else:
+        module = MetaTrainModule(*args)
+    model = module.learner.model
+    model.encoder.load_state_dict(start.encoder.state_dict())
+    if start.head_state is not None:
+        if start.head_config != model.head_config.to_dict():
+            raise ValueError(f"the head of {config.prior} ({start.head_config}) is not the head configured "
+                             f"({model.head_config.to_dict()}): configure the same head to start from it")
+        model.head.load_state_dict(start.head_state)
+    return module, start
 
 
 def split_tasks(prepared: PreparedTable, config: MetaTrainConfig) -> tuple[list[FewShotTask], list[FewShotTask]]:
@@ -183,19 +240,27 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
             bank = build_bank(train_tasks + val_tasks, jobs, cache_dir)
         else:
             keep_featurised(train_tasks + val_tasks, bank)
-        encoder, source = load_prior_encoder(config.prior, config.encoder)
-        module = MetaTrainModule(encoder.config.to_dict(), config.head, config.learner, config.optim)
-        module.learner.model.encoder.load_state_dict(encoder.state_dict())
+        if config.objective == "multitask":  # a step is one batch of molecules
+            items_per_step = 1
+            train = MultitaskBatches(train_tasks, bank, MultitaskConfig(**config.multitask).batch_size,
+                                     config.steps_per_epoch, config.seed)
+        else:
+            items_per_step = config.tasks_per_step
+            train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size,
+                                     LearnerConfig(**config.learner).task_type,
+                                     config.steps_per_epoch * config.tasks_per_step, config.seed)
+        module, start_point = start_module(config, len(train_tasks))
+        source = start_point.source
         learner = module.learner_config
-        train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size, learner.task_type,
-                                 config.steps_per_epoch * config.tasks_per_step, config.seed)
+        trained = train.tasks if isinstance(train, TrainingEpisodes) else train_tasks  # those it can sample from
         validation = validation_assays(val_tasks, bank, config.val_support_size, config.val_draws,
                                        learner.task_type, config.seed, config.val_protocol)
         if not validation:
             raise ValueError(f"no meta-validation assay has enough actives and inactives for support size "
                              f"{config.val_support_size}")
-        log.info("meta-training %s from the %s on %d assays; validating on %d draws of %d assays",
-                 learner.algorithm, source, len(train.tasks), sum(len(a.episodes) for a in validation), len(validation))
+        log.info("meta-training %s (%s objective) from the %s on %d assays; validating on %d draws of %d assays",
+                 learner.algorithm, config.objective, source, len(trained), sum(len(a.episodes) for a in validation),
+                 len(validation))
         trainer = build_trainer(trainer_config, out,
                                 runs.lightning_logger(run.info.run_id), progress_bar=progress,
                                 monitor="val_delta_auprc", mode="max", inference_mode=False,
@@ -203,7 +268,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         start = copy.deepcopy(module.learner.state_dict())
         if checkpoint is not None:
             log.info("resuming from %s", checkpoint)
-        trainer.fit(module, datamodule=MetaDataModule(train, validation, config.tasks_per_step),
+        trainer.fit(module, datamodule=MetaDataModule(train, validation, items_per_step),
                     ckpt_path=str(checkpoint) if checkpoint else None)
         history = module.history
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -217,7 +282,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
             module.learner.load_state_dict(start)
             best_score, selected_step = initial, 0
         elif best:
-            module = MetaTrainModule.load_from_checkpoint(best, weights_only=False)
+            module = type(module).load_from_checkpoint(best, weights_only=False)
             selected_step = int(torch.load(best, map_location="cpu", weights_only=False)["global_step"])
         metrics = {"best_val_delta_auprc": best_score, "selected_step": selected_step if selected_step is not None else -1,
                    "initial_val_delta_auprc": initial, "epochs_trained": trainer.current_epoch,
@@ -226,12 +291,15 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
             left_out, dropped = leakage.guard_counts(guard_report[guard_report["role"] == "train"])
             metrics.update({"leak_guard.tasks_left_out": left_out, "leak_guard.molecules_dropped": dropped})
         runs.log_metrics(metrics)
-        metadata = {"mlflow_run_id": run.info.run_id, "prior": source, "input": str(config.input),
-                    "train_assays": [t.assay for t in train.tasks], "val_assays": [t.assay for t in val_tasks],
+        metadata = {"mlflow_run_id": run.info.run_id, "prior": source, "prior_lineage": start_point.lineage,
+                    "input": str(config.input),
+                    "train_assays": [t.assay for t in trained], "val_assays": [t.assay for t in val_tasks],
                     "test_assays_excluded": list(config.test_assays), "metrics": metrics,
                     "leak_guard": asdict(config.leak_guard) if config.leak_guard else None,
                     "config": asdict(config)}
-        seen = leakage.seen_keys(keys[s] for t in train.tasks + val_tasks for s in t.smiles if s in keys)
+        seen = leakage.seen_keys(keys[s] for t in trained + val_tasks for s in t.smiles if s in keys)
+        if start_point.seen is not None:  # what the start saw, the model has seen too
+            seen = np.union1d(seen, start_point.seen)
         model_dir = save_learner(module.learner, out / "model", metadata, seen=seen)
         write_text(json.dumps(history, indent=2) + "\n", out / "history.json")
         outputs = [out / "history.json"]
@@ -244,6 +312,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         mlflow.log_artifacts(str(model_dir), artifact_path="model")
         runs.log_files(outputs)
         tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "metatrain",
-                "molprior.algorithm": learner.algorithm, "molprior.prior": source}
+                "molprior.algorithm": learner.algorithm, "molprior.prior": source,
+                "molprior.objective": config.objective}
         model_id = runs.log_model_dir("model", model_dir, "molprior-fewshot", tags)
     return MetaTrainOutcome(out, model_dir, run.info.run_id, metrics, history, model_id)
