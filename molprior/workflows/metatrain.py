@@ -22,14 +22,13 @@ from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
 from molprior.evaluation.plots import plot_meta_training
 from molprior.files import write_csv, write_text
 from molprior.meta.batches import MoleculeBank
-from molprior.meta.learner import LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.tracking import runs
 from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
 from molprior.training.export import load_encoder, load_learner, save_learner
 from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
 from molprior.training.metatrain_module import MetaTrainModule
-from molprior.training.multitask_data import MultitaskBatches, MultitaskConfig
+from molprior.training.multitask_data import MultitaskBatches
 from molprior.training.multitask_module import MultitaskModule
 from molprior.training.trainer import TrainerConfig, build_trainer
 from molprior.workflows.fewshot import prepare
@@ -240,18 +239,17 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
             bank = build_bank(train_tasks + val_tasks, jobs, cache_dir)
         else:
             keep_featurised(train_tasks + val_tasks, bank)
-        if config.objective == "multitask":  # a step is one batch of molecules
-            items_per_step = 1
-            train = MultitaskBatches(train_tasks, bank, MultitaskConfig(**config.multitask).batch_size,
-                                     config.steps_per_epoch, config.seed)
-        else:
-            items_per_step = config.tasks_per_step
-            train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size,
-                                     LearnerConfig(**config.learner).task_type,
-                                     config.steps_per_epoch * config.tasks_per_step, config.seed)
         module, start_point = start_module(config, len(train_tasks))
         source = start_point.source
         learner = module.learner_config
+        if config.objective == "multitask":  # a step is one batch of molecules
+            items_per_step = 1
+            train = MultitaskBatches(train_tasks, bank, module.multitask.batch_size, config.steps_per_epoch,
+                                     config.seed)
+        else:
+            items_per_step = config.tasks_per_step
+            train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size, learner.task_type,
+                                     config.steps_per_epoch * config.tasks_per_step, config.seed)
         trained = train.tasks if isinstance(train, TrainingEpisodes) else train_tasks  # those it can sample from
         validation = validation_assays(val_tasks, bank, config.val_support_size, config.val_draws,
                                        learner.task_type, config.seed, config.val_protocol)
