@@ -14,7 +14,7 @@ import pandas as pd
 from molprior.config import (ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FSMOL_METHOD_DRAWS, FSMOL_TABLE_METATRAIN,
                              FewShotConfig, MetaTrainConfig)
 from molprior.data.assay_selection import resolve_assays
-from molprior.data.prepare import PreparedTable, prepare_table
+from molprior.data.prepare import PreparedTable
 from molprior.evaluation.fewshot import (BASELINES, PROTOCOLS, FewShotTask, Method, by_protein_class, format_results,
                                          fsmol_summary, run_fewshot, set_aside_unfingerprintable, summarize,
                                          tasks_from_table)
@@ -22,6 +22,7 @@ from molprior.evaluation.calibration import calibration_summary
 from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
 from molprior.tracking import runs
+from molprior.workflows.inputs import prepare
 from molprior.workflows.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -37,16 +38,6 @@ class FewShotOutcome:
     per_draw: pd.DataFrame
     table_text: str
     outputs: dict[str, Path]
-
-
-def prepare(config: FewShotConfig, jobs: int) -> PreparedTable:
-    """Read and standardise the benchmark input, with a progress bar."""
-    with progress_bar("standardising", None) as advance:
-        prepared = prepare_table(config.input, config.spec, n_jobs=jobs, progress=advance, on_read=advance.set_total)
-    log.info("%d measurements of %d molecules in %d assays; %d input lines rejected",
-             len(prepared.table), prepared.table["smiles"].nunique(), prepared.table["assay"].nunique(),
-             prepared.rejected["line"].nunique() if len(prepared.rejected) else 0)
-    return prepared
 
 
 def _base_metatrain(config: FewShotConfig, seed: int) -> MetaTrainConfig:

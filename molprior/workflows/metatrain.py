@@ -31,7 +31,7 @@ from molprior.training.metatrain_module import MetaTrainModule
 from molprior.training.multitask_data import MultitaskBatches
 from molprior.training.multitask_module import MultitaskModule
 from molprior.training.trainer import TrainerConfig, build_trainer
-from molprior.workflows.fewshot import prepare
+from molprior.workflows.inputs import prepare
 from molprior.workflows.resume import resume_point
 
 log = logging.getLogger(__name__)

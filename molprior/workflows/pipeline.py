@@ -31,7 +31,8 @@ from molprior.tracking import registry, runs
 from molprior.tracking.artifacts import resolve_model_dir
 from molprior.tracking.lineage import lineage_tags
 from molprior.training.export import load_generator
-from molprior.workflows.fewshot import FewShotOutcome, prepare, run_benchmark
+from molprior.workflows.fewshot import FewShotOutcome, run_benchmark
+from molprior.workflows.inputs import prepare
 from molprior.workflows.progress import progress_bar
 
 log = logging.getLogger(__name__)
