@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from molprior.data.readers import InputSpec
+from molprior.errors import InputError
 
 
 @dataclass
@@ -229,7 +230,7 @@ class MetaTrainConfig(InputConfig):
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.objective!r}; choose one of {OBJECTIVES}")
+            raise InputError(f"unknown objective {self.objective!r}; choose one of {OBJECTIVES}")
         from molprior.training.multitask_data import MultitaskConfig
 
         _build(MultitaskConfig, self.multitask)  # an unknown key is an error here, not after the data is read
@@ -322,7 +323,7 @@ def _build(cls, values: dict[str, Any]):
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {unknown}; known: {sorted(known)}")
+        raise InputError(f"unknown {cls.__name__} keys {unknown}; known: {sorted(known)}")
     kwargs = {}
     for name, value in values.items():
         kind = known[name].type

@@ -17,6 +17,8 @@ from typing import Iterator, Sequence
 
 import pandas as pd
 
+from molprior.errors import InputError
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -55,7 +57,7 @@ def write_text(text: str, path: str | Path) -> Path:
     return Path(path)
 
 
-class OutputPathError(ValueError):
+class OutputPathError(InputError):
     """An output path that cannot be written, or that would replace an input."""
 
 
@@ -120,7 +122,7 @@ def frame_hash(frame: pd.DataFrame) -> str:
 MANIFEST = "checksums.json"
 
 
-class ChecksumError(ValueError):
+class ChecksumError(InputError):
     """A model directory whose files do not match the checksums written with it."""
 
 

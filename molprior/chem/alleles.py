@@ -13,12 +13,14 @@ from typing import Collection
 
 import mhcgnomes
 
+from molprior.errors import InputError
+
 EXAMPLE = "HLA-A*02:01"
 _KINDS = {"Serotype": "a serotype", "Gene": "a gene", "Pair": "an allele pair", "Haplotype": "a haplotype",
           "Supertype": "a supertype", "AlleleWithoutGene": "an allele without a gene", "Class2Locus": "a locus"}
 
 
-class AlleleError(ValueError):
+class AlleleError(InputError):
     """A malformed or unsupported allele name; ``suggestions`` are the closest supported ones."""
 
     def __init__(self, message: str, name: str | None = None, suggestions: Collection[str] = ()) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from molprior.errors import InputError
+
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 SCHEMES = ("onehot", "blosum62")
 BLOSUM62_SCALE = 0.25  # BLOSUM62 rows are divided by 4 in the encoding (most self-scores become 1)
@@ -82,7 +84,7 @@ def _residue_table(scheme: str) -> np.ndarray:
     elif scheme == "blosum62":
         rows = BLOSUM62 * BLOSUM62_SCALE
     else:
-        raise ValueError(f"unknown encoding scheme {scheme!r}; expected one of {SCHEMES}")
+        raise InputError(f"unknown encoding scheme {scheme!r}; expected one of {SCHEMES}")
     return np.vstack([rows, np.zeros(len(AMINO_ACIDS))]).astype(np.float32)
 
 
@@ -92,7 +94,7 @@ def _indices(peptides: Sequence[str], max_length: int) -> np.ndarray:
     by_length: dict[int, list[int]] = {}
     for i, peptide in enumerate(peptides):
         if not isinstance(peptide, str) or not 1 <= len(peptide) <= max_length:
-            raise ValueError(f"peptide {peptide!r}: length must be 1-{max_length}")
+            raise InputError(f"peptide {peptide!r}: length must be 1-{max_length}")
         by_length.setdefault(len(peptide), []).append(i)
     for length, rows in by_length.items():
         text = "".join(peptides[i] for i in rows)
@@ -102,7 +104,7 @@ def _indices(peptides: Sequence[str], max_length: int) -> np.ndarray:
         if bad.size:
             peptide = peptides[rows[bad[0]]]
             residue = next(r for r in peptide if r not in AMINO_ACIDS)
-            raise ValueError(f"peptide {peptide!r}: non-standard residue {residue!r}")
+            raise InputError(f"peptide {peptide!r}: non-standard residue {residue!r}")
         slack = max_length - length
         rows_index = np.asarray(rows)[:, None]
         for block, offset in enumerate((0, slack // 2, slack)):

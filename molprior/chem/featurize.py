@@ -28,7 +28,7 @@ from multiprocessing import get_all_start_methods, get_context
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 
 from molprior.chem.features import (
     ATOM_FEATURES,
@@ -43,9 +43,9 @@ from molprior.chem.features import (
     reference_graph,
 )
 from molprior.chem.graphs import MolGraphs
+from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.standardize import canonical_smiles
-
-RDLogger.DisableLog("rdApp.*")
+from molprior.errors import InputError
 
 if TYPE_CHECKING:
     from molprior.chem.cache import FeatureCache
@@ -62,10 +62,11 @@ _ATOM_TOKEN = re.compile(r"\[[^\]]+\]|Br|Cl|[BCNOPSFIbcnops]")
 _ORGANIC = {"B": 5, "C": 6, "N": 7, "O": 8, "P": 15, "S": 16, "F": 9, "Cl": 17, "Br": 35, "I": 53}
 
 
-class FeaturizationError(ValueError):
+class FeaturizationError(InputError):
     """A SMILES string that cannot be turned into a graph."""
 
 
+@quiet_rdkit()
 @lru_cache(maxsize=None)
 def _smarts(pattern: str) -> Chem.Mol:
     return Chem.MolFromSmarts(pattern)
@@ -258,6 +259,7 @@ def _fast_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
     return batch.build().arrays(0) if batch.add(smiles) else None
 
 
+@quiet_rdkit()
 def smiles_to_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Graph arrays ``(x, edge_index, edge_attr)`` of one canonical SMILES.
 
@@ -267,6 +269,7 @@ def smiles_to_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return fast if fast is not None else _exact_graph(smiles)
 
 
+@quiet_rdkit()
 def _featurize_chunk(smiles: Sequence[str]) -> tuple[MolGraphs, dict[int, str]]:
     """Graphs of a chunk, in input order (failures left out), and errors by position."""
     batch = _FastBatch()
@@ -306,6 +309,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+@quiet_rdkit()
 def featurize_smiles(
     smiles: Sequence[str],
     n_jobs: int = 1,

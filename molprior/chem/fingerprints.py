@@ -9,12 +9,16 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 
+from molprior.chem.rdkit_log import quiet_rdkit
+from molprior.errors import InputError
+
 
 @lru_cache(maxsize=8)
 def _generator(radius: int, n_bits: int):
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
 
 
+@quiet_rdkit()
 def ecfp_with_errors(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> tuple[np.ndarray, dict[int, str]]:
     """ECFP bit vectors as a uint8 matrix, and the reason by position for each SMILES RDKit
     cannot parse (its row stays zero)."""
@@ -39,7 +43,7 @@ def ecfp(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> np.ndarr
     out, errors = ecfp_with_errors(smiles, radius, n_bits)
     if errors:
         position, reason = next(iter(errors.items()))
-        raise ValueError(f"{reason} (position {position})")
+        raise InputError(f"{reason} (position {position})")
     return out
 
 

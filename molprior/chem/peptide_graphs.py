@@ -25,6 +25,8 @@ from rdkit import Chem
 from molprior.chem.features import reference_graph
 from molprior.chem.graphs import MolGraphs
 from molprior.chem.peptides import STANDARD_RESIDUES
+from molprior.chem.rdkit_log import quiet_rdkit
+from molprior.errors import InputError
 
 N_TERMINAL, INTERNAL, C_TERMINAL = 0, 1, 2
 _CONTEXT = "G"  # the neighbour residue the templates are read from (glycine: no side chain)
@@ -50,11 +52,12 @@ def _role_context(residue: str, role: int) -> tuple[str, int]:
     return _CONTEXT + residue + _CONTEXT, 2
 
 
+@quiet_rdkit()
 @lru_cache(maxsize=None)
 def residue_template(residue: str, role: int) -> ResidueTemplate:
     """The template of a standard residue in a role (read from ``Chem.MolFromSequence``)."""
     if residue not in STANDARD_RESIDUES:
-        raise ValueError(f"not a standard residue: {residue!r}")
+        raise InputError(f"not a standard residue: {residue!r}")
     sequence, number = _role_context(residue, role)
     mol = Chem.MolFromSequence(sequence)
     x, edge_index, edge_attr = reference_graph(mol)
@@ -69,6 +72,7 @@ def residue_template(residue: str, role: int) -> ResidueTemplate:
                            names.index("N"), names.index("C"))
 
 
+@quiet_rdkit()
 @lru_cache(maxsize=None)
 def _peptide_bond_attr() -> np.ndarray:
     """Features of the C(i)-N(i+1) peptide bond (the same for every residue pair)."""
@@ -99,13 +103,14 @@ class PeptideGraphs:
         return len(self.graphs)
 
 
+@quiet_rdkit()
 def peptide_graphs(peptides: Sequence[str]) -> PeptideGraphs:
     """Graphs of peptides of standard residues, length 2 or more (``ValueError`` otherwise)."""
     bond = _peptide_bond_attr()
     xs, edge_blocks, attr_blocks, residues, atom_counts, edge_counts = [], [], [], [], [], []
     for peptide in peptides:
         if len(peptide) < 2:
-            raise ValueError(f"a peptide needs at least two residues: {peptide!r}")
+            raise InputError(f"a peptide needs at least two residues: {peptide!r}")
         offset, previous_c, n_edges = 0, None, 0
         for position, (letter, role) in enumerate(zip(peptide, _roles(len(peptide)))):
             t = residue_template(letter, role)

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from rdkit import Chem
 
+from molprior.chem.rdkit_log import quiet_rdkit
+from molprior.errors import InputError
+
 STANDARD_RESIDUES = frozenset("ACDEFGHIKLMNPQRSTVWY")
 DEFAULT_LENGTHS = (8, 15)  # MHC class I ligands
 
@@ -69,24 +72,27 @@ def check_peptide(text: object, lengths: tuple[int, int] = DEFAULT_LENGTHS) -> P
     return PeptideCheck(raw, peptide, None, tuple(notes))
 
 
+@quiet_rdkit()
 def peptide_to_mol(sequence: str) -> Chem.Mol:
     """All-atom molecule of a sequence of standard residues (raises ``ValueError`` otherwise)."""
     if not sequence or any(r not in STANDARD_RESIDUES for r in sequence):
-        raise ValueError(f"not a sequence of standard residues: {sequence!r}")
+        raise InputError(f"not a sequence of standard residues: {sequence!r}")
     mol = Chem.MolFromSequence(sequence)
     if mol is None:
-        raise ValueError(f"RDKit could not build peptide {sequence!r}")
+        raise InputError(f"RDKit could not build peptide {sequence!r}")
     return mol
 
 
+@quiet_rdkit()
 def helm_to_mol(helm: str) -> Chem.Mol:
     """Molecule of a HELM string, e.g. ``PEPTIDE1{A.C.[dA].K}$$$$`` for modified residues."""
     mol = Chem.MolFromHELM(helm)
     if mol is None:
-        raise ValueError(f"RDKit could not read HELM {helm!r}")
+        raise InputError(f"RDKit could not read HELM {helm!r}")
     return mol
 
 
+@quiet_rdkit()
 def peptide_to_smiles(sequence: str) -> str:
     """Canonical SMILES of a standard-residue peptide."""
     return Chem.MolToSmiles(peptide_to_mol(sequence))

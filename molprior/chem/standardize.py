@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pandas as pd
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
-RDLogger.DisableLog("rdApp.*")
+from molprior.chem.rdkit_log import quiet_rdkit
+from molprior.errors import InputError
+
 
 #: Molecules with more heavy atoms than this are rejected (proteins, polymers, mistakes).
 DEFAULT_MAX_HEAVY_ATOMS = 1000
@@ -56,6 +58,7 @@ def _tools():
     )
 
 
+@quiet_rdkit()
 def parse_problem(smiles: str) -> str:
     """Why RDKit rejects ``smiles``: a syntax error, a valence error, a kekulisation failure."""
     mol = Chem.MolFromSmiles(smiles, sanitize=False)
@@ -89,10 +92,11 @@ _NON_METALS = frozenset({"H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S
                          "Kr", "Te", "I", "Xe", "At", "Rn"})
 
 
-class StandardizationError(ValueError):
+class StandardizationError(InputError):
     """A molecule that standardisation cannot write faithfully (the reason is the message)."""
 
 
+@quiet_rdkit()
 def written_back(mol: Chem.Mol) -> str | None:
     """The canonical SMILES of ``mol`` if it parses again to the same canonical SMILES
     (what every later stage relies on), else ``None``."""
@@ -201,6 +205,7 @@ def _is_missing(value: object) -> bool:
         return False
 
 
+@quiet_rdkit()
 def standardize_smiles(smiles: object, options: StandardizeOptions = StandardizeOptions()) -> Standardized:
     """Standardise one input value; never raises for bad input, it returns the reason."""
     text = "" if smiles is None else str(smiles)
@@ -237,6 +242,7 @@ def standardize_smiles(smiles: object, options: StandardizeOptions = Standardize
     return Standardized(text, canonical, None, tuple(notes))
 
 
+@quiet_rdkit()
 def canonical_smiles(smiles: str) -> str | None:
     """RDKit canonical SMILES of ``smiles`` without standardisation, ``None`` if invalid."""
     mol = Chem.MolFromSmiles(smiles)

@@ -12,14 +12,18 @@ from typing import Iterable, Sequence
 
 import selfies as sf
 
+from molprior.chem.rdkit_log import quiet_rdkit
+from molprior.errors import InputError
+
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 SPECIAL_TOKENS = (PAD, BOS, EOS)
 
 
-class TokenizationError(ValueError):
+class TokenizationError(InputError):
     """A molecule the vocabulary cannot represent."""
 
 
+@quiet_rdkit()
 def smiles_to_selfies_tokens(smiles: str) -> list[str]:
     """SELFIES tokens of a SMILES string (raises :class:`TokenizationError`)."""
     try:
@@ -87,6 +91,7 @@ class SelfiesVocabulary:
         """Ids of a SMILES string's SELFIES tokens, ending with ``<eos>``."""
         return self.encode_tokens(smiles_to_selfies_tokens(smiles))
 
+    @quiet_rdkit()
     def decode(self, ids: Sequence[int]) -> str:
         """Canonical SMILES of the tokens up to the first ``<eos>`` (specials skipped)."""
         from rdkit import Chem

@@ -76,7 +76,7 @@ def run_check(args: argparse.Namespace) -> int:
     from molprior.chem.standardize import DEFAULT_MAX_HEAVY_ATOMS, StandardizeOptions
     from molprior.data.check import check_file
     from molprior.data.curation import CurationOptions
-    from molprior.data.readers import InputError
+    from molprior.errors import InputError
     from molprior.files import OutputPathError
     from molprior.tracking import runs
     from molprior.workflows.progress import progress_bar

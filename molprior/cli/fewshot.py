@@ -137,7 +137,7 @@ def run_predict(args: argparse.Namespace) -> int:
               f"in {adapted.seconds:.2f} s: {adapted.model_dir}")
         model = adapted.model_dir
     elif model is None:
-        from molprior.data.readers import InputError
+        from molprior.errors import InputError
 
         raise InputError("give --model (an adapted model) or --support (a support file to adapt the shipped model to)")
     outcome = predict(model, args.input, args.output, args.smiles_column, jobs(args.jobs), args.chunk_rows,

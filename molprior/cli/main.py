@@ -14,7 +14,9 @@ from typing import Sequence
 from molprior import __version__
 from molprior.cli import benchmark, data, demo, fewshot, peptides, pipeline, pretrain, registry
 from molprior.cli.signals import exits_on_sigterm
+from molprior.errors import UserError
 
+EXIT_BUG, EXIT_USER_ERROR = 1, 2
 COMMANDS = (data, pretrain, fewshot, benchmark, pipeline, registry, peptides, demo)
 
 
@@ -60,12 +62,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as error:
-        expected = isinstance(error, (ValueError, FileNotFoundError, RuntimeError)) or \
-            type(error).__module__.startswith("mlflow.")  # e.g. MlflowException from the registry or server
-        if args.verbose or not expected:
+        if args.verbose:
             raise
-        print(f"molprior {args.command}: error: {getattr(error, 'message', None) or error}", file=sys.stderr)
-        return 2
+        message = getattr(error, "message", None) or error
+        if is_user_error(error):
+            print(f"molprior {args.command}: error: {message}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        print(f"molprior {args.command}: internal error ({type(error).__name__}): {message}\n"
+              f"this is a bug in molprior: run the command again with -v for the traceback and report it",
+              file=sys.stderr)
+        return EXIT_BUG
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` is the user's to fix (exit status 2): a :class:`~molprior.errors.UserError`,
+    a file the user named that cannot be opened or written, or MLflow refusing a request
+    (an unknown model, run or alias, a server that does not answer)."""
+    return isinstance(error, (UserError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)) \
+        or type(error).__module__.startswith("mlflow.")
 
 
 if __name__ == "__main__":

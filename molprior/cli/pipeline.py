@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from molprior.errors import InputError
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("pipeline", help="run the whole chain as one tracked MLflow pipeline")
@@ -26,7 +28,7 @@ def parse_reuse(items: list[str]) -> dict[str, str]:
     for item in items:
         step, sep, run_id = item.partition("=")
         if not sep or not step or not run_id:
-            raise ValueError(f"--reuse {item!r}: expected STEP=RUN_ID, e.g. metatrain=0a1b2c...")
+            raise InputError(f"--reuse {item!r}: expected STEP=RUN_ID, e.g. metatrain=0a1b2c...")
         reuse[step.strip()] = run_id.strip()
     return reuse
 

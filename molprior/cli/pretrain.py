@@ -73,7 +73,7 @@ def add_parser(commands) -> None:
 def run_pretrain(args: argparse.Namespace) -> int:
     from molprior.config import load_pretrain_config
     from molprior.data.corpus import CorpusError
-    from molprior.data.readers import InputError
+    from molprior.errors import InputError
     from molprior.workflows.pretrain import run_pretraining
 
     config = load_pretrain_config(args.config)

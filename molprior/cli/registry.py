@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from molprior.errors import InputError
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("registry", help="list, show, search, compare and promote registered models",
@@ -99,7 +101,7 @@ def run_search(args: argparse.Namespace) -> int:
     for item in args.tag:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--tag {item!r}: expected KEY=VALUE")
+            raise InputError(f"--tag {item!r}: expected KEY=VALUE")
         tags[key] = value
     rows = search(args.assay, args.target, args.task_type, args.text, tags)
     if not rows:

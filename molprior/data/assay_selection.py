@@ -15,6 +15,8 @@ import difflib
 import re
 from typing import Mapping, Sequence
 
+from molprior.errors import InputError
+
 _RANGE = re.compile(r"^\s*(-?\d*)\s*:\s*(-?\d*)\s*$")
 
 
@@ -41,13 +43,13 @@ def resolve_assays(items: Sequence[str], available: Sequence[str], role: str = "
             start, stop = (int(x) if x not in ("", "-") else None for x in match.groups())
             picked = available[slice(start, stop)]
             if not picked:
-                raise ValueError(f"{role}: range {item!r} selects none of the input's {len(available)} assays")
+                raise InputError(f"{role}: range {item!r} selects none of the input's {len(available)} assays")
             chosen += picked
         elif item in known or unknown_ok:
             chosen.append(item)
         else:
             close = difflib.get_close_matches(item, available, n=3, cutoff=0.6)
             hint = f"; closest: {', '.join(map(repr, close))}" if close else ""
-            raise ValueError(f"{role}: no assay {item!r} in the input{hint} (a name holding a comma must be "
+            raise InputError(f"{role}: no assay {item!r} in the input{hint} (a name holding a comma must be "
                              "quoted, e.g. '\"A, B\",C', or listed in a file given as @FILE)")
     return list(dict.fromkeys(chosen))

@@ -26,6 +26,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from molprior.errors import UserError
 from molprior.files import file_hash
 
 MIRROR_ENV = "MOLPRIOR_DATA_MIRROR"
@@ -33,7 +34,7 @@ CACHE_ENV = "MOLPRIOR_CACHE_DIR"
 DATA_DIR_ENV = "MOLPRIOR_DATA_DIR"
 
 
-class DatasetError(RuntimeError):
+class DatasetError(UserError, RuntimeError):
     """A dataset could not be fetched or failed its checksum."""
 
 

@@ -23,15 +23,17 @@ import pandas as pd
 import yaml
 
 from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide, peptide_to_smiles
+from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.tokenizer import TokenizationError, smiles_to_selfies_tokens
 from molprior.data.curation import CurationOptions, standardize_table
-from molprior.data.readers import InputError, find_column, open_text, read_smiles_list, read_text_table
+from molprior.data.readers import find_column, open_text, read_smiles_list, read_text_table
 from molprior.data.schema import problems_table
+from molprior.errors import InputError
 
 log = logging.getLogger(__name__)
 
 
-class CorpusError(ValueError):
+class CorpusError(InputError):
     """A corpus with no usable molecule."""
 
 
@@ -52,6 +54,7 @@ class Corpus:
         return {s for s, is_peptide in zip(self.smiles, self.peptide) if is_peptide}
 
 
+@quiet_rdkit()
 def load_corpus(
     path: str | Path,
     smiles_column: str | None = None,
@@ -144,6 +147,7 @@ def _read_peptide_rows(path: Path, peptide_column: str | None, allele_column: st
             None, problems)
 
 
+@quiet_rdkit()
 def load_peptide_corpus(
     path: str | Path,
     max_tokens: int = 240,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide, peptide_to_smiles
+from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.standardize import StandardizeOptions, standardize_smiles
 from molprior.data.schema import problems_table
 
@@ -50,11 +51,13 @@ def _one(item: tuple[str, str], options: CurationOptions) -> Outcome:
     return Outcome(result.smiles, None, result.reason, "; ".join(result.notes))
 
 
+@quiet_rdkit()
 def _chunk(args: tuple[Sequence[tuple[str, str]], CurationOptions]) -> list[Outcome]:
     items, options = args
     return [_one(item, options) for item in items]
 
 
+@quiet_rdkit()
 def standardize_items(
     items: Sequence[tuple[str, str]],
     options: CurationOptions = CurationOptions(),

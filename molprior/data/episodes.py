@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from molprior.errors import InputError
+
 
 @dataclass(frozen=True)
 class Episode:
@@ -41,7 +43,7 @@ def stratified_episode(labels: np.ndarray, n_active: int, n_inactive: int, rng: 
     """
     labels = np.asarray(labels, dtype=np.float64)
     if not can_sample(labels, n_active, n_inactive):
-        raise ValueError(
+        raise InputError(
             f"need more than {n_active} actives and {n_inactive} inactives; "
             f"have {int((labels == 1).sum())} and {int((labels == 0).sum())}"
         )

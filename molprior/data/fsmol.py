@@ -31,7 +31,9 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.data.schema import assay_table
+from molprior.errors import InputError
 
 SPLITS = ("train", "valid", "test")
 #: The compact long table's columns (``value``: FS-Mol's ``LogRegressionProperty``, pXC50;
@@ -51,7 +53,7 @@ _TASK_FILE = re.compile(r"(?:^|/)(train|valid|test)/(CHEMBL\d+)\.jsonl\.gz$")
 PXC50_RELATION = {"=": "=", "~": "=", ">": "<", ">=": "<", ">>": "<", "<": ">", "<=": ">", "<<": ">"}
 
 
-class FsMolError(ValueError):
+class FsMolError(InputError):
     """A path that holds no FS-Mol tasks in either layout."""
 
 
@@ -209,6 +211,7 @@ def tasks_beside(path: str | Path) -> pd.DataFrame | None:
     return read_tasks(candidate) if candidate.exists() else None
 
 
+@quiet_rdkit()
 def phosphorus_hydride_repaired(smiles: str) -> str | None:
     """FS-Mol's SMILES for phosphonic and phosphinic acids in the P-H oxide form current RDKit
     rejects (``C[PH](=O)(=O)O``: pentavalent P carrying H and two P=O), rewritten as the P-OH
@@ -244,6 +247,7 @@ def phosphorus_hydride_repaired(smiles: str) -> str | None:
         del blocked
 
 
+@quiet_rdkit()
 def readable_smiles(smiles: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The SMILES the pipeline reads for FS-Mol's molecules: FS-Mol's own, except those current
     RDKit cannot parse that :func:`phosphorus_hydride_repaired` rewrites; and a note per row."""

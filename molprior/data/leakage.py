@@ -25,6 +25,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from rdkit import Chem, rdBase
 
+from molprior.chem.rdkit_log import quiet_rdkit
+from molprior.errors import InputError
 from molprior.files import atomic_path
 
 #: File of a model directory holding the hashed keys of the molecules it was trained on.
@@ -34,6 +36,7 @@ SEEN_FILE = "seen_molecules.npy"
 GUARD_COLUMNS = ("assay", "molecules", "shared", "shared_fraction", "action")
 
 
+@quiet_rdkit()
 def molecule_key(smiles: str) -> str | None:
     """The InChIKey skeleton (first block) of ``smiles``; ``None`` when RDKit cannot read it."""
     with rdBase.BlockLogs():
@@ -132,7 +135,7 @@ def guard_tasks(tasks: Sequence, guarded_keys: set[str], keys: dict[str, str],
     fraction of molecules among ``guarded_keys`` exceeds ``max_shared_fraction``, and drop the
     shared molecules from the others; ``keys`` maps the tasks' SMILES to their keys."""
     if not 0.0 <= max_shared_fraction <= 1.0:
-        raise ValueError(f"max_shared_fraction must be within [0, 1], got {max_shared_fraction}")
+        raise InputError(f"max_shared_fraction must be within [0, 1], got {max_shared_fraction}")
     kept, rows = [], []
     for task in tasks:
         shared = [keys.get(s) in guarded_keys for s in task.smiles]

@@ -18,6 +18,7 @@ from molprior.chem.alleles import AlleleError, normalize_allele
 from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide
 from molprior.data.labels import BINDER_NM
 from molprior.data.schema import ABOVE, BELOW, EXACT
+from molprior.errors import InputError
 
 MAX_IC50_NM = 50000.0
 STRONG_BINDER_NM = 50.0
@@ -82,7 +83,7 @@ def measurements_from_frame(frame: pd.DataFrame, lengths: tuple[int, int] = DEFA
     ``measurement_inequality`` (``=`` when absent): alleles normalised, peptides checked."""
     missing = {"allele", "peptide", "ic50"} - set(frame.columns)
     if missing:
-        raise ValueError(f"MHC measurements need columns allele, peptide, ic50; missing {sorted(missing)}")
+        raise InputError(f"MHC measurements need columns allele, peptide, ic50; missing {sorted(missing)}")
     relation = (frame["measurement_inequality"].fillna("=").astype(str).str.strip().replace("", "=")
                 if "measurement_inequality" in frame else pd.Series("=", index=frame.index))
     ic50 = pd.to_numeric(frame["ic50"], errors="coerce")
@@ -117,12 +118,13 @@ def load_measurements(path: str | Path, lengths: tuple[int, int] = DEFAULT_LENGT
     an ``allele`` column needs ``allele``, the allele of every row.  The file is read as every
     input table is (:func:`molprior.data.readers.read_text_table`): a line that cannot be split
     into the header's fields is rejected with its reason and its text, the rest is read."""
-    from molprior.data.readers import InputError, read_text_table
+    from molprior.data.readers import read_text_table
+    from molprior.errors import InputError
 
     try:
         frame, problems = read_text_table(path, names=("allele", "peptide", "ic50", "measurement_value"))
     except InputError as error:
-        raise ValueError(str(error)) from None
+        raise InputError(str(error)) from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "ic50" not in frame and "measurement_value" in frame:
         frame = frame.rename(columns={"measurement_value": "ic50"})

@@ -14,14 +14,15 @@ from typing import Iterator, Sequence
 import pandas as pd
 
 from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide
-from molprior.data.readers import InputError, choose_delimiter, iter_text_table, open_text
+from molprior.data.readers import choose_delimiter, iter_text_table, open_text
+from molprior.errors import InputError
 
 PEPTIDE_COLUMNS = ("peptide", "sequence")
 ALLELE_COLUMNS = ("allele", "mhc", "hla")
 COLUMNS = ("row", "input", "peptide", "allele_input", "error", "note")
 
 
-class PeptideInputError(ValueError):
+class PeptideInputError(InputError):
     """A peptide file that cannot be read at all (missing, empty, no peptide column, ...)."""
 
 

@@ -34,15 +34,12 @@ import pandas as pd
 
 from molprior.data import fsmol, labels as labelling
 from molprior.data.schema import COLUMNS, assay_table, empty_table, problems_table
+from molprior.errors import InputError
 
 SMILES_ALIASES = ("smiles", "smile", "canonical_smiles", "mol", "molecule", "structure")
 
 _VALUE = re.compile(r"^\s*(<=|>=|<|>|=|~)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 _MISSING = {"", "nan", "na", "n/a", "none", "null"}
-
-
-class InputError(ValueError):
-    """An input file that cannot be read as asked (missing file, missing column, ...)."""
 
 
 @dataclass

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from molprior.errors import InputError
+
 COLUMNS = ("line", "input", "input_type", "smiles", "assay", "value", "relation", "unit", "label", "source")
 RELATIONS = ("=", "<", ">")
 #: Integer codes of the relations, as the censored losses read them: "=" exact, "<" the true value
@@ -80,7 +82,7 @@ def validate(table: pd.DataFrame) -> None:
     """Raise ``ValueError`` when ``table`` lacks a schema column or has a bad relation."""
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"assay table lacks columns {missing}")
+        raise InputError(f"assay table lacks columns {missing}")
     bad = set(table["relation"].unique()) - set(RELATIONS)
     if bad:
-        raise ValueError(f"unknown relations {sorted(bad)}; expected one of {RELATIONS}")
+        raise InputError(f"unknown relations {sorted(bad)}; expected one of {RELATIONS}")

@@ -30,6 +30,7 @@ import pandas as pd
 
 from molprior.chem.fingerprints import ecfp, ecfp_with_errors
 from molprior.data.episodes import Episode, can_sample, fewshot_episodes, fsmol_episode
+from molprior.errors import InputError
 from molprior.evaluation.calibration import calibration_row
 from molprior.evaluation.metrics import METRICS, average_precision
 from molprior.meta.losses import EXACT, RELATION_CODES
@@ -112,7 +113,7 @@ def tasks_from_table(table: pd.DataFrame, assays: Sequence[str]) -> list[FewShot
     known = set(table["assay"].unique())
     missing = [a for a in assays if a not in known]
     if missing:
-        raise ValueError(f"assays not in the table: {missing}; available: {sorted(known)}")
+        raise InputError(f"assays not in the table: {missing}; available: {sorted(known)}")
     labelled = table[table["label"].notna()]
     groups = labelled.groupby("assay", sort=False).indices
     smiles = labelled["smiles"].to_numpy(dtype=object)
@@ -147,7 +148,7 @@ def draw_episodes(task: FewShotTask, support_size: int, n_draws: int, seed: int,
                         task.assay, k, n_draws - len(made), n_draws, len(task.labels), int((task.labels == 1).sum()))
         return made
     if protocol != "balanced":
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if not can_sample(task.labels, k // 2, k - k // 2):
         log.warning("assay %s skipped at support size %d: %d actives and %d inactives, need more than %d "
                     "of each", task.assay, k, int((task.labels == 1).sum()), int((task.labels == 0).sum()), k // 2)
@@ -211,7 +212,7 @@ def run_fewshot(
     one copy); every call is seeded by its draw, so the rows are the same, in the same order,
     whatever ``jobs``."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     args = (support_sizes, methods, n_draws, seed, protocol, dict(method_draws or {}))
     if jobs > 1 and len(tasks) > 1:
         from joblib import Parallel, delayed

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 
-RDLogger.DisableLog("rdApp.*")
+from molprior.chem.rdkit_log import quiet_rdkit
+
 _FP_SIZE = 1024
 _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=_FP_SIZE)
 
@@ -41,17 +42,20 @@ def _canonical(smiles: Iterable[str]) -> set[str]:
     return {Chem.MolToSmiles(mol) for mol in map(_mol, smiles) if mol is not None}
 
 
+@quiet_rdkit()
 def validity(smiles: Sequence[str]) -> float:
     """Fraction of ``smiles`` that parse into a sanitised molecule (0.0 for no input)."""
     return len(_valid(smiles)) / len(smiles) if len(smiles) else 0.0
 
 
+@quiet_rdkit()
 def uniqueness(smiles: Sequence[str]) -> float:
     """Unique canonical SMILES over the number of valid molecules (0.0 if none is valid)."""
     mols = _valid(smiles)
     return len({Chem.MolToSmiles(m) for m in mols}) / len(mols) if mols else 0.0
 
 
+@quiet_rdkit()
 def novelty(
     smiles: Sequence[str], training_smiles: Iterable[str], *, training_is_canonical: bool = False
 ) -> float:
@@ -92,6 +96,7 @@ def _int_div(fps: np.ndarray, p: int, block_size: int) -> float:
     return float(1.0 - agg.mean())
 
 
+@quiet_rdkit()
 def internal_diversity(smiles: Sequence[str], p: int = 1, *, block_size: int = 1000) -> float:
     """MOSES IntDiv_p of the valid molecules (duplicates kept; 0.0 if none is valid).
 
@@ -103,6 +108,7 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, block_size: int = 1
     return _int_div(_fingerprints(_valid(smiles)), p, block_size)
 
 
+@quiet_rdkit()
 def generation_metrics(
     smiles: Sequence[str],
     training_smiles: Iterable[str] | None = None,

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from molprior.data.episodes import Episode
+from molprior.errors import InputError
 from molprior.evaluation.fewshot import FewShotTask, Method
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import FewShotLearner
@@ -47,7 +48,7 @@ def learner_method(learner: FewShotLearner, bank: MoleculeBank) -> Method:
         rows = indices[task.assay]
         regression = learner.config.task_type == "regression"
         if regression and task.values is None:
-            raise ValueError(f"assay {task.assay} has no measured values for a regression model")
+            raise InputError(f"assay {task.assay} has no measured values for a regression model")
         targets = torch.as_tensor((task.values if regression else task.labels)[episode.support], dtype=torch.float32)
         torch.manual_seed(seed)
         if learner.encoder_fixed:

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 from molprior.chem.amino_acids import SCHEMES, encode_peptides
+from molprior.errors import InputError
 
 class PerAlleleForest:
     """Random forest regression of binding scores on a fixed-length peptide encoding."""
@@ -19,7 +20,7 @@ class PerAlleleForest:
     def __init__(self, scheme: str = "blosum62", n_estimators: int = 500, seed: int = 0,
                  n_jobs: int | None = 1, max_length: int = 15) -> None:
         if scheme not in SCHEMES:
-            raise ValueError(f"unknown encoding scheme {scheme!r}; expected one of {SCHEMES}")
+            raise InputError(f"unknown encoding scheme {scheme!r}; expected one of {SCHEMES}")
         self.scheme, self.max_length = scheme, max_length
         self.model = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs)
         self._fitted = False

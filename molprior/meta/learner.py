@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from molprior.errors import InputError
 from molprior.meta import gp
 from molprior.meta.losses import binary_loss, censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
@@ -52,13 +53,13 @@ class LearnerConfig:
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {ALGORITHMS}")
+            raise InputError(f"unknown algorithm {self.algorithm!r}; choose one of {ALGORITHMS}")
         if self.task_type not in TASK_TYPES:
-            raise ValueError(f"unknown task type {self.task_type!r}; choose one of {TASK_TYPES}")
+            raise InputError(f"unknown task type {self.task_type!r}; choose one of {TASK_TYPES}")
         if self.task_type != "classification" and (self.algorithm == "protonet" or self.maml.get("proto_init")):
-            raise ValueError("prototypes need classes: use maml without proto_init, or finetune, for regression")
+            raise InputError("prototypes need classes: use maml without proto_init, or finetune, for regression")
         if self.task_type != "classification" and self.algorithm == "adkf":
-            raise ValueError("the adkf head is written for binary labels: use maml or finetune for regression")
+            raise InputError("the adkf head is written for binary labels: use maml or finetune for regression")
         gp.GPConfig(**self.gp)  # an unknown key is an error here, not at the first adaptation
 
     def to_dict(self) -> dict:
@@ -122,7 +123,7 @@ class FewShotLearner(nn.Module):
                 return gp.ift_surrogate(support_x, support_y, query_x, query_y, theta, mode)
             return gp.predictive_nll(support_x, support_y, query_x, query_y, theta)
         if self.config.algorithm != "maml":
-            raise ValueError(f"{self.config.algorithm} is not meta-trained")
+            raise InputError(f"{self.config.algorithm} is not meta-trained")
         s_targets, mean, std = self.normalise(support_targets)
         q_targets = (query_targets.float() - mean) / std if self.config.task_type == "regression" else query_targets
         return self.maml.query_loss(support, s_targets, query, q_targets, self._loss(support_relations),
@@ -147,10 +148,10 @@ class FewShotLearner(nn.Module):
         if self.config.task_type == "classification":
             positives = int((targets > 0.5).sum())
             if positives == 0 or positives == targets.numel():
-                raise ValueError(f"the support holds only {'actives' if positives else 'inactives'} "
+                raise InputError(f"the support holds only {'actives' if positives else 'inactives'} "
                                  f"({targets.numel()} molecules): adaptation needs both classes")
         elif targets.numel() < 2:
-            raise ValueError("a regression support needs at least 2 measurements")
+            raise InputError("a regression support needs at least 2 measurements")
 
     def adapt(self, support, targets: torch.Tensor, relations: torch.Tensor | None = None) -> Adapted:
         """Adapt to one support set; returns detached parameters of the whole model."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from molprior.errors import InputError
+
 
 def prototype_layer(support: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The linear layer ``(weight, bias)`` whose logit equals the prototype logit: with
@@ -16,7 +18,7 @@ def prototype_layer(support: torch.Tensor, labels: torch.Tensor) -> tuple[torch.
     |p0|^2 - |p1|^2``.  Differentiable, so meta-training learns the space through it."""
     active = labels > 0.5
     if active.all() or not active.any():
-        raise ValueError("prototypes need actives and inactives in the support")
+        raise InputError("prototypes need actives and inactives in the support")
     p1, p0 = support[active].mean(0), support[~active].mean(0)
     return (2 * (p1 - p0)).unsqueeze(0), (p0.pow(2).sum() - p1.pow(2).sum()).reshape(1)
 

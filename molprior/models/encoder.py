@@ -17,6 +17,7 @@ from torch import nn
 from torch_geometric.nn import GINEConv, global_add_pool, global_max_pool, global_mean_pool
 
 from molprior.chem.features import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
+from molprior.errors import InputError
 
 READOUTS = ("mean", "sum", "max", "mean+max")
 
@@ -32,9 +33,9 @@ class EncoderConfig:
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
-            raise ValueError(f"unknown readout {self.readout!r}; choose one of {READOUTS}")
+            raise InputError(f"unknown readout {self.readout!r}; choose one of {READOUTS}")
         if self.hidden_dim < 1 or self.num_layers < 1:
-            raise ValueError("hidden_dim and num_layers must be positive")
+            raise InputError("hidden_dim and num_layers must be positive")
 
     @property
     def output_dim(self) -> int:

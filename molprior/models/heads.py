@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from molprior.errors import InputError
 from molprior.models.encoder import GraphEncoder
 
 
@@ -64,7 +65,7 @@ class TaskModel(nn.Module):
             return embedding
         fingerprint = getattr(data, "fp", None)
         if fingerprint is None or fingerprint.size(-1) != self.head_config.fingerprint_dim:
-            raise ValueError(f"this model reads {self.head_config.fingerprint_dim}-bit fingerprints from the "
+            raise InputError(f"this model reads {self.head_config.fingerprint_dim}-bit fingerprints from the "
                              "batch's `fp` attribute; build batches with molprior.meta.batches")
         return torch.cat([embedding, fingerprint.to(embedding.dtype)], dim=-1)
 

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from molprior.errors import MissingError
+
 SHIPPED_PRIOR = Path(__file__).resolve().parents[1] / "priors" / "default"
 #: The shipped few-shot model: meta-trained on FS-Mol's training tasks (see its MODEL_CARD.md).
 SHIPPED_FEWSHOT = Path(__file__).resolve().parents[1] / "priors" / "fewshot"
@@ -31,7 +33,7 @@ def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path
     if model is None:
         shipped = SHIPPED_FEWSHOT if kind == "fewshot" else SHIPPED_PRIOR
         if not (shipped / marker).exists() and not (shipped / "encoder" / marker).exists():
-            raise FileNotFoundError(f"no shipped {kind} model in {shipped}; pass --model")
+            raise MissingError(f"no shipped {kind} model in {shipped}; pass --model")
         return shipped
     return _find(local_model_dir(model), marker, str(model))
 
@@ -63,7 +65,7 @@ def local_model_dir(model: str | Path) -> Path:
             raise
     path = Path(model)
     if not path.exists():
-        raise FileNotFoundError(f"no such model directory: {path}")
+        raise MissingError(f"no such model directory: {path}")
     return path
 
 
@@ -94,4 +96,4 @@ def _find(path: Path, marker: str, name: str) -> Path:
     for candidate in (path, path / "model", path / "encoder", path / "model" / "encoder", path / "artifacts" / "fewshot"):
         if (candidate / marker).exists():
             return candidate
-    raise FileNotFoundError(f"{name} holds no {marker}: not a molprior model")
+    raise MissingError(f"{name} holds no {marker}: not a molprior model")

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 import molprior
+from molprior.errors import InputError
 from molprior.files import verify_manifest
 from molprior.tracking.pyfunc import bundle_code, error_reason, requirements
 
@@ -51,7 +52,7 @@ def score_pairs(predictor, frame: pd.DataFrame) -> pd.DataFrame:
 
     missing = {"peptide", "allele"} - set(frame.columns)
     if missing:
-        raise ValueError(f"the input needs 'peptide' and 'allele' columns; missing {sorted(missing)}")
+        raise InputError(f"the input needs 'peptide' and 'allele' columns; missing {sorted(missing)}")
     try:
         out = score_table(predictor, frame)
         if len(out) == len(frame):

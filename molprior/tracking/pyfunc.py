@@ -29,6 +29,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 import molprior
+from molprior.errors import InputError
 from molprior.files import verify_manifest, write_text
 from molprior.inference.scorer import SUPPORT_FILE, UNCERTAINTY, Scorer
 from molprior.training.export import ModelFormatError, read_json_object
@@ -67,7 +68,7 @@ class ScoringModel:
         """Rows of ``frame`` in order, scored by the head of their ``assay`` column (else
         ``assay``, else the default); an unknown assay or a bad SMILES is a per-row error."""
         if "smiles" not in frame.columns:
-            raise ValueError(f"the input needs a 'smiles' column; it has {list(frame.columns)}")
+            raise InputError(f"the input needs a 'smiles' column; it has {list(frame.columns)}")
         wanted = assay or self.default_assay
         assays = frame["assay"].fillna(wanted).astype(str).replace("", wanted) if "assay" in frame else None
         assays = assays.tolist() if assays is not None else [wanted] * len(frame)
@@ -151,7 +152,7 @@ def write_heads(adapted: Mapping[str, str | Path], directory: str | Path, defaul
         shutil.copytree(source, directory / sub)
         index["assays"][assay] = sub
     if index["default"] not in index["assays"]:
-        raise ValueError(f"default assay {index['default']!r} is not among the heads {list(index['assays'])}")
+        raise InputError(f"default assay {index['default']!r} is not among the heads {list(index['assays'])}")
     write_text(json.dumps(index, indent=2) + "\n", directory / HEADS_INDEX)
     return directory
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from molprior.errors import InputError
 from molprior.tracking.runs import tracking_uri
 
 PREFIX = "molprior."
@@ -25,7 +26,7 @@ BENCHMARK_METRIC_TAG = "molprior.benchmark_metric"
 DEFAULT_ALIAS = "champion"
 
 
-class RegistryError(ValueError):
+class RegistryError(InputError):
     """A registry request that cannot be carried out (unknown model, refused promotion...)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 
 from molprior import __version__
+from molprior.errors import UserError
 from molprior.files import file_hash, frame_hash, write_text
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -31,7 +32,7 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-class TrackingServerError(RuntimeError):
+class TrackingServerError(UserError, RuntimeError):
     """The MLflow tracking server cannot be reached."""
 
 
@@ -104,7 +105,7 @@ HOST_TAG, PID_TAG, PID_START_TAG = "molprior.host", "molprior.pid", "molprior.pi
 ABANDONED_TAG = "molprior.abandoned"
 
 
-class RunInUseError(RuntimeError):
+class RunInUseError(UserError, RuntimeError):
     """The run to continue is still running in another live process."""
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from molprior.errors import InputError
 from molprior.tracking.runs import quiet_mlflow, check_tracking_server, tracking_uri
 
 #: Columns of the model's output that are the input's own (the SMILES as given, the assay
@@ -28,7 +29,7 @@ _SPARK_TYPES = {"string": "StringType", "double": "DoubleType", "float": "FloatT
                 "integer": "IntegerType", "boolean": "BooleanType"}
 
 
-class SparkScoringError(ValueError):
+class SparkScoringError(InputError):
     """A model or an input that cannot be scored on Spark as asked."""
 
 

@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.chem.tokenizer import SelfiesVocabulary
+from molprior.errors import InputError
 from molprior.files import atomic_path, verify_manifest, write_manifest, write_text
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.generative import DecoderConfig, MoleculeVAE
@@ -44,7 +45,7 @@ GENERATOR_FORMAT = "molprior-generator/1"
 ENCODER_FORMAT = "molprior-encoder/1"
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(InputError):
     """A directory that does not hold a model molprior can load."""
 
 

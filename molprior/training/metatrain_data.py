@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from molprior.data.episodes import Episode, can_sample, training_episode
+from molprior.errors import InputError
 from molprior.evaluation.fewshot import FewShotTask, draw_episodes
 from molprior.meta.batches import MoleculeBank
 
@@ -44,7 +45,7 @@ def episode_batch(task: FewShotTask, indices: np.ndarray, episode: Episode, bank
     """Tensors of ``episode`` of ``task`` (``indices``: the task's molecules in ``bank``)."""
     if task_type == "regression":
         if task.values is None:
-            raise ValueError(f"assay {task.assay} has no measured values for a regression head")
+            raise InputError(f"assay {task.assay} has no measured values for a regression head")
         targets = task.values
     else:
         targets = task.labels
@@ -67,7 +68,7 @@ class TrainingEpisodes(Dataset):
                  query_size: int, task_type: str, length: int, seed: int = 0):
         self.tasks = [t for t in tasks if any(can_sample(t.labels, k // 2, k - k // 2) for k in support_sizes)]
         if not self.tasks:
-            raise ValueError(f"no meta-training assay has enough actives and inactives for support sizes {list(support_sizes)}")
+            raise InputError(f"no meta-training assay has enough actives and inactives for support sizes {list(support_sizes)}")
         self.indices = [bank.indices(t.smiles) for t in self.tasks]
         self.bank, self.support_sizes, self.query_size = bank, list(support_sizes), query_size
         self.task_type, self.length, self.seed, self.epoch = task_type, length, seed, 0

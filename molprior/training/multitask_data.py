@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from molprior.data.schema import EXACT
+from molprior.errors import InputError
 from molprior.evaluation.fewshot import FewShotTask
 from molprior.meta.batches import MoleculeBank
 
@@ -33,9 +34,9 @@ class MultitaskConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ValueError("multitask batch_size must be positive")
+            raise InputError("multitask batch_size must be positive")
         if self.value_weight < 0:
-            raise ValueError("multitask value_weight must not be negative")
+            raise InputError("multitask value_weight must not be negative")
 
 
 @dataclass
@@ -62,7 +63,7 @@ class MultitaskBatches(Dataset):
     def __init__(self, tasks: Sequence[FewShotTask], bank: MoleculeBank, batch_size: int, length: int,
                  seed: int = 0):
         if not tasks:
-            raise ValueError("multitask training needs at least one training assay")
+            raise InputError("multitask training needs at least one training assay")
         self.assays = [t.assay for t in tasks]
         positions, task_ids, labels, values, relations = [], [], [], [], []
         for t, task in enumerate(tasks):

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from molprior.chem.tokenizer import SPECIAL_TOKENS, SelfiesVocabulary
+from molprior.errors import InputError
 from molprior.evaluation.generation import generation_metrics
 from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE, sample_smiles
@@ -174,9 +175,9 @@ def grow_vocabulary(model: MoleculeVAE, old: SelfiesVocabulary, new: SelfiesVoca
     thousands of steps to climb back.
     """
     if list(new.tokens[: len(old)]) != list(old.tokens):
-        raise ValueError("the new vocabulary must extend the old one (old tokens first, same ids)")
+        raise InputError("the new vocabulary must extend the old one (old tokens first, same ids)")
     if model.vocab_size != len(old):
-        raise ValueError(f"the model has {model.vocab_size} token rows, the old vocabulary {len(old)} tokens")
+        raise InputError(f"the model has {model.vocab_size} token rows, the old vocabulary {len(old)} tokens")
     grown = MoleculeVAE(len(new), model.encoder.config, model.decoder.config)
     state = model.state_dict()
     added = len(new) - len(old)

@@ -14,7 +14,8 @@ import torch
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.data import leakage
 from molprior.data.prepare import prepare_table
-from molprior.data.readers import InputError, InputSpec
+from molprior.data.readers import InputSpec
+from molprior.errors import InputError
 from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
 from molprior.files import write_csv, write_manifest
 from molprior.inference.scorer import SUPPORT_FILE

@@ -15,6 +15,7 @@ from molprior.config import (ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FSMOL_METHOD_D
                              FewShotConfig, MetaTrainConfig)
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable
+from molprior.errors import InputError
 from molprior.evaluation.fewshot import (BASELINES, PROTOCOLS, FewShotTask, Method, by_protein_class, format_results,
                                          fsmol_summary, run_fewshot, set_aside_unfingerprintable, summarize,
                                          tasks_from_table)
@@ -61,7 +62,7 @@ def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable
     meta_tasks: list[FewShotTask] = []
     if to_train:
         if not config.val_assays:
-            raise ValueError(f"{to_train} are meta-trained and choose their checkpoints on meta-validation assays: "
+            raise InputError(f"{to_train} are meta-trained and choose their checkpoints on meta-validation assays: "
                              "give --val-assays")
         train, val = split_tasks(prepared, _base_metatrain(config, config.seed))
         meta_tasks = train + val
@@ -169,12 +170,12 @@ def with_defaults(config: FewShotConfig, prepared: PreparedTable) -> FewShotConf
     fsmol = prepared.format == "fsmol"
     protocol = config.protocol or ("fsmol" if fsmol else "balanced")
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     sizes = config.support_sizes or list(FSMOL_SUPPORT_SIZES if fsmol else FSMOL_SUPPORT_SIZES[:3])
     test = config.test_assays or (["split:test"] if fsmol else [])
     val = config.val_assays or (["split:valid"] if fsmol else [])
     if not test:
-        raise ValueError("no test assays given (--test-assays)")
+        raise InputError("no test assays given (--test-assays)")
     groups = prepared.assay_groups
     test = resolve_assays(test, prepared.assays, "--test-assays", groups=groups)
     val = resolve_assays(val, prepared.assays, "--val-assays", groups=groups)
@@ -251,15 +252,15 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     log them to the active MLflow run when there is one."""
     unknown = [m for m in config.methods if m not in METHODS]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
+        raise InputError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
     unknown = [m for m in config.method_draws or {} if m not in METHODS]
     if unknown:
-        raise ValueError(f"method_draws names unknown methods {unknown}; available: {', '.join(METHODS)}")
+        raise InputError(f"method_draws names unknown methods {unknown}; available: {', '.join(METHODS)}")
     prepared = prepared or prepare(config, jobs)
     config = with_defaults(config, prepared)
     overlap = set(config.test_assays) & set(config.val_assays)
     if overlap:
-        raise ValueError(f"assays both in the test and the validation set: {sorted(overlap)}")
+        raise InputError(f"assays both in the test and the validation set: {sorted(overlap)}")
     tasks = tasks_from_table(prepared.table, config.test_assays)
     seen = leave_out_seen(config, prepared, tasks, jobs)
     left_out = set_aside_unfingerprintable(tasks)

@@ -18,6 +18,7 @@ from molprior.config import LeakGuardConfig, MetaTrainConfig
 from molprior.data import leakage
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable, prepare_table
+from molprior.errors import InputError
 from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
 from molprior.evaluation.plots import plot_meta_training
 from molprior.files import write_csv, write_text
@@ -77,7 +78,7 @@ def load_prior(prior: str, encoder: dict | None = None) -> Prior:
         return Prior(load_encoder(resolve_model_dir(path, kind="encoder"))[0], f"encoder at {prior}")
     learner, description = load_learner(fewshot)
     if description.get("adapted"):
-        raise ValueError(f"{prior} is a model adapted to one assay; start meta-training from a meta-trained one")
+        raise InputError(f"{prior} is a model adapted to one assay; start meta-training from a meta-trained one")
     model = learner.model
     info = description.get("metadata", {})
     lineage = {"mlflow_run_id": info.get("mlflow_run_id"), "prior": info.get("prior"),
@@ -107,7 +108,7 @@ def start_module(config: MetaTrainConfig, num_tasks: int) -> tuple[MetaTrainModu
     model.encoder.load_state_dict(start.encoder.state_dict())
     if start.head_state is not None:
         if start.head_config != model.head_config.to_dict():
-            raise ValueError(f"the head of {config.prior} ({start.head_config}) is not the head configured "
+            raise InputError(f"the head of {config.prior} ({start.head_config}) is not the head configured "
                              f"({model.head_config.to_dict()}): configure the same head to start from it")
         model.head.load_state_dict(start.head_state)
     return module, start
@@ -127,11 +128,11 @@ def split_tasks(prepared: PreparedTable, config: MetaTrainConfig) -> tuple[list[
              or [a for a in candidates if a not in held_out])
     overlap = set(train) & held_out
     if overlap:
-        raise ValueError(f"assays both in meta-training and held out: {sorted(overlap)}")
+        raise InputError(f"assays both in meta-training and held out: {sorted(overlap)}")
     if not train:
-        raise ValueError("no meta-training assays left after removing the validation and test assays")
+        raise InputError("no meta-training assays left after removing the validation and test assays")
     if not val:
-        raise ValueError("meta-training chooses its checkpoint on meta-validation assays: give val_assays")
+        raise InputError("meta-training chooses its checkpoint on meta-validation assays: give val_assays")
     return tasks_from_table(table, train), tasks_from_table(table, val)
 
 
@@ -146,7 +147,7 @@ def guarded_molecules(guard: LeakGuardConfig, jobs: int = 1) -> set[str]:
             present = set(table["assay"].unique())
             chosen = [a for a in guard.assays if a in present]
             if not chosen:
-                raise ValueError(f"leak_guard: none of the assays {guard.assays} is in {spec}")
+                raise InputError(f"leak_guard: none of the assays {guard.assays} is in {spec}")
             table = table[table["assay"].isin(chosen)]
         keys |= set(leakage.molecule_keys(table["smiles"], jobs).values())
     return keys
@@ -215,7 +216,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
     run, and its history carries on from the checkpoint's."""
     trainer_config = TrainerConfig(**{**META_TRAINER_DEFAULTS, **config.trainer})
     if str(trainer_config.devices) not in ("1", "auto") or trainer_config.num_nodes != 1 or "ddp" in trainer_config.strategy:
-        raise ValueError("meta-training runs in one process (its validation chooses checkpoints on per-assay scores "
+        raise InputError("meta-training runs in one process (its validation chooses checkpoints on per-assay scores "
                          "that would need gathering across ranks): set trainer devices 1, num_nodes 1, strategy auto; "
                          "generative pretraining is the stage that scales out with DDP")
     out = Path(output_dir)
@@ -234,7 +235,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
             train_tasks, val_tasks, guard_report = guard_against_leaks(train_tasks, val_tasks, config.leak_guard,
                                                                        keys, jobs)
             if not val_tasks:
-                raise ValueError("the leak guard left out every meta-validation assay")
+                raise InputError("the leak guard left out every meta-validation assay")
         if bank is None:
             bank = build_bank(train_tasks + val_tasks, jobs, cache_dir)
         else:
@@ -254,7 +255,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         validation = validation_assays(val_tasks, bank, config.val_support_size, config.val_draws,
                                        learner.task_type, config.seed, config.val_protocol)
         if not validation:
-            raise ValueError(f"no meta-validation assay has enough actives and inactives for support size "
+            raise InputError(f"no meta-validation assay has enough actives and inactives for support size "
                              f"{config.val_support_size}")
         log.info("meta-training %s (%s objective) from the %s on %d assays; validating on %d draws of %d assays",
                  learner.algorithm, config.objective, source, len(trained), sum(len(a.episodes) for a in validation),

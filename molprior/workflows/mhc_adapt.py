@@ -18,6 +18,7 @@ import torch
 
 from molprior.chem.alleles import normalize_allele
 from molprior.data.mhc import load_measurements
+from molprior.errors import InputError
 from molprior.files import file_hash, write_csv
 from molprior.inference.mhc_predictor import MHCPredictor, save_predictor
 from molprior.models.allele_model import PeptideFeatures
@@ -45,7 +46,7 @@ def read_allele_measurements(path: str | Path, allele: str, lengths: tuple[int, 
     except ValueError as error:
         if "need columns" not in str(error):
             raise
-        raise ValueError(f"{path}: the measurements need columns peptide and ic50 (nM) ({error})") from None
+        raise InputError(f"{path}: the measurements need columns peptide and ic50 (nM) ({error})") from None
     other = measurements.table["allele"] != allele
     if other.any():
         log.warning("%d measurements are for other alleles (%s) and are left out", int(other.sum()),
@@ -60,7 +61,7 @@ def adapt_allele(predictor: MHCPredictor, allele: str, measurements: str | Path,
     table, rejected = read_allele_measurements(measurements, allele, predictor.lengths)
     labels = table["label"].to_numpy()
     if len(table) < MIN_MEASUREMENTS:
-        raise ValueError(f"{len(table)} usable measurements for {allele}; adaptation needs at least "
+        raise InputError(f"{len(table)} usable measurements for {allele}; adaptation needs at least "
                          f"{MIN_MEASUREMENTS} ({len(rejected)} rows rejected)")
     if not (labels == 1).any() or not (labels == 0).any():
         log.warning("the measurements of %s hold no %s: the adapted head will rank poorly", allele,

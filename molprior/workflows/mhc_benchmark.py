@@ -28,6 +28,7 @@ import torch
 
 from molprior.config import MHCTrainConfig
 from molprior.data.mhc import load_measurements
+from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
 from molprior.inference.mhc_predictor import MHCPredictor, PeptideBody
@@ -109,7 +110,7 @@ def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Te
                         with torch.no_grad():
                             predicted = torch.sigmoid(model(PeptideFeatures(table[q_rows]))).numpy()
                     else:
-                        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+                        raise InputError(f"unknown method {method!r}; choose from {METHODS}")
                     metrics = protocol.query_metrics(task, query, predicted)
                     rows.append({"allele": task.allele, "support_size": k, "draw": draw, "method": method,
                                  "roc_auc": metrics.roc_auc, "spearman": metrics.spearman,
@@ -236,7 +237,7 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
         table = measurements.table
         missing = sorted(set(config.held_out) - set(table["allele"]))
         if missing:
-            raise ValueError(f"held-out alleles not in {config.data}: {missing}")
+            raise InputError(f"held-out alleles not in {config.data}: {missing}")
         peptides = sorted(set(table["peptide"]))
         rows = {p: i for i, p in enumerate(peptides)}
         encoder, origin = load_peptide_encoder(train_config.prior, train_config.lengths)

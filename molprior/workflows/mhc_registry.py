@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from molprior import __version__
+from molprior.errors import MissingError
 from molprior.inference.mhc_predictor import MHCPredictor
 from molprior.tracking.artifacts import local_model_dir
 from molprior.tracking.lineage import git_commit
@@ -21,13 +22,13 @@ def resolve_mhc_model(model: str | Path | None) -> Path:
     (``models:/molprior-mhc-i@champion``, ``runs:/<id>/model``)."""
     if model is None:
         if not (SHIPPED_MHC / MARKER).exists():
-            raise FileNotFoundError(f"no shipped MHC model in {SHIPPED_MHC}; pass --model")
+            raise MissingError(f"no shipped MHC model in {SHIPPED_MHC}; pass --model")
         return SHIPPED_MHC
     path = local_model_dir(model)
     for candidate in (path, path / "model", path / "artifacts" / "mhc"):
         if (candidate / MARKER).exists():
             return candidate
-    raise FileNotFoundError(f"{model} holds no {MARKER}: not a molprior MHC model")
+    raise MissingError(f"{model} holds no {MARKER}: not a molprior MHC model")
 
 
 def mhc_lineage_tags(predictor: MHCPredictor, extra: Mapping[str, object] | None = None) -> dict[str, str]:

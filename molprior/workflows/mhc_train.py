@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from molprior.config import MHCTrainConfig
 from molprior.data.mhc import MHCMeasurements, load_measurements
+from molprior.errors import InputError, MissingError
 from molprior.files import file_hash, write_csv, write_text
 from molprior.inference.mhc_predictor import MHCPredictor, save_predictor
 from molprior.meta.allele_learner import AlleleFineTune, AlleleLearner, fine_tune_allele
@@ -58,7 +59,7 @@ def peptide_prior_dir(prior: str) -> Path:
     if prior in ("peptide", "shipped", "default"):
         directory = PRIORS / ("peptide" if prior == "peptide" else "default")
         if not (directory / "encoder" / "encoder.json").exists():
-            raise FileNotFoundError(f"no {prior} prior in {directory}")
+            raise MissingError(f"no {prior} prior in {directory}")
         return directory / "encoder"
     return resolve_model_dir(prior, kind="encoder")
 
@@ -102,9 +103,9 @@ def split_alleles(measurements: MHCMeasurements, config: MHCTrainConfig) -> tupl
     val = [a for a in config.val_alleles if a in alleles and a not in held]
     train = [a for a in alleles if a not in held and a not in val]
     if not val:
-        raise ValueError(f"none of the meta-validation alleles {config.val_alleles} is in the data")
+        raise InputError(f"none of the meta-validation alleles {config.val_alleles} is in the data")
     if not train:
-        raise ValueError("no meta-training alleles left")
+        raise InputError("no meta-training alleles left")
     return train, val
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from molprior.chem.alleles import AlleleError, resolve_allele
 from molprior.data.mhc import binder_call, score_to_ic50
 from molprior.data.peptide_input import iter_peptide_rows, peptide_rows
+from molprior.errors import InputError
 from molprior.files import atomic_path, check_output_path
 from molprior.inference.mhc_predictor import MHCPredictor
 
@@ -143,9 +144,9 @@ def score_peptide_file(predictor: MHCPredictor, peptides: str | Path, output: st
         for chunk in iter_peptide_rows(peptides, predictor.lengths, chunk_rows, outcome.empty_lines):
             has_column = chunk["allele_input"].notna().any()
             if genotype is None and not has_column and len(chunk):
-                raise ValueError(f"{peptides} has no allele column: give the genotype with --alleles")
+                raise InputError(f"{peptides} has no allele column: give the genotype with --alleles")
             if genotype is not None and has_column:
-                raise ValueError(f"{peptides} has an allele column and --alleles was given: use one or the other")
+                raise InputError(f"{peptides} has an allele column and --alleles was given: use one or the other")
             frame = score_chunk(predictor, chunk, genotype, resolver, batch_size)
             outcome.peptides += len(chunk)
             outcome.rows += len(frame)
@@ -171,6 +172,6 @@ def score_table(predictor: MHCPredictor, frame: pd.DataFrame) -> pd.DataFrame:
     """Score an in-memory table with ``peptide`` and ``allele`` columns (the pyfunc's input)."""
     missing = {"peptide", "allele"} - set(frame.columns)
     if missing:
-        raise ValueError(f"the input needs 'peptide' and 'allele' columns; missing {sorted(missing)}")
+        raise InputError(f"the input needs 'peptide' and 'allele' columns; missing {sorted(missing)}")
     rows = peptide_rows(frame["peptide"].tolist(), frame["allele"].tolist(), predictor.lengths)
     return score_chunk(predictor, rows, None, AlleleResolver(predictor.supported))

@@ -22,6 +22,7 @@ from molprior.chem.cache import FeatureCache
 from molprior.chem.featurize import default_workers, featurize_smiles
 from molprior.config import PipelineConfig, PretrainConfig
 from molprior.data.episodes import stratified_episode
+from molprior.errors import InputError
 from molprior.evaluation.fewshot import tasks_from_table
 from molprior.evaluation.generation import generation_metrics
 from molprior.evaluation.metrics import delta_auprc, roc_auc
@@ -65,17 +66,17 @@ def check_reuse(reuse: dict) -> dict[str, object]:
         return {}
     unknown = sorted(set(reuse) - set(REUSABLE))
     if unknown:
-        raise ValueError(f"reuse: {unknown} cannot be reused; the steps that can are {', '.join(REUSABLE)}")
+        raise InputError(f"reuse: {unknown} cannot be reused; the steps that can are {', '.join(REUSABLE)}")
     found = {}
     client = mlflow.MlflowClient(runs.tracking_uri())
     for step, run_id in reuse.items():
         try:
             found[step] = client.get_run(str(run_id))
         except MlflowException:
-            raise ValueError(f"reuse {step}: no MLflow run {run_id!r} in {runs.tracking_uri()}") from None
+            raise InputError(f"reuse {step}: no MLflow run {run_id!r} in {runs.tracking_uri()}") from None
         command = found[step].data.tags.get("molprior.command", "")
         if not command.startswith(step):
-            raise ValueError(f"reuse {step}: run {run_id} is a {command or 'non-molprior'} run, not a {step} run")
+            raise InputError(f"reuse {step}: run {run_id} is a {command or 'non-molprior'} run, not a {step} run")
     return found
 
 
@@ -149,7 +150,7 @@ def _pretrain_step(config: PipelineConfig, out: Path, jobs: int, cache_dir, reus
         runs.log_metrics({f"generated.{k}": v for k, v in generation_metrics(outcome.generated).items()})
     if config.prior == "pretrain":
         if "pretrain" not in outcome.step_runs:
-            raise ValueError("prior: pretrain needs a pretrain step (pretrain: {...}) or reuse: {pretrain: RUN_ID}")
+            raise InputError("prior: pretrain needs a pretrain step (pretrain: {...}) or reuse: {pretrain: RUN_ID}")
         return f"runs:/{outcome.step_runs['pretrain']}/encoder"
     return config.prior
 
@@ -235,7 +236,7 @@ def _register_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta:
                 if k.split(".")[0] in ("molprior", "maml_pretrained", "rf_ecfp")}
     headline.update({k: v for k, v in (info.get("metrics") or {}).items() if k == "best_val_delta_auprc"})
     if spec.metric not in headline:
-        raise ValueError(f"register.metric {spec.metric!r} is not among the benchmark's metrics "
+        raise InputError(f"register.metric {spec.metric!r} is not among the benchmark's metrics "
                          f"{sorted(benchmark_metrics)}")
     if "pretrain" in outcome.step_runs and prior.startswith("runs:/"):
         pretrain_run = outcome.step_runs["pretrain"]

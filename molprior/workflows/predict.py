@@ -22,8 +22,8 @@ from typing import Iterator
 import pandas as pd
 
 from molprior.data import leakage
-from molprior.data.readers import (SMILES_ALIASES, InputError, find_column, is_line_list, iter_line_list,
-                                   iter_text_table)
+from molprior.data.readers import SMILES_ALIASES, find_column, is_line_list, iter_line_list, iter_text_table
+from molprior.errors import InputError
 from molprior.files import atomic_path, check_output_path
 from molprior.inference.scorer import Scorer
 from molprior.tracking.artifacts import local_model_dir, resolve_model_dir

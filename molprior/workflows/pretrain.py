@@ -12,6 +12,7 @@ from molprior.chem.features import FEATURIZER_VERSION
 from molprior.chem.tokenizer import SelfiesVocabulary
 from molprior.config import PretrainConfig
 from molprior.data.corpus import Corpus, load_corpus, load_peptide_corpus, merge_corpora
+from molprior.errors import InputError
 from molprior.evaluation.plots import plot_loss_curves
 from molprior.files import file_hash, write_csv, write_text
 from molprior.models.generative import MoleculeVAE
@@ -80,7 +81,7 @@ def _shapes(config: PretrainConfig, parent: Parent | None) -> tuple[dict, dict]:
     for name, given, actual in zip(("encoder", "decoder"), (config.encoder, config.decoder), shapes):
         differ = {k: v for k, v in given.items() if actual.get(k) != v}
         if differ:
-            raise ValueError(f"init_from {parent.name!r}: its {name} is {actual}, the configuration asks for {differ}; "
+            raise InputError(f"init_from {parent.name!r}: its {name} is {actual}, the configuration asks for {differ}; "
                              f"a continued pretraining keeps the parent's shape (leave {name}: out)")
     return shapes
 

@@ -8,6 +8,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from molprior.errors import InputError
+
 log = logging.getLogger(__name__)
 MODES = ("bar", "log", "off")
 LOG_EVERY = 0.1  # the fraction of the total between two log lines
@@ -19,7 +21,7 @@ def set_mode(mode: str) -> None:
     (INFO lines, for a log file) or ``off`` (``-q``)."""
     global _MODE
     if mode not in MODES:
-        raise ValueError(f"unknown progress mode {mode!r}; choose one of {', '.join(MODES)}")
+        raise InputError(f"unknown progress mode {mode!r}; choose one of {', '.join(MODES)}")
     _MODE = mode
 
 

@@ -46,8 +46,9 @@ from molprior.data.assay_selection import resolve_assays
 from molprior.data import labels as labelling
 from molprior.data.curation import standardize_items
 from molprior.data.prepare import PreparedTable
-from molprior.data.readers import InputError, read_moleculeace
+from molprior.data.readers import read_moleculeace
 from molprior.data.schema import problems_table
+from molprior.errors import InputError
 from molprior.evaluation.regression import RESULT_COLUMNS, format_summary, results_row, rf_ecfp_predict, \
     summarize, svr_ecfp_predict
 from molprior.files import write_csv
@@ -183,7 +184,7 @@ def build_targets(table: pd.DataFrame, assays: Sequence[str], graphs: bool, jobs
         part = rows[rows["assay"] == assay]
         test = (part["split"] == "test").to_numpy()
         if (~test).sum() < 2 or not test.any():
-            raise ValueError(f"{assay}: needs at least 2 training and 1 test molecules "
+            raise InputError(f"{assay}: needs at least 2 training and 1 test molecules "
                              f"(has {(~test).sum()} and {test.sum()})")
         smiles = part["smiles"].tolist()
         if bank is not None:
@@ -267,11 +268,11 @@ def evaluate_target(target: Target, methods: Sequence[str], model: TaskModel | N
             predicted = rf_ecfp_predict(x[train], y[train], x[test], seed=target_seed(seed, target.assay))
         elif method == "gnn_finetune":
             if model is None or target.bank is None:
-                raise ValueError("gnn_finetune needs a model and molecular graphs")
+                raise InputError("gnn_finetune needs a model and molecular graphs")
             predicted = finetune_predict(model, target.bank, train, y[train], test, finetune,
                                          target_seed(seed, target.assay))
         else:
-            raise ValueError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+            raise InputError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
         seconds = time.perf_counter() - start
         rows.append(results_row(method, target.assay, y[test], predicted, target.cliff[test]))
         predictions.append(pd.DataFrame({"method": method, "assay": target.assay,
@@ -318,7 +319,7 @@ def metatrain_config(input: str | Path, assays: Sequence[str], epochs: int, seed
     val = [a for a in MOLECULEACE_VAL_ASSAYS if a in assays]
     if not val:
         if len(assays) < 2:
-            raise ValueError("meta-training the initialisation needs at least 2 targets; pass a model instead")
+            raise InputError("meta-training the initialisation needs at least 2 targets; pass a model instead")
         val = [sorted(assays)[-1]]
     values = {**copy.deepcopy(METATRAIN_DEFAULTS), "input": str(input), "val_assays": val, "test_assays": [],
               "train_assays": [a for a in assays if a not in val], "trainer": {"max_epochs": epochs}, "seed": seed}
@@ -362,7 +363,7 @@ def load_model(model: str | Path) -> tuple[TaskModel, dict]:
 
     learner, description = load_learner(resolve_model_dir(model, kind="fewshot"))
     if learner.model.head_config.fingerprint_dim not in (0, FINGERPRINT_BITS):
-        raise ValueError(f"{model}: the head reads {learner.model.head_config.fingerprint_dim}-bit fingerprints; "
+        raise InputError(f"{model}: the head reads {learner.model.head_config.fingerprint_dim}-bit fingerprints; "
                          f"this benchmark builds {FINGERPRINT_BITS}-bit ECFP4")
     return learner.model, description
 
@@ -395,7 +396,7 @@ def run_regression_benchmark(
     methods = list(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise ValueError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
+        raise InputError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
     finetune = finetune or FinetuneConfig(epochs=epochs)
     out = Path(output_dir)
     neural = "gnn_finetune" in methods

@@ -277,3 +277,34 @@ def test_progress_goes_to_the_log_when_stderr_is_no_terminal(quiet, expected, ca
     finally:
         progress.set_mode("bar")
     assert [r.getMessage().split(",")[0] for r in caplog.records] == expected
+
+
+def _failing_check(error: Exception):
+    def handler(args):
+        raise error
+    return handler
+
+
+@pytest.mark.parametrize("error", [ValueError("operands could not be broadcast"), KeyError("head.net.3"),
+                                   RuntimeError("size mismatch")])
+def test_a_bug_exits_1_and_points_to_the_traceback(error, tmp_path, capsys, monkeypatch):
+    """Only the user's mistakes exit 2; an exception molprior did not raise for the user is a
+    bug: status 1, its type named, and -v shows the traceback."""
+    from molprior.cli import data
+
+    monkeypatch.setattr(data, "run_check", _failing_check(error))
+    args = ["data", "check", "x.csv", "-o", str(tmp_path / "out")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"internal error ({type(error).__name__})" in err and "-v" in err
+    with pytest.raises(type(error)):
+        main(["-v", *args])
+
+
+def test_a_user_error_exits_2_and_shows_its_message(tmp_path, capsys, monkeypatch):
+    from molprior.cli import data
+    from molprior.errors import InputError
+
+    monkeypatch.setattr(data, "run_check", _failing_check(InputError("no column 'smiles'")))
+    assert main(["data", "check", "x.csv", "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == "molprior data: error: no column 'smiles'"

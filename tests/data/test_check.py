@@ -236,7 +236,7 @@ def test_failed_write_keeps_the_old_outputs_and_leaves_no_part_file(messy_wide, 
 
 
 def test_check_missing_input_raises_and_writes_nothing(tmp_path):
-    from molprior.data.readers import InputError
+    from molprior.errors import InputError
 
     with pytest.raises(InputError):
         check_file(tmp_path / "absent.csv", tmp_path / "out", InputSpec(format="wide"))

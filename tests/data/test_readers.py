@@ -30,8 +30,8 @@ from _realdata import (
 )
 from molprior.data import readers
 from molprior.data.curation import standardize_table
-from molprior.data.readers import InputError
 from molprior.data.schema import COLUMNS, validate
+from molprior.errors import InputError
 
 
 def rows(table: pd.DataFrame, *columns: str) -> list[tuple]:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from molprior.cli.benchmark_regression import add_regression_parser
-from molprior.data.readers import InputError
+from molprior.errors import InputError
 from molprior.evaluation.regression import RESULT_COLUMNS
 from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
