@@ -1,7 +1,8 @@
 """molprior: molecular property prediction from very little labelled data.
 
-The package is layered (see README): ``chem`` and ``data`` at the bottom, then
-``models``/``meta``, then ``training``/``evaluation``, then ``tracking``, then ``cli``.
+The package is layered (see README and ``tests/test_layers.py``): ``chem``, ``data`` and
+``metrics`` at the bottom, then ``models``, ``meta``, ``serialization``, then ``training`` and
+``inference``, ``evaluation``, ``tracking``, ``workflows``, and ``cli`` on top.
 Importing :mod:`molprior` itself is cheap; sub-packages are imported on demand.
 """
 

@@ -26,7 +26,7 @@ import torch
 from molprior.chem.fingerprints import ecfp
 from molprior.data.episodes import stratified_episode
 from molprior.data.prepare import prepare_table
-from molprior.evaluation.fewshot import tasks_from_table
+from molprior.data.tasks import tasks_from_table
 from molprior.meta.baselines import random_forest_scores
 from molprior.meta.batches import MoleculeBank
 from molprior.tracking import runs

@@ -25,13 +25,14 @@ import torch
 
 from molprior.chem.fingerprints import ecfp
 from molprior.data.prepare import prepare_table
-from molprior.evaluation.fewshot import format_results, run_fewshot, summarize, tasks_from_table
+from molprior.data.tasks import tasks_from_table
+from molprior.evaluation.fewshot import format_results, run_fewshot, summarize
 from molprior.evaluation.probes import embed_smiles, logistic_probe_method, regression_probes
 from molprior.files import write_csv
 from molprior.models.encoder import GraphEncoder
 from molprior.tracking import runs
 from molprior.tracking.artifacts import resolve_model_dir
-from molprior.training.export import load_encoder
+from molprior.serialization import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_ASSAYS = ["CHEMBL1862_Ki", "CHEMBL204_Ki", "CHEMBL2047_EC50", "CHEMBL214_Ki", "CHEMBL231_Ki", "CHEMBL262_Ki",

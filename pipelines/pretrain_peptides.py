@@ -67,10 +67,10 @@ def evaluate_generator(directory: str | Path, sets: dict[str, list[str]], sample
 
     from molprior.chem.featurize import featurize_smiles
     from molprior.chem.tokenizer import TokenizationError
-    from molprior.evaluation.generation import generation_metrics
+    from molprior.metrics.generation import generation_metrics
     from molprior.models.generative import sample_smiles
     from molprior.tracking.artifacts import resolve_model_dir
-    from molprior.training.export import load_generator
+    from molprior.serialization import load_generator
     from molprior.training.pretrain_data import GraphTokenDataset, collate
 
     model, vocabulary, _ = load_generator(resolve_model_dir(str(directory)))
@@ -127,7 +127,7 @@ def evaluate_generator(directory: str | Path, sets: dict[str, list[str]], sample
 def ship(run: Path, target: Path) -> Path:
     """Copy the run's model, history and curves into ``target``; rewrite its manifest."""
     from molprior.files import write_manifest
-    from molprior.training.export import load_encoder, load_generator
+    from molprior.serialization import load_encoder, load_generator
 
     load_generator(run / "model")  # checks the run's manifest before anything is copied
     target.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ import pandas as pd
 from molprior.data.leakage import SEEN_FILE, guard_counts, load_seen
 from molprior.files import write_manifest, write_text
 from molprior.tracking.artifacts import SHIPPED_FEWSHOT
-from molprior.training.export import load_learner, read_json_object
+from molprior.serialization import load_learner, read_json_object
 
 MAX_MEGABYTES = 20
 SHIPPED_FILES = ("model.safetensors", "model.json", SEEN_FILE)

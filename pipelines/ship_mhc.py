@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from molprior.inference.mhc_predictor import load_predictor, save_predictor
+from molprior.serialization import load_predictor, save_predictor
 from molprior.workflows.mhc_registry import SHIPPED_MHC
 
 REPO = Path(__file__).resolve().parents[1]

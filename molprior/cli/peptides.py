@@ -65,7 +65,7 @@ def add_parser(commands) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from molprior.inference.mhc_predictor import load_predictor
+    from molprior.serialization import load_predictor
     from molprior.workflows.mhc_registry import resolve_mhc_model
     from molprior.workflows.peptide_scoring import empty_lines_note, score_peptide_file
 
@@ -83,7 +83,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_alleles(args: argparse.Namespace) -> int:
-    from molprior.inference.mhc_predictor import load_predictor
+    from molprior.serialization import load_predictor
     from molprior.workflows.mhc_registry import resolve_mhc_model
 
     predictor = load_predictor(resolve_mhc_model(args.model))

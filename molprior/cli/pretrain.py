@@ -109,12 +109,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
 def run_generate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from molprior.evaluation.generation import generation_metrics
+    from molprior.metrics.generation import generation_metrics
     from molprior.files import write_csv
     from molprior.tracking import runs
     from molprior.tracking.artifacts import resolve_model_dir
     from molprior.models.generative import sample_smiles
-    from molprior.training.export import load_generator
+    from molprior.serialization import load_generator
 
     if args.n < 1:
         print("molprior generate: error: -n must be at least 1", file=sys.stderr)

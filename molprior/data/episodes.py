@@ -12,11 +12,21 @@ labelled molecule of the assay:
 
 from __future__ import annotations
 
+import logging
+import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from molprior.errors import InputError
+
+if TYPE_CHECKING:
+    from molprior.data.tasks import FewShotTask
+
+log = logging.getLogger(__name__)
+#: The episode protocols of :func:`draw_episodes`.
+PROTOCOLS = ("fsmol", "balanced")
 
 
 @dataclass(frozen=True)
@@ -108,3 +118,28 @@ def training_episode(labels: np.ndarray, support_size: int, query_size: int, rng
             chosen.append(rng.choice(pool, min(share, len(pool)), replace=False))
         query = np.sort(np.concatenate(chosen))
     return Episode(episode.support, query)
+
+
+def episode_seed(seed: int, assay: str, support_size: int) -> int:
+    """A seed shared by all methods for one (assay, support size)."""
+    return int(np.random.SeedSequence([seed, support_size, zlib.crc32(assay.encode())]).generate_state(1)[0])
+
+
+def draw_episodes(task: "FewShotTask", support_size: int, n_draws: int, seed: int,
+                  protocol: str = "balanced") -> list[tuple[int, Episode]]:
+    """``(draw, episode)`` for the draws of ``protocol`` that can be made on ``task``."""
+    k = support_size
+    if protocol == "fsmol":
+        drawn = [(draw, fsmol_episode(task.labels, k, draw)) for draw in range(n_draws)]
+        made = [(draw, episode) for draw, episode in drawn if episode is not None]
+        if len(made) < n_draws:
+            log.warning("assay %s at support size %d: %d of %d FS-Mol draws cannot be made (%d molecules, %d actives)",
+                        task.assay, k, n_draws - len(made), n_draws, len(task.labels), int((task.labels == 1).sum()))
+        return made
+    if protocol != "balanced":
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if not can_sample(task.labels, k // 2, k - k // 2):
+        log.warning("assay %s skipped at support size %d: %d actives and %d inactives, need more than %d "
+                    "of each", task.assay, k, int((task.labels == 1).sum()), int((task.labels == 0).sum()), k // 2)
+        return []
+    return list(enumerate(fewshot_episodes(task.labels, k, n_draws, episode_seed(seed, task.assay, k))))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from molprior.evaluation.metrics import delta_auprc
+from molprior.metrics.classification import delta_auprc
 
 #: Per-draw columns of a method that reports a spread, and the summary's names for them.
 CALIBRATION_COLUMNS = ("ece", "delta_auprc_confident", "delta_auprc_uncertain")

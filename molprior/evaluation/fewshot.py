@@ -21,73 +21,23 @@ from __future__ import annotations
 
 import logging
 import warnings
-import zlib
-from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from molprior.chem.fingerprints import ecfp, ecfp_with_errors
-from molprior.data.episodes import Episode, can_sample, fewshot_episodes, fsmol_episode
+from molprior.data.episodes import PROTOCOLS, Episode, draw_episodes
+from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
 from molprior.evaluation.calibration import calibration_row
-from molprior.evaluation.metrics import METRICS, average_precision
-from molprior.meta.losses import EXACT, RELATION_CODES
+from molprior.metrics.classification import METRICS, average_precision
 from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
 
 log = logging.getLogger(__name__)
 RESULT_COLUMNS = ("method", "support_size", "metric", "mean", "std", "n_tasks", "n_draws")
-PROTOCOLS = ("fsmol", "balanced")
 #: ``per_task.csv``: FS-Mol's summary columns (its ``*_summary.csv`` files), one row per draw.
 PER_TASK_COLUMNS = ("method", "seed", "task", "size", "draw", "num_test", "fraction_positive_train",
                     "fraction_positive_test", "roc_auc", "avg_precision", "delta_auprc")
-
-
-@dataclass
-class FewShotTask:
-    """One assay's labelled molecules: canonical SMILES, 0/1 labels and, where the input had
-    them, the measured values (pXC50 for MoleculeACE) and their relation codes
-    (:data:`~molprior.meta.losses.EXACT`, ``BELOW``, ``ABOVE``)."""
-
-    assay: str
-    smiles: list[str]
-    labels: np.ndarray
-    values: np.ndarray | None = None
-    relations: np.ndarray | None = None
-    _fingerprints: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def fingerprints(self) -> np.ndarray:
-        """ECFP4 (2048 bits), computed once."""
-        if self._fingerprints is None:
-            self._fingerprints = ecfp(self.smiles)
-        return self._fingerprints
-
-    def keep(self, rows: Sequence[int]) -> None:
-        """Keep only the molecules at positions ``rows`` (in that order)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        self.smiles = [self.smiles[i] for i in rows]
-        self.labels = self.labels[rows]
-        self.values = None if self.values is None else self.values[rows]
-        self.relations = None if self.relations is None else self.relations[rows]
-        self._fingerprints = None if self._fingerprints is None else self._fingerprints[rows]
-
-
-def set_aside_unfingerprintable(tasks: Sequence[FewShotTask]) -> dict[str, str]:
-    """Compute every task's ECFP4 once, dropping the molecules it cannot be computed for
-    (the same for every method); returns the reason by SMILES of those dropped."""
-    left_out: dict[str, str] = {}
-    for task in tasks:
-        fingerprints, errors = ecfp_with_errors(task.smiles)
-        left_out.update({task.smiles[i]: reason for i, reason in errors.items()})
-        task._fingerprints = fingerprints
-        if errors:
-            task.keep([i for i in range(len(task.smiles)) if i not in errors])
-    if left_out:
-        log.warning("%d molecules left out: no fingerprint (%s)", len(left_out),
-                    "; ".join(f"{s}: {r}" for s, r in list(left_out.items())[:3]))
-    return left_out
 
 
 #: A method scores the query of an episode: ``(task, episode, seed) -> scores``, or
@@ -106,54 +56,6 @@ def knn_tanimoto(task: FewShotTask, episode: Episode, seed: int) -> np.ndarray:
 
 
 BASELINES: dict[str, Method] = {"rf_ecfp": rf_ecfp, "knn_tanimoto": knn_tanimoto}
-
-
-def tasks_from_table(table: pd.DataFrame, assays: Sequence[str]) -> list[FewShotTask]:
-    """One task per assay from a standardised table (rows with a label only)."""
-    known = set(table["assay"].unique())
-    missing = [a for a in assays if a not in known]
-    if missing:
-        raise InputError(f"assays not in the table: {missing}; available: {sorted(known)}")
-    labelled = table[table["label"].notna()]
-    groups = labelled.groupby("assay", sort=False).indices
-    smiles = labelled["smiles"].to_numpy(dtype=object)
-    labels = labelled["label"].to_numpy(dtype=np.float64)
-    values = (pd.to_numeric(labelled["value"], errors="coerce").to_numpy(dtype=np.float64)
-              if "value" in labelled else None)
-    relations = (labelled["relation"].fillna("=").map(RELATION_CODES).fillna(EXACT).to_numpy(dtype=np.int64)
-                 if "relation" in labelled else None)
-    tasks = []
-    for assay in assays:  # the columns are converted once, then sliced per assay
-        rows = groups.get(assay, np.zeros(0, dtype=np.int64))
-        tasks.append(FewShotTask(assay, smiles[rows].tolist(), labels[rows],
-                                 None if values is None else values[rows],
-                                 None if relations is None else relations[rows]))
-    return tasks
-
-
-def episode_seed(seed: int, assay: str, support_size: int) -> int:
-    """A seed shared by all methods for one (assay, support size)."""
-    return int(np.random.SeedSequence([seed, support_size, zlib.crc32(assay.encode())]).generate_state(1)[0])
-
-
-def draw_episodes(task: FewShotTask, support_size: int, n_draws: int, seed: int,
-                  protocol: str = "balanced") -> list[tuple[int, Episode]]:
-    """``(draw, episode)`` for the draws of ``protocol`` that can be made on ``task``."""
-    k = support_size
-    if protocol == "fsmol":
-        drawn = [(draw, fsmol_episode(task.labels, k, draw)) for draw in range(n_draws)]
-        made = [(draw, episode) for draw, episode in drawn if episode is not None]
-        if len(made) < n_draws:
-            log.warning("assay %s at support size %d: %d of %d FS-Mol draws cannot be made (%d molecules, %d actives)",
-                        task.assay, k, n_draws - len(made), n_draws, len(task.labels), int((task.labels == 1).sum()))
-        return made
-    if protocol != "balanced":
-        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    if not can_sample(task.labels, k // 2, k - k // 2):
-        log.warning("assay %s skipped at support size %d: %d actives and %d inactives, need more than %d "
-                    "of each", task.assay, k, int((task.labels == 1).sum()), int((task.labels == 0).sum()), k // 2)
-        return []
-    return list(enumerate(fewshot_episodes(task.labels, k, n_draws, episode_seed(seed, task.assay, k))))
 
 
 def _task_rows(task: FewShotTask, support_sizes: Sequence[int], methods: Mapping[str, Method], n_draws: int,

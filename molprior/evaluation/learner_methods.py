@@ -24,7 +24,8 @@ import torch
 
 from molprior.data.episodes import Episode
 from molprior.errors import InputError
-from molprior.evaluation.fewshot import FewShotTask, Method
+from molprior.data.tasks import FewShotTask
+from molprior.evaluation.fewshot import Method
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import FewShotLearner
 

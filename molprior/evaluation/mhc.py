@@ -26,7 +26,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from molprior.evaluation.mhc_baselines import PerAlleleForest
-from molprior.inference.mhc_predictor import MHCPredictor, PeptideBody
+from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.meta.allele_learner import score_loss
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
 from molprior.training.allele_data import AlleleTask

@@ -21,7 +21,7 @@ from torch_geometric.data import Batch
 
 from molprior.chem.featurize import featurize_smiles
 from molprior.data.episodes import Episode
-from molprior.evaluation.fewshot import FewShotTask
+from molprior.data.tasks import FewShotTask
 from molprior.models.encoder import GraphEncoder
 
 

@@ -22,7 +22,7 @@ from molprior.data.leakage import load_seen
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
 from molprior.models.fixed_blocks import BLOCK_ROWS, fixed_blocks
-from molprior.training.export import ModelFormatError, load_learner
+from molprior.serialization import ModelFormatError, load_learner
 
 SUPPORT_FILE = "support.csv"
 #: The predictive standard deviation of a model's score where it has one (a GP head's, on the

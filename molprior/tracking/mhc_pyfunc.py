@@ -42,13 +42,13 @@ def signature():
 
 
 def score_pairs(predictor, frame: pd.DataFrame) -> pd.DataFrame:
-    """:func:`~molprior.workflows.peptide_scoring.score_table` with one output row per input row,
+    """:func:`~molprior.inference.mhc_scoring.score_table` with one output row per input row,
     in order, whatever the rows hold.  An invalid peptide or an unknown allele is that row's
     ``error`` there; should scoring fail for the whole table instead, the checked rows (their
     normalisation and notes those of the whole table) are scored again in halves, down to single
     rows, so only the rows it fails on get an error (``cannot score: ...``)."""
     from molprior.data.peptide_input import peptide_rows
-    from molprior.workflows.peptide_scoring import AlleleResolver, score_table
+    from molprior.inference.mhc_scoring import AlleleResolver, score_table
 
     missing = {"peptide", "allele"} - set(frame.columns)
     if missing:
@@ -65,7 +65,7 @@ def score_pairs(predictor, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _score_part(predictor, rows: pd.DataFrame, resolver) -> pd.DataFrame:
-    from molprior.workflows.peptide_scoring import COLUMNS, score_chunk
+    from molprior.inference.mhc_scoring import COLUMNS, score_chunk
 
     try:
         out = score_chunk(predictor, rows, None, resolver)
@@ -97,7 +97,7 @@ def log_mhc_pyfunc(model_dir: str | Path, name: str = "model", registered_model_
     ``registered_model_name`` when given); returns MLflow's ``ModelInfo``."""
     import mlflow
 
-    from molprior.inference.mhc_predictor import load_predictor
+    from molprior.serialization import load_predictor
 
     verify_manifest(model_dir, required=True)
     predictor = load_predictor(model_dir)

@@ -10,7 +10,7 @@ class MHCPyfunc(PythonModel):
     """Scores peptide/allele pairs with the predictor in the model's ``mhc`` artifact."""
 
     def load_context(self, context) -> None:
-        from molprior.inference.mhc_predictor import load_predictor
+        from molprior.serialization import load_predictor
 
         self.predictor = load_predictor(context.artifacts["mhc"])
 

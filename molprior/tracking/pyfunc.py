@@ -32,7 +32,7 @@ import molprior
 from molprior.errors import InputError
 from molprior.files import verify_manifest, write_text
 from molprior.inference.scorer import SUPPORT_FILE, UNCERTAINTY, Scorer
-from molprior.training.export import ModelFormatError, read_json_object
+from molprior.serialization import ModelFormatError, read_json_object
 
 log = logging.getLogger(__name__)
 

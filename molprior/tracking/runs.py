@@ -23,6 +23,8 @@ from molprior import __version__
 from molprior.errors import UserError
 from molprior.files import file_hash, frame_hash, write_text
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "molprior"
 
@@ -174,7 +176,7 @@ def mark_abandoned_runs() -> list[str]:
         client.set_tag(run_id, ABANDONED_TAG, f"process {pid} on {host} ended without closing the run; "
                                               f"marked KILLED at {stamp} by process {os.getpid()}")
         client.set_terminated(run_id, "KILLED")
-        logging.getLogger(__name__).warning("MLflow run %s (%s) was left RUNNING by process %s, which has ended: "
+        log.warning("MLflow run %s (%s) was left RUNNING by process %s, which has ended: "
                                             "marked KILLED", run_id, run.info.run_name, pid)
         marked.append(run_id)
     return marked
@@ -214,7 +216,7 @@ def _take_over(run_id: str) -> None:
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
     if run.info.status == "RUNNING" and owner_alive(run.data.tags) is None and run.data.tags.get(HOST_TAG):
-        logging.getLogger(__name__).warning(
+        log.warning(
             "MLflow run %s is RUNNING in process %s on %s, which cannot be checked from here: continuing it in this "
             "process", run_id, run.data.tags.get(PID_TAG), run.data.tags[HOST_TAG])
     for key, value in owner_tags().items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from molprior.evaluation.metrics import roc_auc
+from molprior.metrics.classification import roc_auc
 from molprior.meta.allele_learner import AlleleLearner
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig

@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from molprior.data.episodes import Episode, can_sample, training_episode
 from molprior.errors import InputError
-from molprior.evaluation.fewshot import FewShotTask, draw_episodes
+from molprior.data.episodes import draw_episodes
+from molprior.data.tasks import FewShotTask
 from molprior.meta.batches import MoleculeBank
 
 
@@ -119,7 +120,7 @@ class ValidationAssay:
 def validation_assays(tasks: Sequence[FewShotTask], bank: MoleculeBank, support_size: int, draws: int,
                       task_type: str, seed: int = 0, protocol: str = "balanced") -> list[ValidationAssay]:
     """The few-shot protocol's draws (``protocol``: ``balanced`` or ``fsmol``, see
-    :func:`molprior.evaluation.fewshot.draw_episodes`) on the meta-validation assays, full
+    :func:`molprior.data.episodes.draw_episodes`) on the meta-validation assays, full
     queries; assays too small for ``support_size`` are left out."""
     assays = []
     for task in tasks:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from molprior.evaluation.metrics import delta_auprc, roc_auc
+from molprior.metrics.classification import delta_auprc, roc_auc
 from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.heads import HeadConfig, TaskModel

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from molprior.data.schema import EXACT
 from molprior.errors import InputError
-from molprior.evaluation.fewshot import FewShotTask
+from molprior.data.tasks import FewShotTask
 from molprior.meta.batches import MoleculeBank
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from molprior.chem.tokenizer import SPECIAL_TOKENS, SelfiesVocabulary
 from molprior.errors import InputError
-from molprior.evaluation.generation import generation_metrics
+from molprior.metrics.generation import generation_metrics
 from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE, sample_smiles
 

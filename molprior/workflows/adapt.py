@@ -16,14 +16,14 @@ from molprior.data import leakage
 from molprior.data.prepare import prepare_table
 from molprior.data.readers import InputSpec
 from molprior.errors import InputError
-from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
+from molprior.data.tasks import FewShotTask, tasks_from_table
 from molprior.files import write_csv, write_manifest
 from molprior.inference.scorer import SUPPORT_FILE
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import FewShotLearner
 from molprior.tracking import runs
 from molprior.tracking.artifacts import resolve_model_dir
-from molprior.training.export import load_learner, save_learner
+from molprior.serialization import load_learner, save_learner
 
 log = logging.getLogger(__name__)
 

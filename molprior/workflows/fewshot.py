@@ -16,9 +16,10 @@ from molprior.config import (ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FSMOL_METHOD_D
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable
 from molprior.errors import InputError
-from molprior.evaluation.fewshot import (BASELINES, PROTOCOLS, FewShotTask, Method, by_protein_class, format_results,
-                                         fsmol_summary, run_fewshot, set_aside_unfingerprintable, summarize,
-                                         tasks_from_table)
+from molprior.data.episodes import PROTOCOLS
+from molprior.data.tasks import FewShotTask, set_aside_unfingerprintable, tasks_from_table
+from molprior.evaluation.fewshot import (BASELINES, Method, by_protein_class, format_results, fsmol_summary, run_fewshot,
+                                         summarize)
 from molprior.evaluation.calibration import calibration_summary
 from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
@@ -82,7 +83,7 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
     from molprior.meta.learner import FewShotLearner, LearnerConfig
     from molprior.models.encoder import EncoderConfig, GraphEncoder
     from molprior.models.heads import HeadConfig, TaskModel
-    from molprior.training.export import load_learner
+    from molprior.serialization import load_learner
     from molprior.workflows.adapt import load_fewshot_model
     from molprior.workflows.metatrain import load_prior_encoder, run_metatraining
 

@@ -19,14 +19,14 @@ from molprior.data import leakage
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable, prepare_table
 from molprior.errors import InputError
-from molprior.evaluation.fewshot import FewShotTask, tasks_from_table
+from molprior.data.tasks import FewShotTask, tasks_from_table
 from molprior.evaluation.plots import plot_meta_training
 from molprior.files import write_csv, write_text
 from molprior.meta.batches import MoleculeBank
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.tracking import runs
 from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
-from molprior.training.export import load_encoder, load_learner, save_learner
+from molprior.serialization import load_encoder, load_learner, save_learner
 from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
 from molprior.training.metatrain_module import MetaTrainModule
 from molprior.training.multitask_data import MultitaskBatches

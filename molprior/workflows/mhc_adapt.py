@@ -20,7 +20,8 @@ from molprior.chem.alleles import normalize_allele
 from molprior.data.mhc import load_measurements
 from molprior.errors import InputError
 from molprior.files import file_hash, write_csv
-from molprior.inference.mhc_predictor import MHCPredictor, save_predictor
+from molprior.meta.mhc_predictor import MHCPredictor
+from molprior.serialization import save_predictor
 from molprior.models.allele_model import PeptideFeatures
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def run_adapt_allele(allele: str, measurements: str | Path, output_dir: str | Pa
     version of ``register_as`` with its lineage.  Returns the outcome and the version (or None)."""
     import mlflow
 
-    from molprior.inference.mhc_predictor import load_predictor
+    from molprior.serialization import load_predictor
     from molprior.tracking import runs
     from molprior.workflows.mhc_registry import register_mhc, resolve_mhc_model
 

@@ -31,7 +31,7 @@ from molprior.data.mhc import load_measurements
 from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
-from molprior.inference.mhc_predictor import MHCPredictor, PeptideBody
+from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
 from molprior.models.peptide_encoder import PeptideEncoder
@@ -191,7 +191,7 @@ def run_speed(config: MHCBenchmarkConfig, output_dir: str | Path, model: str | N
     ``speed_alleles`` alleles as the genotype; also the process's peak RSS."""
     import resource
 
-    from molprior.inference.mhc_predictor import load_predictor
+    from molprior.serialization import load_predictor
     from molprior.workflows.mhc_registry import resolve_mhc_model
 
     out = Path(output_dir)

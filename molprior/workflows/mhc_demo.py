@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from molprior.data.mhc import binder_labels, ic50_to_score
-from molprior.evaluation.metrics import roc_auc
+from molprior.metrics.classification import roc_auc
 from molprior.evaluation.mhc_baselines import PerAlleleForest
 from molprior.files import write_csv, write_text
-from molprior.inference.mhc_predictor import load_predictor
+from molprior.serialization import load_predictor
 from molprior.workflows.mhc_adapt import run_adapt_allele
 from molprior.workflows.peptide_scoring import score_peptide_file
 

@@ -8,7 +8,7 @@ from typing import Mapping
 
 from molprior import __version__
 from molprior.errors import MissingError
-from molprior.inference.mhc_predictor import MHCPredictor
+from molprior.meta.mhc_predictor import MHCPredictor
 from molprior.tracking.artifacts import local_model_dir
 from molprior.tracking.lineage import git_commit
 

@@ -25,7 +25,8 @@ from molprior.config import MHCTrainConfig
 from molprior.data.mhc import MHCMeasurements, load_measurements
 from molprior.errors import InputError, MissingError
 from molprior.files import file_hash, write_csv, write_text
-from molprior.inference.mhc_predictor import MHCPredictor, save_predictor
+from molprior.meta.mhc_predictor import MHCPredictor
+from molprior.serialization import save_predictor
 from molprior.meta.allele_learner import AlleleFineTune, AlleleLearner, fine_tune_allele
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.peptide_encoder import PeptideEncoder
@@ -33,7 +34,7 @@ from molprior.tracking import runs
 from molprior.tracking.artifacts import resolve_model_dir
 from molprior.training.allele_data import (AlleleEpisodeStream, AlleleTask, allele_tasks, validation_episodes)
 from molprior.training.allele_module import AlleleMetaModule
-from molprior.training.export import load_encoder
+from molprior.serialization import load_encoder
 from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
 from molprior.workflows.mhc_registry import algorithm_name
 

@@ -23,15 +23,15 @@ from molprior.chem.featurize import default_workers, featurize_smiles
 from molprior.config import PipelineConfig, PretrainConfig
 from molprior.data.episodes import stratified_episode
 from molprior.errors import InputError
-from molprior.evaluation.fewshot import tasks_from_table
-from molprior.evaluation.generation import generation_metrics
-from molprior.evaluation.metrics import delta_auprc, roc_auc
+from molprior.data.tasks import tasks_from_table
+from molprior.metrics.generation import generation_metrics
+from molprior.metrics.classification import delta_auprc, roc_auc
 from molprior.files import file_hash, write_csv
 from molprior.models.generative import sample_smiles
 from molprior.tracking import registry, runs
 from molprior.tracking.artifacts import resolve_model_dir
 from molprior.tracking.lineage import lineage_tags
-from molprior.training.export import load_generator
+from molprior.serialization import load_generator
 from molprior.workflows.fewshot import FewShotOutcome, run_benchmark
 from molprior.workflows.inputs import prepare
 from molprior.workflows.progress import progress_bar
@@ -218,7 +218,7 @@ def support_and_library(prepared, assay: str, support_size: int, seed: int) -> t
 def _register_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta: Path, prior: str, hashes: dict,
                    benchmark_metrics: dict[str, float], outcome) -> None:
     from molprior.tracking.pyfunc import log_fewshot_pyfunc
-    from molprior.training.export import load_learner
+    from molprior.serialization import load_learner
     from molprior.workflows.adapt import run_adapt
 
     spec = config.register

@@ -17,7 +17,7 @@ from molprior.evaluation.plots import plot_loss_curves
 from molprior.files import file_hash, write_csv, write_text
 from molprior.models.generative import MoleculeVAE
 from molprior.tracking import runs
-from molprior.training.export import load_generator, save_generator
+from molprior.serialization import load_generator, save_generator
 from molprior.training.pretrain_data import PretrainDataModule
 from molprior.training.pretrain_module import PretrainModule, grow_vocabulary
 from molprior.training.trainer import TrainerConfig, build_trainer, last_checkpoint

@@ -341,7 +341,7 @@ def metatraining_rows(table: pd.DataFrame, assays: Sequence[str]) -> pd.DataFram
 def metalearned_model(table: pd.DataFrame, assays: Sequence[str], config: MetaTrainConfig, output_dir: Path,
                       bank: MoleculeBank | None, jobs: int = 1) -> tuple[TaskModel, Path]:
     """Meta-train on :func:`metatraining_rows` of ``table`` alone (nested MLflow run)."""
-    from molprior.training.export import load_learner
+    from molprior.serialization import load_learner
     from molprior.workflows.metatrain import run_metatraining
 
     train = metatraining_rows(table, assays)
@@ -359,7 +359,7 @@ def metalearned_model(table: pd.DataFrame, assays: Sequence[str], config: MetaTr
 def load_model(model: str | Path) -> tuple[TaskModel, dict]:
     """The encoder+head model of a few-shot model directory or MLflow URI, and its description."""
     from molprior.tracking.artifacts import resolve_model_dir
-    from molprior.training.export import load_learner
+    from molprior.serialization import load_learner
 
     learner, description = load_learner(resolve_model_dir(model, kind="fewshot"))
     if learner.model.head_config.fingerprint_dim not in (0, FINGERPRINT_BITS):

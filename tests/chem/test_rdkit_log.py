@@ -20,7 +20,7 @@ def rdkit_log_restored():
 
 def test_importing_molprior_leaves_the_rdkit_log_as_it_was():
     code = ("from rdkit import rdBase; before = rdBase.LogStatus(); import molprior.cli.main, molprior.workflows.pipeline, "
-            "molprior.evaluation.generation, molprior.data.corpus; print(before == rdBase.LogStatus())")
+            "molprior.metrics.generation, molprior.data.corpus; print(before == rdBase.LogStatus())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
 

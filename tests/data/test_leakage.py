@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from molprior.data import leakage
-from molprior.evaluation.fewshot import FewShotTask
+from molprior.data.tasks import FewShotTask
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 ASPIRIN_OTHER_SPELLING = "OC(=O)c1ccccc1OC(C)=O"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molprior.evaluation.metrics import roc_auc
+from molprior.metrics.classification import roc_auc
 from molprior.data.mhc import ic50_to_score
 from molprior.evaluation.mhc_baselines import PerAlleleForest
 

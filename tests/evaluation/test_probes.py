@@ -4,8 +4,8 @@ import torch
 
 from molprior.chem.fingerprints import ecfp
 from molprior.data.episodes import fewshot_episodes
-from molprior.evaluation.fewshot import FewShotTask
-from molprior.evaluation.metrics import roc_auc
+from molprior.data.tasks import FewShotTask
+from molprior.metrics.classification import roc_auc
 from molprior.evaluation.probes import (
     embed_smiles, logistic_probe_method, mlp_probe, regression_probes, ridge_probe, rmse,
 )

@@ -28,10 +28,10 @@ def shipped_scores() -> dict:
     """Mean-pooled embeddings of :data:`MOLECULES` by the shipped prior's encoder and the
     shipped MHC model's affinity scores of :data:`PEPTIDES` for :data:`ALLELES`."""
     from molprior.chem.featurize import featurize_smiles
-    from molprior.inference.mhc_predictor import load_predictor
+    from molprior.serialization import load_predictor
     from molprior.models.fixed_blocks import map_fixed_blocks
     from molprior.tracking.artifacts import resolve_model_dir
-    from molprior.training.export import load_encoder
+    from molprior.serialization import load_encoder
     from molprior.workflows.mhc_registry import resolve_mhc_model
 
     encoder, _ = load_encoder(resolve_model_dir(None, kind="encoder"))

@@ -5,7 +5,7 @@ from molprior.chem.fingerprints import ecfp
 from molprior.data.episodes import fewshot_episodes
 from molprior.data.labels import assign_labels
 from molprior.data.schema import assay_table
-from molprior.evaluation.metrics import roc_auc
+from molprior.metrics.classification import roc_auc
 from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
 
 

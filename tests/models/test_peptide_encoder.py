@@ -9,7 +9,7 @@ import torch
 
 from molprior.chem.peptide_graphs import peptide_graphs
 from molprior.models.peptide_encoder import PeptideEncoder
-from molprior.training.export import load_encoder
+from molprior.serialization import load_encoder
 
 PRIOR = Path(__file__).resolve().parents[2] / "molprior" / "priors" / "default" / "encoder"
 EPITOPES = ["NLVPMVATV", "GILGFVFTL", "SLYNTVATL", "KLVALGINAV", "YLLPAIVHI"]

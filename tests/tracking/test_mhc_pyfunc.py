@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from molprior.files import ChecksumError, file_hash
-from molprior.inference.mhc_predictor import load_predictor
-from molprior.workflows.peptide_scoring import COLUMNS, score_table
+from molprior.serialization import load_predictor
+from molprior.inference.mhc_scoring import COLUMNS, score_table
 
 URI = "models:/molprior-mhc-i@champion"
 

@@ -22,7 +22,7 @@ from molprior.inference.scorer import Scorer
 from molprior.tracking import registry
 from molprior.tracking.pyfunc import ScoringModel, log_fewshot_pyfunc, write_heads
 from molprior.tracking.runs import tracked_run
-from molprior.training.export import ModelFormatError
+from molprior.serialization import ModelFormatError
 from _fewshot import MOLECULEACE_DIR, TEST
 from _servers import MLFLOW, free_port, running
 

@@ -152,3 +152,17 @@ def test_a_sqlite_stores_artifacts_stay_beside_its_database_whatever_the_working
     assert runs.sqlite_artifact_root("sqlite:///mlflow.db") == elsewhere.resolve() / "mlartifacts"
     assert runs.sqlite_artifact_root("sqlite:///./sub/m.db?mode=ro") == elsewhere.resolve() / "sub" / "mlartifacts"
     assert runs.sqlite_artifact_root("http://127.0.0.1:5000") is None
+
+
+def test_resuming_a_training_whose_run_was_deleted_starts_a_new_run_with_a_warning(tmp_path, caplog):
+    with runs.tracked_run("unit-test") as run:
+        deleted = run.info.run_id
+    runs.record_run(tmp_path, deleted)
+    mlflow.delete_run(deleted)
+    checkpoint = tmp_path / "last.ckpt"
+    assert runs.resumable_run(tmp_path, checkpoint) is None
+    assert f"the MLflow run {deleted} recorded in" in caplog.text and "continuing from last.ckpt in a new run" in caplog.text
+    runs.record_run(tmp_path, (live := mlflow.start_run().info.run_id))
+    mlflow.end_run()
+    assert runs.resumable_run(tmp_path, checkpoint) == live
+    assert runs.resumable_run(tmp_path, None) is None

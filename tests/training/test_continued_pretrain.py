@@ -20,7 +20,7 @@ from molprior.config import PretrainConfig
 from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE
 from molprior.tracking.artifacts import SHIPPED_PRIOR
-from molprior.training.export import load_generator, save_generator
+from molprior.serialization import load_generator, save_generator
 from molprior.training.pretrain_data import GraphTokenDataset, collate
 from molprior.training.pretrain_module import TOKEN_ROWS, PretrainModule, grow_vocabulary
 from molprior.workflows.pretrain import load_parent, run_pretraining

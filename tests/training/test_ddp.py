@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from molprior.training.export import load_generator
+from molprior.serialization import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 MOLECULES, BATCH, VAL_FRACTION = 300, 32, 0.05

@@ -13,7 +13,7 @@ from molprior.config import MetaTrainConfig
 from molprior.data.prepare import prepare_table
 from molprior.files import ChecksumError, write_manifest
 from molprior.meta.learner import FewShotLearner
-from molprior.training.export import ModelFormatError, load_learner
+from molprior.serialization import ModelFormatError, load_learner
 from molprior.training.metatrain_data import TrainingEpisodes
 from molprior.workflows.metatrain import build_bank, run_metatraining, split_tasks
 from _fewshot import TEST, TINY, TRAIN, VAL, long_file

@@ -12,7 +12,7 @@ import torch
 from molprior.config import ADKF_HEAD, ADKF_LEARNER, MetaTrainConfig
 from molprior.data.prepare import prepare_table
 from molprior.meta import gp
-from molprior.training.export import load_learner, save_learner
+from molprior.serialization import load_learner, save_learner
 from molprior.training.metatrain_data import TrainingEpisodes
 from molprior.workflows.metatrain import build_bank, run_metatraining, split_tasks
 
@@ -116,7 +116,7 @@ def test_the_leak_guard_keeps_another_benchmarks_molecules_out_of_meta_training(
     assert rows.loc[first.assay, "action"] == "left out"
     assert rows.loc[second.assay, "action"] == "shared molecules dropped" and rows.loc[second.assay, "shared"] >= 1
     assert outcome.metrics["leak_guard.tasks_left_out"] == (report["action"] == "left out").sum() >= 1
-    from molprior.training.export import read_json_object
+    from molprior.serialization import read_json_object
 
     metadata = read_json_object(outcome.model_dir / "model.json")["metadata"]
     assert first.assay not in metadata["train_assays"] and second.assay in metadata["train_assays"]

@@ -12,7 +12,7 @@ import torch
 
 from molprior.config import ADKF_HEAD, ADKF_LEARNER, MetaTrainConfig
 from molprior.data.prepare import prepare_table
-from molprior.training.export import load_learner, read_json_object
+from molprior.serialization import load_learner, read_json_object
 from molprior.training.multitask_data import MultitaskBatches, MultitaskConfig
 from molprior.training.multitask_module import MultitaskModule
 from molprior.workflows.metatrain import build_bank, run_metatraining, split_tasks, start_module

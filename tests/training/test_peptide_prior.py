@@ -11,7 +11,7 @@ from molprior.chem.featurize import featurize_smiles
 from molprior.chem.peptides import peptide_to_smiles
 from molprior.files import verify_manifest
 from molprior.tracking.artifacts import SHIPPED_PRIOR
-from molprior.training.export import load_encoder, load_generator
+from molprior.serialization import load_encoder, load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 PEPTIDE_PRIOR = ROOT / "molprior" / "priors" / "peptide"

@@ -22,7 +22,7 @@ from torch_geometric.data import Batch
 from molprior.config import PretrainConfig
 from molprior.models.generative import sample_smiles
 from molprior.tracking import runs
-from molprior.training.export import load_encoder, load_generator
+from molprior.serialization import load_encoder, load_generator
 from molprior.training.pretrain_module import PretrainModule
 from molprior.workflows.pretrain import run_pretraining
 

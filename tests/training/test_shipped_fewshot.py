@@ -21,7 +21,7 @@ from molprior.data.fsmol import readable_smiles
 from molprior.files import verify_manifest
 from molprior.meta.batches import MoleculeBank
 from molprior.tracking.artifacts import SHIPPED_FEWSHOT, resolve_model_dir
-from molprior.training.export import load_learner
+from molprior.serialization import load_learner
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 MOLECULEACE_TEST = ["CHEMBL1862_Ki", "CHEMBL204_Ki", "CHEMBL2047_EC50", "CHEMBL214_Ki", "CHEMBL231_Ki",

@@ -11,7 +11,8 @@ from sklearn.metrics import roc_auc_score
 
 from molprior.data.mhc import binder_labels
 from molprior.files import verify_manifest
-from molprior.inference.mhc_predictor import QUANTILES, load_predictor
+from molprior.meta.mhc_predictor import QUANTILES
+from molprior.serialization import load_predictor
 from molprior.workflows.mhc_registry import SHIPPED_MHC, resolve_mhc_model
 
 DATA = "data/mhc/mhc_class1_human.csv.gz"

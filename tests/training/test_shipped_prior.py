@@ -5,10 +5,10 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from molprior.chem.featurize import featurize_smiles
-from molprior.evaluation.generation import generation_metrics
+from molprior.metrics.generation import generation_metrics
 from molprior.tracking.artifacts import SHIPPED_PRIOR, resolve_model_dir
 from molprior.models.generative import sample_smiles
-from molprior.training.export import load_encoder, load_generator
+from molprior.serialization import load_encoder, load_generator
 
 
 def test_shipped_prior_is_the_default_and_generates():

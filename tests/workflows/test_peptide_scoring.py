@@ -9,9 +9,11 @@ import pytest
 
 from molprior.data.mhc import binder_call
 from molprior.data.peptide_input import PeptideInputError
-from molprior.inference.mhc_predictor import load_predictor
+from molprior.serialization import load_predictor
 from molprior.workflows import peptide_scoring
-from molprior.workflows.peptide_scoring import COLUMNS, score_peptide_file, score_table
+from molprior.inference import mhc_scoring
+from molprior.inference.mhc_scoring import COLUMNS
+from molprior.workflows.peptide_scoring import score_peptide_file
 
 GOOD = ["NLVPMVATV", "GILGFVFTL", "SLYNTVATL", "KLVALGINAV", "YLLPAIVHI"]
 #: Line by line: what the scorer must make of it (None: scored as it stands).
@@ -182,7 +184,7 @@ def test_a_failure_leaves_an_existing_output_untouched(predictor, peptide_list, 
         score_peptide_file(predictor, pairs, output, ["HLA-A*02:01"])
     assert output.read_bytes() == before
 
-    real_score_chunk = peptide_scoring.score_chunk
+    real_score_chunk = mhc_scoring.score_chunk
     calls = []
 
     def failing(*args, **kwargs):  # the third chunk breaks, after two were written
@@ -191,7 +193,7 @@ def test_a_failure_leaves_an_existing_output_untouched(predictor, peptide_list, 
             raise RuntimeError("disk full")
         return real_score_chunk(*args, **kwargs)
 
-    monkeypatch.setattr(peptide_scoring, "score_chunk", failing)
+    monkeypatch.setattr(mhc_scoring, "score_chunk", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         score_peptide_file(predictor, peptide_list, output, ["HLA-A*02:01"], chunk_rows=3)
     assert len(calls) == 3 and output.read_bytes() == before
@@ -223,25 +225,6 @@ def test_an_empty_file_gives_an_empty_table(predictor, tmp_path):
     assert outcome.rows == 0 and list(pd.read_csv(tmp_path / "out.csv").columns) == COLUMNS
 
 
-def test_score_table_scores_an_in_memory_frame(predictor, tmp_path):
-    frame = pd.DataFrame({"peptide": GOOD + ["GILGF*FTL"], "allele": ["HLA-A0201"] * 5 + ["HLA-A*02:01"]})
-    out = score_table(predictor, frame)
-    assert list(out.columns) == COLUMNS and out["row"].tolist() == [1, 2, 3, 4, 5, 6]
-    np.testing.assert_allclose(out["ic50_nm"][:5], predictor.predict_ic50(GOOD, "HLA-A*02:01"), atol=0.006)
-    assert out["error"][:5].isna().all() and out["error"][5] == "stop codon '*' at position 6"
-    with pytest.raises(ValueError, match="'allele'"):
-        score_table(predictor, frame[["peptide"]])
-
-
-def test_score_table_reports_missing_values_as_missing(predictor):
-    """A missing peptide or allele (None/NaN in the frame) is an empty value, not the text 'nan'."""
-    frame = pd.DataFrame({"peptide": ["SLYNTVATL", None, "GILGFVFTL"], "allele": ["HLA-A*02:01", "HLA-A*02:01", None]})
-    out = score_table(predictor, frame)
-    assert out["input"][1] == "" and out["error"][1] == "empty peptide" and not out["note"][1]
-    assert out["allele"][2] == "" and out["error"][2].startswith("empty allele name")
-    assert out["error"][0] is None or pd.isna(out["error"][0])
-
-
 def test_empty_lines_are_listed_in_the_outcome(predictor, peptide_list, tmp_path):
     outcome = score_peptide_file(predictor, peptide_list, tmp_path / "out.csv", ["HLA-A*02:01"])
     assert outcome.empty_lines == [n for n, (_, rule) in enumerate(LINES, start=1) if rule == "skipped"] == [3, 13]
@@ -255,7 +238,7 @@ def test_the_output_is_checked_before_any_scoring(predictor, peptide_list, tmp_p
     def never(*args, **kwargs):
         raise AssertionError("scored before the output was checked")
 
-    monkeypatch.setattr(peptide_scoring, "score_chunk", never)
+    monkeypatch.setattr(mhc_scoring, "score_chunk", never)
     (tmp_path / "results").mkdir()
     with pytest.raises(OutputPathError, match="is a directory"):
         score_peptide_file(predictor, peptide_list, tmp_path / "results", ["HLA-A*02:01"])

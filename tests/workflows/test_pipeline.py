@@ -56,7 +56,7 @@ def test_pipeline_registers_a_champion_with_its_lineage_and_scores_through_it(ti
 
 def test_by_default_the_pipeline_benchmarks_and_registers_the_shipped_few_shot_model(tmp_path):
     from molprior.tracking.artifacts import SHIPPED_FEWSHOT
-    from molprior.training.export import read_json_object
+    from molprior.serialization import read_json_object
 
     config = PipelineConfig(
         fewshot=FewShotConfig(input=str(long_file(tmp_path / "assays.csv")), test_assays=TEST, support_sizes=[16],

@@ -15,7 +15,7 @@ from molprior.evaluation.regression import RESULT_COLUMNS
 from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.heads import HeadConfig, TaskModel
-from molprior.training.export import save_learner
+from molprior.serialization import save_learner
 from molprior.workflows.regression import (
     METHODS, FinetuneConfig, build_targets, evaluate_target, load_model, metatraining_rows, read_benchmark,
     run_regression_benchmark,

@@ -15,10 +15,11 @@ import torch
 
 from molprior.chem.amino_acids import random_peptides
 from molprior.data.mhc import load_measurements, score_to_ic50
-from molprior.evaluation.metrics import roc_auc
+from molprior.metrics.classification import roc_auc
 from molprior.files import ChecksumError, file_hash, write_manifest
-from molprior.inference.mhc_predictor import QUANTILES, load_predictor, save_predictor
-from molprior.training.export import ModelFormatError
+from molprior.meta.mhc_predictor import QUANTILES
+from molprior.serialization import load_predictor, save_predictor
+from molprior.serialization import ModelFormatError
 
 ROOT = Path(__file__).resolve().parents[2]
 MHC_FILE = ROOT / "data" / "mhc" / "mhc_class1_human.csv.gz"

@@ -12,7 +12,7 @@ from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE
 from molprior.files import ChecksumError, verify_manifest, write_manifest
 from molprior.tracking.artifacts import resolve_model_dir
-from molprior.training.export import (ModelFormatError, load_encoder, load_generator, load_learner,
+from molprior.serialization import (ModelFormatError, load_encoder, load_generator, load_learner,
                                       save_generator, save_learner)
 
 DRUGS = ["CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CC(=O)Nc1ccc(O)cc1"]

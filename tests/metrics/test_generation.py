@@ -7,8 +7,8 @@ import pytest
 from rdkit import Chem, DataStructs
 from rdkit.Chem import AllChem, rdFingerprintGenerator
 
-from molprior.evaluation import generation
-from molprior.evaluation.generation import (
+from molprior.metrics import generation
+from molprior.metrics.generation import (
     generation_metrics,
     internal_diversity,
     novelty,

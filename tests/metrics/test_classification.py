@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from molprior.evaluation.metrics import delta_auprc, roc_auc
+from molprior.metrics.classification import delta_auprc, roc_auc
 
 
 def test_perfect_ranking():

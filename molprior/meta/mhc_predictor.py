@@ -1,49 +1,33 @@
 """The MHC class I affinity predictor: peptide encoder, shared body, one head per allele (and a
 body adapter for alleles with many measurements), and each allele's reference score
-distribution for percentile ranks.
+distribution for percentile ranks (saved and loaded by :mod:`molprior.serialization.mhc`).
 
 A peptide is embedded once (graph encoder, :mod:`molprior.models.peptide_encoder`), the shared
 body runs once, and every allele of a genotype is one small head on the body's output (alleles
 with their own body adapter rerun the small body on the same embedding): scoring a peptide
 against six alleles costs little more than against one.
-
-Directory layout (all JSON and safetensors; ``checksums.json`` is checked before loading)::
-
-    mhc.json               format, configs, alleles (measurements, how each head was made), metadata
-    alleles.safetensors    body, meta-learned initial head, one head per allele, inner learning
-                           rates, reference quantiles (alleles x lengths x quantiles)
-    adapters.safetensors   the body adapters of the alleles that have one (absent when none do)
-    encoder/               the graph encoder (the peptide prior)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from molprior.chem.amino_acids import random_peptides
 from molprior.data.mhc import score_to_ic50
-from molprior.files import atomic_path, verify_manifest, write_manifest, write_text
+from molprior.files import atomic_path
 from molprior.meta.allele_learner import AlleleLearner
-from molprior.meta.maml import MAMLConfig
-from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures
+from molprior.models.allele_model import PeptideFeatures
 from molprior.models.body_adapter import adapted_body
 from molprior.models.fixed_blocks import rowwise_in_fixed_blocks
 from molprior.models.peptide_encoder import PeptideEncoder
-from molprior.training.export import (ModelFormatError, load_encoder, load_weights, load_weights_into,
-                                      read_json_object, save_encoder)
 
-MHC_FORMAT = "molprior-mhc/2"  # 2: per-allele body adapters (an older reader would ignore them)
-READABLE_FORMATS = ("molprior-mhc/1", MHC_FORMAT)
-ADAPTERS_FILE = "adapters.safetensors"
 QUANTILES = 1001  # reference score quantiles per allele and length (0.1% steps)
 REFERENCE_PER_LENGTH = 5000
 
@@ -177,77 +161,3 @@ def reference_cache_dir() -> Path:
     from molprior.chem.cache import default_cache_dir
 
     return default_cache_dir().parent / "mhc-reference"
-
-
-def save_predictor(predictor: MHCPredictor, directory: str | Path) -> Path:
-    """Write the predictor into ``directory`` (replaced file by file, manifest last)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in predictor.learner.state_dict().items()}
-    order = predictor.supported
-    adapters = {}
-    for i, allele in enumerate(order):
-        tensors.update({f"heads.{i}.{k}": v.detach().contiguous() for k, v in predictor.heads[allele].items()})
-        adapters.update({f"bodies.{i}.{k}": v.detach().contiguous()
-                         for k, v in predictor.bodies.get(allele, {}).items()})
-        if allele in predictor.reference:
-            tensors[f"reference.{i}"] = torch.from_numpy(np.ascontiguousarray(predictor.reference[allele], np.float32))
-    with atomic_path(directory / "alleles.safetensors") as tmp:
-        save_file(tensors, str(tmp))
-    if adapters:  # a file of their own: the model's files stay small
-        with atomic_path(directory / ADAPTERS_FILE) as tmp:
-            save_file(adapters, str(tmp))
-    else:
-        (directory / ADAPTERS_FILE).unlink(missing_ok=True)
-    encoder_dir = directory / "encoder"
-    if encoder_dir.exists():
-        shutil.rmtree(encoder_dir)
-    save_encoder(predictor.peptide_encoder.encoder, encoder_dir, predictor.metadata.get("encoder", {}))
-    description = {
-        "format": MHC_FORMAT,
-        "input_dim": predictor.learner.model.input_dim,
-        "model": predictor.learner.model_config.to_dict(),
-        "maml": predictor.learner.maml_config.to_dict(),
-        "peptide_encoder": {"terminal_slots": predictor.peptide_encoder.terminal_slots,
-                            "lengths": list(predictor.peptide_encoder.lengths)},
-        "alleles": {allele: {"index": i, **predictor.alleles.get(allele, {})} for i, allele in enumerate(order)},
-        "metadata": predictor.metadata,
-    }
-    write_text(json.dumps(description, indent=2) + "\n", directory / "mhc.json")
-    write_manifest(directory)
-    return directory
-
-
-def load_predictor(directory: str | Path) -> MHCPredictor:
-    """The predictor saved in ``directory`` (checksums verified first)."""
-    directory = Path(directory)
-    path = directory / "mhc.json"
-    if not path.exists():
-        raise ModelFormatError(f"{directory} holds no mhc.json: not a molprior MHC model directory")
-    verify_manifest(directory, covers=("mhc.json", "alleles.safetensors", ADAPTERS_FILE))
-    description = read_json_object(path)
-    if description.get("format") not in READABLE_FORMATS:
-        raise ModelFormatError(f"{path}: format {description.get('format')!r}, expected one of {READABLE_FORMATS}")
-    encoder, _ = load_encoder(directory / "encoder")
-    options = description["peptide_encoder"]
-    peptide_encoder = PeptideEncoder(encoder, options["terminal_slots"], tuple(options["lengths"])).eval()
-    learner = AlleleLearner(description["input_dim"], AlleleModelConfig(**description["model"]),
-                            MAMLConfig(**description["maml"]))
-    tensors = load_weights(directory / "alleles.safetensors")
-    if (directory / ADAPTERS_FILE).exists():
-        tensors.update(load_weights(directory / ADAPTERS_FILE))
-    load_weights_into(learner, directory / "alleles.safetensors",
-                      {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-    learner.eval()
-    heads, bodies, reference, alleles = {}, {}, {}, {}
-    for allele, info in description["alleles"].items():
-        i = info.pop("index")
-        prefix, body_prefix = f"heads.{i}.", f"bodies.{i}."
-        heads[allele] = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        adapter = {k[len(body_prefix):]: v for k, v in tensors.items() if k.startswith(body_prefix)}
-        if adapter:
-            bodies[allele] = adapter
-        if f"reference.{i}" in tensors:
-            reference[allele] = tensors[f"reference.{i}"].numpy().astype(np.float64)
-        alleles[allele] = info
-    return MHCPredictor(peptide_encoder, learner, heads, alleles, reference, description.get("metadata", {}), bodies)

@@ -1,0 +1,95 @@
+"""The package's layers: every import of molprior code, at module level or inside a function,
+points to the same layer or one below it, so there is no import cycle between packages."""
+
+import ast
+from pathlib import Path
+
+import molprior
+
+PACKAGE = Path(molprior.__file__).parent
+
+#: Bottom to top; a package may import its own layer's and lower layers' packages only.
+LAYERS = (
+    ("errors", "files", "priors"),
+    ("chem",),
+    ("data", "metrics"),
+    ("models",),
+    ("meta",),
+    ("serialization",),
+    ("training", "inference"),
+    ("evaluation",),
+    ("tracking", "config"),
+    ("workflows",),
+    ("cli", "__main__"),
+)
+LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
+
+
+def _package(module: str) -> str:
+    """The top-level package (or module) of ``molprior`` that ``module`` is in; ``__init__``
+    for ``molprior`` itself and names imported from it (``from molprior import __version__``)."""
+    name = module.split(".")[1] if module.count(".") else "__init__"
+    return name if (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").exists() else "__init__"
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every molprior module ``path`` imports."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("molprior.")]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against the importing module's package
+                parent = module.rsplit(".", node.level)[0] if path.name != "__init__.py" or node.level > 1 else module
+                base = f"{parent}.{base}" if base else parent
+            if base == "molprior":
+                found += [(node.lineno, f"molprior.{alias.name}") for alias in node.names]
+            elif base.startswith("molprior."):
+                found.append((node.lineno, base))
+    return found
+
+
+def test_every_package_has_a_layer():
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists() or p.suffix == ".py"}
+    packages = {p.removesuffix(".py") for p in packages} - {"__init__", "py.typed"}
+    assert packages - set(LEVEL) == set(), "give the new package a layer in LAYERS"
+
+
+def test_no_import_points_up_a_layer():
+    upward = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = _package(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+        if source == "__init__":
+            continue
+        for line, target in _imports(path):
+            target_package = _package(target)
+            if target_package != "__init__" and LEVEL[target_package] > LEVEL[source]:
+                upward.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}")
+    assert not upward, "\n".join(upward)
+
+
+def _package_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        source = _package(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+        targets = {_package(target) for _, target in _imports(path)} - {source, "__init__"}
+        graph.setdefault(source, set()).update(targets)
+    return graph
+
+
+def test_no_import_cycle_between_packages():
+    """Packages of one layer may import each other in one direction only."""
+    graph = _package_graph()
+    done: set[str] = set()
+
+    def visit(package: str, path: tuple[str, ...]) -> None:
+        assert package not in path, "import cycle: " + " -> ".join(path[path.index(package):] + (package,))
+        if package not in done:
+            for target in sorted(graph.get(package, ())):
+                visit(target, path + (package,))
+            done.add(package)
+
+    for package in sorted(graph):
+        visit(package, ())
