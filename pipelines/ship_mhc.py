@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from molprior.serialization import load_predictor, save_predictor
-from molprior.workflows.mhc_registry import SHIPPED_MHC
+from molprior.tracking.artifacts import SHIPPED_MHC
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -66,10 +66,10 @@ def add_parser(commands) -> None:
 
 def run_score(args: argparse.Namespace) -> int:
     from molprior.serialization import load_predictor
-    from molprior.workflows.mhc_registry import resolve_mhc_model
+    from molprior.tracking.artifacts import resolve_model_dir
     from molprior.workflows.peptide_scoring import empty_lines_note, score_peptide_file
 
-    predictor = load_predictor(resolve_mhc_model(args.model))
+    predictor = load_predictor(resolve_model_dir(args.model, "mhc"))
     outcome = score_peptide_file(predictor, args.peptides, args.output, args.alleles, args.chunk_rows,
                                  args.mhcflurry_columns)
     rate = outcome.peptides / outcome.seconds if outcome.seconds else 0.0
@@ -84,9 +84,9 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_alleles(args: argparse.Namespace) -> int:
     from molprior.serialization import load_predictor
-    from molprior.workflows.mhc_registry import resolve_mhc_model
+    from molprior.tracking.artifacts import resolve_model_dir
 
-    predictor = load_predictor(resolve_mhc_model(args.model))
+    predictor = load_predictor(resolve_model_dir(args.model, "mhc"))
     rows = [{"allele": a, **predictor.alleles.get(a, {})} for a in predictor.supported]
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -15,27 +15,43 @@ from pathlib import Path
 
 from molprior.errors import MissingError
 
-SHIPPED_PRIOR = Path(__file__).resolve().parents[1] / "priors" / "default"
+PRIORS = Path(__file__).resolve().parents[1] / "priors"
+SHIPPED_PRIOR = PRIORS / "default"
 #: The shipped few-shot model: meta-trained on FS-Mol's training tasks (see its MODEL_CARD.md).
-SHIPPED_FEWSHOT = Path(__file__).resolve().parents[1] / "priors" / "fewshot"
-MARKERS = {"generator": "generator.json", "encoder": "encoder.json", "fewshot": "model.json"}
+SHIPPED_FEWSHOT = PRIORS / "fewshot"
+#: The shipped MHC class I predictor (see its MODEL_CARD.md).
+SHIPPED_MHC = PRIORS / "mhc_i"
+#: The file that marks a directory as holding a model of each kind.
+MARKERS = {"generator": "generator.json", "encoder": "encoder.json", "fewshot": "model.json", "mhc": "mhc.json"}
+#: How a kind of model is named in messages.
+KIND_NAMES = {"generator": "generator", "encoder": "encoder", "fewshot": "few-shot", "mhc": "MHC"}
+
+
+def shipped_model_dir(kind: str) -> Path:
+    """Where the model of ``kind`` shipped with molprior lives (the generative prior for
+    ``generator`` and ``encoder``)."""
+    return {"fewshot": SHIPPED_FEWSHOT, "mhc": SHIPPED_MHC}.get(kind, SHIPPED_PRIOR)
 
 
 def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path:
-    """A local directory holding a ``kind`` model ("generator", "encoder" or "fewshot").
+    """A local directory holding a ``kind`` model (a key of :data:`MARKERS`): the one place a
+    command turns what its user named into a model directory.
 
-    ``model`` may be ``None`` (the shipped model: the generative prior, or for ``fewshot`` the
-    shipped few-shot model), a model directory, a pretraining output directory (its ``model/``
-    is used), or an MLflow URI such as ``runs:/<id>/model``, ``runs:/<id>/encoder`` or
+    ``model`` may be ``None`` (the shipped model of that kind), a model directory, a training
+    or adaptation output directory (its ``model/`` is used), a downloaded pyfunc model (its
+    artifact), or an MLflow URI such as ``runs:/<id>/model``, ``runs:/<id>/encoder`` or
     ``models:/NAME@ALIAS``.
     """
     marker = MARKERS[kind]
     if model is None:
-        shipped = SHIPPED_FEWSHOT if kind == "fewshot" else SHIPPED_PRIOR
-        if not (shipped / marker).exists() and not (shipped / "encoder" / marker).exists():
-            raise MissingError(f"no shipped {kind} model in {shipped}; pass --model")
+        shipped = shipped_model_dir(kind)
+        if _model_in(shipped, marker) is None:
+            raise MissingError(f"no shipped {KIND_NAMES[kind]} model in {shipped}; pass --model")
         return shipped
-    return _find(local_model_dir(model), marker, str(model))
+    found = _model_in(local_model_dir(model), marker)
+    if found is None:
+        raise MissingError(f"{model} holds no {marker}: not a molprior {KIND_NAMES[kind]} model")
+    return found
 
 
 def local_model_dir(model: str | Path) -> Path:
@@ -91,9 +107,11 @@ def remove_downloads() -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _find(path: Path, marker: str, name: str) -> Path:
-    # a model directory, a pretraining output, or a packaged pyfunc model (its meta-trained model)
-    for candidate in (path, path / "model", path / "encoder", path / "model" / "encoder", path / "artifacts" / "fewshot"):
+def _model_in(path: Path, marker: str) -> Path | None:
+    """``path`` or the place inside it that holds ``marker``: a model directory, a training
+    output (``model/``), a generator's encoder, or a packaged pyfunc model's artifact."""
+    for candidate in (path, path / "model", path / "encoder", path / "model" / "encoder",
+                      path / "artifacts" / "fewshot", path / "artifacts" / "mhc"):
         if (candidate / marker).exists():
             return candidate
-    raise MissingError(f"{name} holds no {marker}: not a molprior model")
+    return None

@@ -100,9 +100,10 @@ def run_adapt_allele(allele: str, measurements: str | Path, output_dir: str | Pa
 
     from molprior.serialization import load_predictor
     from molprior.tracking import runs
-    from molprior.workflows.mhc_registry import register_mhc, resolve_mhc_model
+    from molprior.tracking.artifacts import resolve_model_dir
+    from molprior.workflows.mhc_registry import register_mhc
 
-    base_dir = resolve_mhc_model(model)
+    base_dir = resolve_model_dir(model, "mhc")
     predictor = load_predictor(base_dir)
     with runs.tracked_run("mhc-adapt", params={"allele": allele, "measurements": str(measurements),
                                                "base_model": str(model or "shipped"), "steps": steps or ""}):

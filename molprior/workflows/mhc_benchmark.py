@@ -192,11 +192,11 @@ def run_speed(config: MHCBenchmarkConfig, output_dir: str | Path, model: str | N
     import resource
 
     from molprior.serialization import load_predictor
-    from molprior.workflows.mhc_registry import resolve_mhc_model
+    from molprior.tracking.artifacts import resolve_model_dir
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    predictor = load_predictor(resolve_mhc_model(model))
+    predictor = load_predictor(resolve_model_dir(model, "mhc"))
     table = pd.read_csv(config.data)
     real = [p for p in dict.fromkeys(table["peptide"]) if 8 <= len(p) <= 15 and p.isalpha() and p.isupper()]
     wanted = peptides or config.speed_peptides

@@ -1,5 +1,4 @@
-"""Registering MHC predictors as ``molprior-mhc-i`` versions with their lineage, and finding
-the predictor a command should use (the shipped one, a directory, or an MLflow model URI)."""
+"""Registering MHC predictors as ``molprior-mhc-i`` versions with their lineage."""
 
 from __future__ import annotations
 
@@ -7,28 +6,8 @@ from pathlib import Path
 from typing import Mapping
 
 from molprior import __version__
-from molprior.errors import MissingError
 from molprior.meta.mhc_predictor import MHCPredictor
-from molprior.tracking.artifacts import local_model_dir
 from molprior.tracking.lineage import git_commit
-
-SHIPPED_MHC = Path(__file__).resolve().parent.parent / "priors" / "mhc_i"
-MARKER = "mhc.json"
-
-
-def resolve_mhc_model(model: str | Path | None) -> Path:
-    """The predictor directory of ``model``: ``None`` is the shipped predictor; else a directory
-    (a predictor, a training or adaptation output, a downloaded pyfunc model) or an MLflow URI
-    (``models:/molprior-mhc-i@champion``, ``runs:/<id>/model``)."""
-    if model is None:
-        if not (SHIPPED_MHC / MARKER).exists():
-            raise MissingError(f"no shipped MHC model in {SHIPPED_MHC}; pass --model")
-        return SHIPPED_MHC
-    path = local_model_dir(model)
-    for candidate in (path, path / "model", path / "artifacts" / "mhc"):
-        if (candidate / MARKER).exists():
-            return candidate
-    raise MissingError(f"{model} holds no {MARKER}: not a molprior MHC model")
 
 
 def mhc_lineage_tags(predictor: MHCPredictor, extra: Mapping[str, object] | None = None) -> dict[str, str]:

@@ -28,17 +28,15 @@ def shipped_scores() -> dict:
     """Mean-pooled embeddings of :data:`MOLECULES` by the shipped prior's encoder and the
     shipped MHC model's affinity scores of :data:`PEPTIDES` for :data:`ALLELES`."""
     from molprior.chem.featurize import featurize_smiles
-    from molprior.serialization import load_predictor
     from molprior.models.fixed_blocks import map_fixed_blocks
+    from molprior.serialization import load_encoder, load_predictor
     from molprior.tracking.artifacts import resolve_model_dir
-    from molprior.serialization import load_encoder
-    from molprior.workflows.mhc_registry import resolve_mhc_model
 
     encoder, _ = load_encoder(resolve_model_dir(None, kind="encoder"))
     graphs = featurize_smiles(MOLECULES).graphs
     with torch.inference_mode():
         embeddings = map_fixed_blocks(lambda rows: encoder.embed(graphs.to_batch(rows)), len(MOLECULES))
-    predictor = load_predictor(resolve_mhc_model(None))
+    predictor = load_predictor(resolve_model_dir(None, "mhc"))
     body = predictor.body(PEPTIDES)
     return {"embeddings": embeddings.numpy().astype(np.float64).tolist(),
             "mhc_scores": {allele: predictor.scores_from_body(body, allele).tolist() for allele in ALLELES}}

@@ -215,7 +215,7 @@ def test_the_shared_reference_body_is_cached_per_model(mhc_model, tmp_path, monk
 @pytest.fixture
 def shipped_copy(tmp_path):
     """A copy of the shipped MHC model (small, already trained: these tests need no training)."""
-    from molprior.workflows.mhc_registry import SHIPPED_MHC
+    from molprior.tracking.artifacts import SHIPPED_MHC
 
     copy = tmp_path / "mhc"
     shutil.copytree(SHIPPED_MHC, copy)

@@ -85,8 +85,10 @@ def test_the_shipped_prior_passes_its_checksums():
 def test_not_a_model_directory(tmp_path):
     with pytest.raises(ModelFormatError, match="not a molprior model directory"):
         load_generator(tmp_path)
-    with pytest.raises(FileNotFoundError, match="not a molprior model"):
+    with pytest.raises(FileNotFoundError, match="holds no generator.json: not a molprior generator model"):
         resolve_model_dir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="holds no mhc.json: not a molprior MHC model"):
+        resolve_model_dir(tmp_path, "mhc")
     with pytest.raises(FileNotFoundError, match="no such model directory"):
         resolve_model_dir(tmp_path / "absent")
 

@@ -13,14 +13,14 @@ from molprior.data.mhc import binder_labels
 from molprior.files import verify_manifest
 from molprior.meta.mhc_predictor import QUANTILES
 from molprior.serialization import load_predictor
-from molprior.workflows.mhc_registry import SHIPPED_MHC, resolve_mhc_model
+from molprior.tracking.artifacts import SHIPPED_MHC, resolve_model_dir
 
 DATA = "data/mhc/mhc_class1_human.csv.gz"
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_predictor(resolve_mhc_model(None))
+    return load_predictor(resolve_model_dir(None, "mhc"))
 
 
 def test_the_shipped_model_is_complete_and_verified(shipped):

@@ -115,7 +115,7 @@ def test_fewer_than_16_usable_measurements_are_refused(mhc_model, tmp_path):
 
 def test_adapting_registers_a_new_version_with_its_lineage(mhc_model, store, tmp_path):
     from molprior.tracking import registry
-    from molprior.workflows.mhc_registry import resolve_mhc_model
+    from molprior.tracking.artifacts import resolve_model_dir
 
     champion = registry.get_version("molprior-mhc-i@champion")
     path = _measurements(mhc_model, tmp_path / "b3501.csv", 128, bad=False, allele_column=False)
@@ -129,5 +129,5 @@ def test_adapting_registers_a_new_version_with_its_lineage(mhc_model, store, tmp
     assert tags["molprior.base_model"] == "models:/molprior-mhc-i@champion"
     assert "HLA-B*35:01" in tags["molprior.alleles"].split(",")
     assert registry.get_version("molprior-mhc-i@champion").version == champion.version  # not promoted
-    registered = load_predictor(resolve_mhc_model(f"models:/molprior-mhc-i/{version.version}"))
+    registered = load_predictor(resolve_model_dir(f"models:/molprior-mhc-i/{version.version}", "mhc"))
     assert "HLA-B*35:01" in registered.supported and registered.alleles["HLA-B*35:01"]["measurements"] == 128

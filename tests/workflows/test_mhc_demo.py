@@ -9,14 +9,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from molprior.workflows import mhc_demo, mhc_registry
+from molprior.tracking import artifacts
+from molprior.workflows import mhc_demo
 
 
 def test_peptide_demo_adapts_scores_and_checks_against_measurements(mhc_model, tmp_path, monkeypatch):
     model_dir, uri, _ = mhc_model
     shipped = tmp_path / "shipped"
     shutil.copytree(model_dir, shipped)
-    monkeypatch.setattr(mhc_registry, "SHIPPED_MHC", shipped)
+    monkeypatch.setattr(artifacts, "SHIPPED_MHC", shipped)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     try:
