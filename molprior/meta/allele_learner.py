@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from molprior.meta.finetune import fine_tune
 from molprior.meta.losses import censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.models.body_adapter import adapted_body, init_adapter
@@ -86,13 +87,11 @@ def fine_tune_allele(learner: AlleleLearner, features: torch.Tensor, scores: tor
     adapter = {name: t.requires_grad_(True) for name, t in init_adapter(model.body, rank, generator).items()}
     optimizer = torch.optim.Adam([{"params": list(head.values()), "lr": lr},
                                   {"params": list(adapter.values()), "lr": body_lr}])
-    for _ in range(epochs):
-        order = torch.randperm(len(scores), generator=generator)
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            optimizer.zero_grad()
-            representation = functional_call(body_module, adapted_body(model.body, adapter), (features[rows],))
-            logits = functional_call(model.head, head, (representation,))
-            score_loss(relations[rows])(logits, scores[rows]).backward()
-            optimizer.step()
+
+    def loss(rows: torch.Tensor) -> torch.Tensor:
+        representation = functional_call(body_module, adapted_body(model.body, adapter), (features[rows],))
+        return score_loss(relations[rows])(functional_call(model.head, head, (representation,)), scores[rows])
+
+    fine_tune(optimizer, loss, len(scores), epochs, batch_size,
+              shuffle=lambda n: torch.randperm(n, generator=generator))
     return AlleleFineTune({k: v.detach() for k, v in head.items()}, {k: v.detach() for k, v in adapter.items()})

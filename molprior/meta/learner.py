@@ -30,6 +30,7 @@ from torch.func import functional_call
 
 from molprior.errors import InputError
 from molprior.meta import gp
+from molprior.meta.finetune import fine_tune
 from molprior.meta.losses import binary_loss, censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.meta.protonet import prototype_layer, prototype_logits
@@ -212,11 +213,7 @@ class FewShotLearner(nn.Module):
             forward = lambda: model(support)  # noqa: E731
         optimizer = torch.optim.Adam(parameters, lr=self.config.finetune_lr)
         model.train()
-        with torch.enable_grad():
-            for _ in range(self.config.finetune_steps):
-                optimizer.zero_grad()
-                loss_fn(forward(), targets).backward()
-                optimizer.step()
+        fine_tune(optimizer, lambda rows: loss_fn(forward(), targets), len(targets), self.config.finetune_steps)
         return {n: p.detach() for n, p in model.named_parameters()}
 
     @torch.no_grad()

@@ -53,6 +53,7 @@ from molprior.evaluation.regression import RESULT_COLUMNS, format_summary, resul
     summarize, svr_ecfp_predict
 from molprior.files import write_csv
 from molprior.meta.batches import MoleculeBank
+from molprior.meta.finetune import fine_tune
 from molprior.models.heads import TaskModel
 from molprior.tracking import runs
 from molprior.workflows.progress import progress_bar
@@ -231,17 +232,9 @@ def finetune_predict(model: TaskModel, bank: MoleculeBank, train: np.ndarray, tr
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(config.epochs * -(-len(train) // config.batch_size)))
     model.train()
-    for _ in range(config.epochs):
-        order = rng.permutation(len(train))
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start : start + config.batch_size]
-            if len(rows) < 2 and len(order) > 1:
-                continue  # a lone molecule gives a noisy last step
-            optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(bank.batch(train[rows])), targets[rows])
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+    fine_tune(optimizer, lambda rows: torch.nn.functional.mse_loss(model(bank.batch(train[rows])), targets[rows]),
+              len(train), config.epochs, config.batch_size, shuffle=rng.permutation, scheduler=schedule,
+              min_batch=2)  # a lone molecule gives a noisy last step
     model.eval()
     with torch.no_grad():
         out = [model(bank.batch(test[s : s + 256])) for s in range(0, len(test), 256)]
