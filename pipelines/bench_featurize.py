@@ -29,7 +29,8 @@ from pathlib import Path
 from rdkit import Chem, RDLogger
 
 from molprior.chem.cache import FeatureCache
-from molprior.chem.featurize import default_workers, featurize_smiles
+from molprior.chem.featurize import featurize_smiles
+from molprior.parallel import available_cores
 from molprior.chem.standardize import canonical_smiles
 from molprior.data.readers import read_moleculeace
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     smiles = load_smiles(args.n)
-    workers = default_workers()
+    workers = available_cores()
     rates = best_rates(smiles, args.repeats, workers)
     for name, rate in rates.items():
         print(f"{name}: {rate:.0f} mol/s")

@@ -10,7 +10,7 @@ PACKAGE = Path(molprior.__file__).parent
 
 #: Bottom to top; a package may import its own layer's and lower layers' packages only.
 LAYERS = (
-    ("errors", "files", "priors"),
+    ("errors", "files", "parallel", "priors"),
     ("chem",),
     ("data", "metrics"),
     ("models",),

@@ -19,12 +19,9 @@ form, an invalid aromatic ring) are only handled correctly with
 
 from __future__ import annotations
 
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from multiprocessing import get_all_start_methods, get_context
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
@@ -46,6 +43,7 @@ from molprior.chem.graphs import MolGraphs
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.standardize import canonical_smiles
 from molprior.errors import InputError
+from molprior.parallel import available_cores, map_in_processes
 
 if TYPE_CHECKING:
     from molprior.chem.cache import FeatureCache
@@ -301,14 +299,6 @@ class FeaturizationResult:
     from_cache: int = 0  # how many graphs came from the on-disk cache
 
 
-def default_workers() -> int:
-    """All cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
-
-
 @quiet_rdkit()
 def featurize_smiles(
     smiles: Sequence[str],
@@ -385,15 +375,8 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
 def _run_chunks(todo: Sequence[str], n_jobs: int, chunk_size: int):
     if not todo:
         return
-    workers = default_workers() if n_jobs == -1 else max(1, n_jobs)
+    workers = available_cores() if n_jobs == -1 else max(1, n_jobs)
     chunks = list(_chunks(todo, chunk_size))
-    if workers == 1 or len(chunks) == 1:
-        for chunk in chunks:
-            store, errors = _featurize_chunk(chunk)
-            yield store, errors, chunk
-        return
-    context = get_context("fork") if "fork" in get_all_start_methods() else get_context()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for chunk, (store, errors) in zip(chunks, pool.map(_featurize_chunk, chunks)):
-            yield store, errors, chunk
+    for chunk, (store, errors) in zip(chunks, map_in_processes(_featurize_chunk, chunks, workers, start="fork")):
+        yield store, errors, chunk
 

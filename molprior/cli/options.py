@@ -85,6 +85,6 @@ def add_jobs_option(parser: argparse.ArgumentParser) -> None:
 
 
 def jobs(value: int) -> int:
-    from molprior.chem.featurize import default_workers
+    from molprior.parallel import available_cores
 
-    return default_workers() if value == -1 else max(1, value)
+    return available_cores() if value == -1 else max(1, value)

@@ -20,7 +20,6 @@ positive fraction, as FS-Mol computes it.
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +28,7 @@ import pandas as pd
 from molprior.data.episodes import PROTOCOLS, Episode, draw_episodes
 from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
+from molprior.parallel import map_in_processes
 from molprior.evaluation.calibration import calibration_row
 from molprior.metrics.classification import METRICS, average_precision
 from molprior.meta.baselines import random_forest_scores, tanimoto_knn_scores
@@ -117,19 +117,15 @@ def run_fewshot(
         raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     args = (support_sizes, methods, n_draws, seed, protocol, dict(method_draws or {}))
     if jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
-
         n_chunks = min(len(tasks), jobs * CHUNKS_PER_JOB)
         chunks = [list(range(i, len(tasks), n_chunks)) for i in range(n_chunks)]  # interleaved: sizes mix
         by_task: dict[int, list[dict]] = {}
-        with warnings.catch_warnings():  # loky replaces a worker whose memory grew (a neural chunk's
-            warnings.filterwarnings("ignore", message="A worker stopped")  # caches): nothing is lost
-            per_chunk = Parallel(n_jobs=jobs, return_as="generator")(
-                delayed(_chunk_rows)([tasks[i] for i in chunk], *args) for chunk in chunks)
-            for chunk, chunk_rows in zip(chunks, per_chunk):
-                by_task.update(zip(chunk, chunk_rows))
-                if progress:
-                    progress(len(chunk) * len(support_sizes) * n_draws * len(methods))
+        per_chunk = map_in_processes(lambda chunk_tasks: _chunk_rows(chunk_tasks, *args),
+                                     [[tasks[i] for i in chunk] for chunk in chunks], jobs)
+        for chunk, chunk_rows in zip(chunks, per_chunk):
+            by_task.update(zip(chunk, chunk_rows))
+            if progress:
+                progress(len(chunk) * len(support_sizes) * n_draws * len(methods))
         return pd.DataFrame([row for i in range(len(tasks)) for row in by_task[i]])
     return pd.DataFrame([row for task in tasks for row in _task_rows(task, *args, progress)])
 

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from molprior.chem.cache import FeatureCache
-from molprior.chem.featurize import default_workers, featurize_smiles
+from molprior.chem.featurize import featurize_smiles
+from molprior.parallel import available_cores
 from molprior.config import PipelineConfig, PretrainConfig
 from molprior.data.episodes import stratified_episode
 from molprior.errors import InputError
@@ -83,7 +84,7 @@ def check_reuse(reuse: dict) -> dict[str, object]:
 def run_pipeline(config: PipelineConfig, cache_dir: str | Path | None = None, name: str = "pipeline") -> PipelineOutcome:
     """Run every step of ``config`` (see the module docstring); returns what each produced."""
     runs.check_tracking_server()
-    jobs = default_workers() if config.jobs == -1 else config.jobs
+    jobs = available_cores() if config.jobs == -1 else config.jobs
     out = Path(config.output)
     params = {f"fewshot.{k}": v for k, v in asdict(config.fewshot).items() if v is not None}
     params.update({f"register.{k}": v for k, v in asdict(config.register).items()})

@@ -29,9 +29,7 @@ import copy
 import logging
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +52,7 @@ from molprior.evaluation.regression import RESULT_COLUMNS, format_summary, resul
 from molprior.files import write_csv
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.finetune import fine_tune
+from molprior.parallel import map_in_processes
 from molprior.models.heads import TaskModel
 from molprior.tracking import runs
 from molprior.workflows.progress import progress_bar
@@ -276,10 +275,6 @@ def evaluate_target(target: Target, methods: Sequence[str], model: TaskModel | N
     return rows, pd.concat(predictions, ignore_index=True), timings
 
 
-def _init_worker() -> None:
-    torch.set_num_threads(1)
-
-
 def _evaluate(args) -> tuple[list[dict], pd.DataFrame, list[dict]]:
     return evaluate_target(*args)
 
@@ -288,20 +283,11 @@ def evaluate_targets(targets: Sequence[Target], methods: Sequence[str], model: T
                      finetune: FinetuneConfig, seed: int, jobs: int = 1, progress=None):
     """:func:`evaluate_target` for every target, in ``jobs`` processes (one torch thread each)."""
     tasks = [(t, tuple(methods), model, finetune, seed) for t in targets]
-    if jobs <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield _evaluate(task)
-            if progress:
-                progress(1)
-        return
-    # the largest targets first, so the last ones to finish are short; spawn: torch is not fork-safe
-    order = sorted(range(len(tasks)), key=lambda i: -len(targets[i].smiles))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn"),
-                             initializer=_init_worker) as pool:
-        for result in pool.map(_evaluate, [tasks[i] for i in order]):
-            yield result
-            if progress:
-                progress(1)
+    # the largest targets first, so the last ones to finish are short
+    for result in map_in_processes(_evaluate, tasks, jobs, cost=lambda task: len(task[0].smiles)):
+        yield result
+        if progress:
+            progress(1)
 
 
 # ---- the initialisation -----------------------------------------------------------------

@@ -207,16 +207,16 @@ def mixed_inputs(real_canonical_smiles):
 def test_two_workers_give_the_same_result_as_one(mixed_inputs, monkeypatch):
     serial = featurize_smiles(mixed_inputs, n_jobs=1, chunk_size=25)
     pools = []
+    real_map = fz.map_in_processes
 
-    class RecordingPool(fz.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            pools.append(kwargs.get("max_workers"))
-            super().__init__(*args, **kwargs)
+    def recording_map(function, items, jobs=1, start="spawn", cost=None):
+        pools.append((jobs, start))
+        return real_map(function, items, jobs, start, cost)
 
-    monkeypatch.setattr(fz, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(fz, "map_in_processes", recording_map)
     done = []
     parallel = featurize_smiles(mixed_inputs, n_jobs=2, chunk_size=25, progress=done.append)
-    assert pools == [2]  # the work really went to a pool of two processes
+    assert pools == [(2, "fork")]  # the work really went to two forked processes
     assert len(done) >= 10  # several chunks ran
     assert sum(done) == len(set(mixed_inputs))
     _assert_results_equal(serial, parallel)

@@ -1,0 +1,41 @@
+import os
+
+import pytest
+
+from molprior.parallel import available_cores, map_in_processes
+
+
+def _square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+@pytest.mark.parametrize("start", ["spawn", "fork"])
+def test_results_come_in_the_order_of_the_items_whatever_the_workers(start):
+    items = list(range(12))
+    here = list(map_in_processes(_square_and_pid, items, jobs=1, start=start))
+    assert [r for r, _ in here] == [x * x for x in items] and {p for _, p in here} == {os.getpid()}
+    there = list(map_in_processes(_square_and_pid, items, jobs=2, start=start, cost=lambda x: x % 5))
+    assert [r for r, _ in there] == [x * x for x in items]
+    assert os.getpid() not in {p for _, p in there}
+
+
+def test_spawned_workers_take_closures_and_run_torch_on_one_thread():
+    offset = 3
+
+    def shifted_threads(x: int) -> tuple[int, int]:
+        import torch
+
+        return x + offset, torch.get_num_threads()
+
+    assert list(map_in_processes(shifted_threads, [1, 2], jobs=2)) == [(4, 1), (5, 1)]
+
+
+def test_a_failure_in_a_worker_is_raised_here():
+    with pytest.raises(ZeroDivisionError):
+        list(map_in_processes(lambda x: 1 // x, [1, 0, 2], jobs=2))
+
+
+def test_unknown_start_method_and_core_count():
+    with pytest.raises(ValueError, match="unknown start method 'thread'"):
+        list(map_in_processes(abs, [1, 2], jobs=2, start="thread"))
+    assert available_cores() >= 1
