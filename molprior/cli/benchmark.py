@@ -29,7 +29,7 @@ def add_parser(commands) -> None:
                     "draws k/2 actives and k/2 inactives (assays binarised at their median unless already 0/1). "
                     "Accepts long files and wide multi-task files (MoleculeNet); for MoleculeNet's 2-way k-shot give "
                     "support size 2k.")
-    fewshot.add_argument("--input", required=True,
+    fewshot.add_argument("-i", "--input", required=True,
                          help="input file, MoleculeACE directory, FS-Mol directory or tar, or dataset:NAME")
     fewshot.add_argument("--protocol", choices=["fsmol", "balanced"],
                          help="how supports are drawn (default: fsmol for FS-Mol's data, balanced otherwise)")

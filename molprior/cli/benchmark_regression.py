@@ -13,7 +13,7 @@ def add_regression_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the regression protocol (shared with ``pipelines/benchmark_regression.py``)."""
     from molprior.workflows.regression import METATRAIN_EPOCHS, METHODS, FinetuneConfig
 
-    parser.add_argument("--input", default=DEFAULT_INPUT,
+    parser.add_argument("-i", "--input", default=DEFAULT_INPUT,
                         help=f"MoleculeACE directory or CHEMBL*_Ki.csv file (default: {DEFAULT_INPUT})")
     parser.add_argument("-o", "--output", required=True, help="output directory for results.csv and the rest")
     parser.add_argument("--model", help="initialisation of gnn_finetune: a meta-trained few-shot model directory or "

@@ -30,7 +30,9 @@ def add_parser(commands) -> None:
                            description="Read INPUT (wide, long, MoleculeACE, MHC or SMILES list), standardise every "
                                        "molecule, merge duplicates, and write standardized.csv, rejected.csv, "
                                        "duplicates.csv and summary.json into --output.")
-    check.add_argument("input", help="input file, MoleculeACE directory, or dataset:NAME (see `molprior data list`)")
+    check.add_argument("input_path", nargs="?", metavar="INPUT",
+                       help="input file, MoleculeACE directory, or dataset:NAME (see `molprior data list`)")
+    check.add_argument("-i", "--input", help="the same as INPUT")
     check.add_argument("-o", "--output", required=True, help="output directory")
     add_input_options(check)
     add_jobs_option(check)
@@ -72,6 +74,14 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
+
+    from molprior.errors import InputError
+
+    if args.input and args.input_path and args.input != args.input_path:
+        raise InputError(f"two inputs given ({args.input_path} and -i {args.input}): give one")
+    args.input = args.input or args.input_path
+    if not args.input:
+        raise InputError("molprior data check needs an input: INPUT or -i/--input")
 
     from molprior.chem.standardize import DEFAULT_MAX_HEAVY_ATOMS, StandardizeOptions
     from molprior.data.check import check_file

@@ -18,7 +18,7 @@ def add_parser(commands) -> None:
                     "head are meta-trained on the meta-training assays; the checkpoint with the best ΔAUPRC on the "
                     "meta-validation assays is exported to OUTPUT/model and logged to MLflow. Test assays are never "
                     "read.")
-    metatrain.add_argument("--input", help="assay file, MoleculeACE directory or dataset:NAME (default from --config)")
+    metatrain.add_argument("-i", "--input", help="assay file, MoleculeACE directory or dataset:NAME (default from --config)")
     metatrain.add_argument("--output", "-o", required=True, help="output directory")
     metatrain.add_argument("--config", help=f"YAML configuration (see {DEFAULT_CONFIG})")
     metatrain.add_argument("--prior", help="where to start: shipped, random, a pretraining run's directory or "
@@ -50,7 +50,8 @@ def add_parser(commands) -> None:
                     "split at the median for classification models), adapt the model with its own rule (a few "
                     "inner-loop steps for MAML) and save the adapted model in OUTPUT, also logged to MLflow.")
     adapt.add_argument("--model", help=f"{MODEL_HELP} (default: the shipped few-shot model, meta-trained on FS-Mol)")
-    adapt.add_argument("--support", required=True, help="support file (CSV)")
+    adapt.add_argument("-i", "--input", "--support", dest="support", required=True, metavar="FILE",
+                       help="support file (CSV)")
     adapt.add_argument("--output", "-o", required=True, help="directory for the adapted model")
     adapt.add_argument("--assay", help="which assay of a multi-assay support file")
     adapt.add_argument("--seed", type=int, default=0)
@@ -66,7 +67,7 @@ def add_parser(commands) -> None:
                                          "first (default: the shipped few-shot model)")
     predict.add_argument("--support", help="adapt --model to this support file first (CSV of SMILES and 0/1 labels "
                                            "or measurements); the adapted model is kept in OUTPUT.model/")
-    predict.add_argument("--input", required=True, help="CSV with a SMILES column, or a .smi file")
+    predict.add_argument("-i", "--input", required=True, help="CSV with a SMILES column, or a .smi file")
     predict.add_argument("--output", "-o", required=True, help="output CSV")
     predict.add_argument("--smiles-column", help="CSV column holding SMILES")
     predict.add_argument("--assay", help="for a registered model with several adapted heads: which one (default: "

@@ -23,7 +23,7 @@ def add_parser(commands) -> None:
     score = sub.add_parser("score", help="score a peptide list against alleles",
                            description="One output row per peptide and allele. Bad peptides and unknown alleles get "
                                        "a per-row error; the rest is scored.")
-    score.add_argument("--peptides", required=True, metavar="FILE",
+    score.add_argument("-i", "--input", "--peptides", dest="peptides", required=True, metavar="FILE",
                        help="one peptide per line, or a CSV with a 'peptide' column (and optionally 'allele')")
     score.add_argument("--alleles", type=comma_list, metavar="A,B,...",
                        help="the genotype, e.g. HLA-A*02:01,HLA-B*07:02 (any common spelling); "
@@ -46,7 +46,8 @@ def add_parser(commands) -> None:
                                        "peptide, ic50 in nM, optionally measurement_inequality), save the model "
                                        "with the new allele and register it with its lineage.")
     adapt.add_argument("--allele", required=True, help="the allele, e.g. HLA-B*57:01")
-    adapt.add_argument("--measurements", required=True, metavar="FILE")
+    adapt.add_argument("-i", "--input", "--measurements", dest="measurements", required=True, metavar="FILE",
+                       help="the allele's measurements: CSV with peptide, ic50 (nM), optionally measurement_inequality")
     adapt.add_argument("-o", "--output", default="out/mhc-adapt", help="output directory (default out/mhc-adapt)")
     adapt.add_argument("--model", help=MODEL_HELP)
     adapt.add_argument("--steps", type=int, help="inner-loop steps (default: the meta-trained number)")

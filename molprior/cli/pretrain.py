@@ -16,7 +16,7 @@ def add_parser(commands) -> None:
         description="Pretrain the molecular VAE on a corpus of SMILES with Lightning. Checkpoints, the exported model "
                     "(model/: generator and encoder/ in safetensors), rejected.csv and loss_curves.png land in "
                     "--output; everything is logged to MLflow. --resume continues from the last checkpoint there.")
-    pretrain.add_argument("--corpus", help="SMILES file (.smi/.txt, or CSV with a SMILES column); default from --config")
+    pretrain.add_argument("-i", "--input", "--corpus", dest="corpus", metavar="FILE", help="SMILES file (.smi/.txt, or CSV with a SMILES column); default from --config")
     pretrain.add_argument("--output", "-o", required=True, help="output directory")
     pretrain.add_argument("--config", help=f"YAML configuration (see {DEFAULT_CONFIG})")
     pretrain.add_argument("--epochs", type=int, help="maximum epochs (overrides the configuration)")

@@ -101,6 +101,17 @@ def test_data_check_missing_file(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_data_check_takes_its_input_as_i_too_and_once(tmp_path, capsys):
+    path = tmp_path / "assay.csv"
+    path.write_text("smiles,pIC50\nCCO,5\nCCN,6\n")
+    assert main(["-q", "data", "check", "-i", str(path), "-o", str(tmp_path / "out"), "-j", "1"]) == 0
+    assert (tmp_path / "out" / "standardized.csv").exists()
+    assert main(["data", "check", str(path), "-i", str(tmp_path / "other.csv"), "-o", str(tmp_path / "o2")]) == 2
+    assert "two inputs given" in capsys.readouterr().err
+    assert main(["data", "check", "-o", str(tmp_path / "o3")]) == 2
+    assert "needs an input: INPUT or -i/--input" in capsys.readouterr().err
+
+
 def test_benchmark_fewshot_writes_results(tmp_path, capsys):
     out = tmp_path / "bench"
     code = main(["-q", "benchmark", "fewshot", "--input", str(ROOT / "data" / "moleculeace" / "CHEMBL4203_Ki.csv"),

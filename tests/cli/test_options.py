@@ -41,3 +41,38 @@ def test_the_benchmark_command_takes_quoted_names_ranges_and_says_how():
     sub = parser._subparsers._group_actions[0].choices["benchmark"]._subparsers._group_actions[0].choices["fewshot"]
     text = " ".join(sub.format_help().split())
     assert "@FILE" in text and "-6:" in text and "quote a name holding a comma" in text
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subparsers:
+        yield " ".join(path), {s for a in parser._actions for s in a.option_strings}
+    for action in subparsers:
+        for name, sub in action.choices.items():
+            yield from _commands(sub, path + (name,))
+
+
+#: Commands that read no input file of their own (a configuration names their data, or none).
+WITHOUT_INPUT = {"data list", "data fetch", "generate", "registry list", "registry show", "registry search",
+                 "registry promote", "registry compare", "peptides alleles", "peptides train", "pipeline run", "demo"}
+
+
+def test_every_command_names_its_input_with_i_and_its_output_with_o():
+    commands = dict(_commands(build_parser()))
+    assert WITHOUT_INPUT < set(commands)  # the list names real commands
+    for name, options in commands.items():
+        if "--output" in options:
+            assert "-o" in options, name
+        if name not in WITHOUT_INPUT:
+            assert {"-i", "--input"} <= options, name
+
+
+def test_the_old_input_option_names_still_work():
+    parser = build_parser()
+    assert parser.parse_args(["peptides", "score", "--peptides", "p.txt", "-o", "o.csv"]).peptides == "p.txt"
+    assert parser.parse_args(["peptides", "score", "-i", "p.txt", "-o", "o.csv"]).peptides == "p.txt"
+    assert parser.parse_args(["adapt", "--support", "s.csv", "-o", "m"]).support == "s.csv"
+    assert parser.parse_args(["adapt", "-i", "s.csv", "-o", "m"]).support == "s.csv"
+    assert parser.parse_args(["pretrain", "--corpus", "c.smi", "-o", "m"]).corpus == "c.smi"
+    assert parser.parse_args(["pretrain", "-i", "c.smi", "-o", "m"]).corpus == "c.smi"
+    assert parser.parse_args(["peptides", "adapt", "--allele", "A", "-i", "m.csv"]).measurements == "m.csv"
