@@ -319,6 +319,14 @@ def load_pretrain_config(path: str | Path | None) -> PretrainConfig:
     return _build(PretrainConfig, values)
 
 
+def load_yaml_config(cls, path: str | Path | None, **overrides: Any):
+    """The dataclass ``cls`` from a YAML file of its keys (``None``: the defaults), with the
+    ``overrides`` that are not ``None`` applied; an unknown key is an :class:`InputError`."""
+    values = (yaml.safe_load(Path(path).read_text()) or {}) if path is not None else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(cls, values)
+
+
 def _build(cls, values: dict[str, Any]):
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))

@@ -1,9 +1,11 @@
-"""``molprior benchmark fewshot`` (the few-shot assay protocol) and ``benchmark regression``."""
+"""``molprior benchmark fewshot`` (the few-shot assay protocol), ``benchmark regression`` and
+``benchmark mhc``."""
 
 from __future__ import annotations
 
 import argparse
 
+from molprior.cli.benchmark_mhc import add_mhc_parser
 from molprior.cli.benchmark_regression import add_regression_parser
 from molprior.cli.options import (NAMES_HELP, add_input_options, add_jobs_option, comma_list, int_list, int_map,
                                   jobs, name_list)
@@ -67,6 +69,7 @@ def add_parser(commands) -> None:
     add_jobs_option(fewshot)
     fewshot.set_defaults(handler=run_fewshot)
     add_regression_parser(sub)
+    add_mhc_parser(sub)
 
 
 def run_fewshot(args: argparse.Namespace) -> int:

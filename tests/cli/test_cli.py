@@ -319,3 +319,21 @@ def test_a_user_error_exits_2_and_shows_its_message(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(data, "run_check", _failing_check(InputError("no column 'smiles'")))
     assert main(["data", "check", "x.csv", "-o", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip() == "molprior data: error: no column 'smiles'"
+
+
+def test_benchmark_mhc_reads_its_configuration_and_measures_throughput(mhc_model, tmp_path, monkeypatch, capsys):
+    import json
+
+    import yaml
+
+    model_dir, uri, held_out_csv = mhc_model
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    config = tmp_path / "mhc_benchmark.yaml"
+    config.write_text(yaml.safe_dump({"speed_peptides": 200, "speed_alleles": 2}))
+    assert main(["-q", "benchmark", "mhc", "--config", str(config), "-i", str(held_out_csv), "--speed-only",
+                 "--model", str(model_dir), "-o", str(tmp_path / "out")]) == 0
+    speed = json.loads((tmp_path / "out" / "mhc_speed.json").read_text())
+    assert speed["peptides_per_s_genotype"] > 0 and "peptides_per_s_genotype:" in capsys.readouterr().out
+    config.write_text(yaml.safe_dump({"held_out": ["HLA-B*35:01"], "no_such_key": 1}))
+    assert main(["benchmark", "mhc", "--config", str(config), "-o", str(tmp_path / "out2")]) == 2
+    assert "unknown MHCBenchmarkConfig keys ['no_such_key']" in capsys.readouterr().err
