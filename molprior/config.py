@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from molprior.data.readers import InputSpec
-from molprior.errors import InputError
+from molprior.errors import InputError, MissingError
 
 
 @dataclass
@@ -283,17 +283,8 @@ class MHCTrainConfig:
     trainer: dict = field(default_factory=dict)
 
 
-def load_mhc_config(path: str | Path | None, **overrides: Any) -> MHCTrainConfig:
-    """Read an MHC training YAML file (``None``: the defaults), then apply ``overrides``."""
-    values = (yaml.safe_load(Path(path).read_text()) or {}) if path else {}
-    return _build(MHCTrainConfig, {**values, **overrides})
 
 
-def load_metatrain_config(path: str | Path | None, **overrides: Any) -> MetaTrainConfig:
-    """Read a meta-training YAML file (``None``: the defaults); ``overrides`` not ``None`` win."""
-    values = (yaml.safe_load(Path(path).read_text()) or {}) if path is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return _build(MetaTrainConfig, values)
 
 
 #: Keys of a meta-training YAML that describe the data, not the method: the benchmark sets them.
@@ -306,23 +297,35 @@ def metatrain_overrides(path: str | Path | None) -> dict:
     :class:`MetaTrainConfig`), without the data keys a benchmark sets itself."""
     if path is None:
         return {}
-    values = yaml.safe_load(Path(path).read_text()) or {}
+    values = read_yaml_mapping(path)
     _build(MetaTrainConfig, values)  # unknown keys are an error here, not later
     return {k: v for k, v in values.items() if k not in _DATA_KEYS}
 
 
-def load_pretrain_config(path: str | Path | None) -> PretrainConfig:
-    """Read a pretraining YAML file (``None``: the defaults)."""
-    if path is None:
-        return PretrainConfig()
-    values = yaml.safe_load(Path(path).read_text()) or {}
-    return _build(PretrainConfig, values)
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The keys and values of a YAML configuration file (empty file: none); a missing file, a
+    YAML error or a file that is not a mapping is a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingError(f"no such configuration file: {path}")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InputError(f"{path}: expected a mapping of settings (key: value), found a YAML {type(values).__name__}")
+    return values
 
 
 def load_yaml_config(cls, path: str | Path | None, **overrides: Any):
-    """The dataclass ``cls`` from a YAML file of its keys (``None``: the defaults), with the
-    ``overrides`` that are not ``None`` applied; an unknown key is an :class:`InputError`."""
-    values = (yaml.safe_load(Path(path).read_text()) or {}) if path is not None else {}
+    """The typed configuration ``cls`` (a dataclass: its fields are the defaults, in one place)
+    from a YAML file of its keys (``None``: the defaults), with the ``overrides`` that are not
+    ``None`` applied; an unknown key is an :class:`InputError` that lists the known ones."""
+    values = read_yaml_mapping(path) if path is not None else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return _build(cls, values)
 
@@ -341,10 +344,4 @@ def _build(cls, values: dict[str, Any]):
             value = _build(nested[kind], value)
         kwargs[name] = value
     return cls(**kwargs)
-
-
-def load_pipeline_config(path: str | Path) -> PipelineConfig:
-    """Read a pipeline YAML file (keys as in :class:`PipelineConfig`)."""
-    values = yaml.safe_load(Path(path).read_text()) or {}
-    return _build(PipelineConfig, values)
 

@@ -47,7 +47,7 @@ def fewshot_models(tmp_path_factory):
     import yaml
 
     from _fewshot import TEST, TINY, VAL, long_file, support_file
-    from molprior.config import load_metatrain_config
+    from molprior.config import MetaTrainConfig, load_yaml_config
     from molprior.workflows.adapt import run_adapt
     from molprior.workflows.metatrain import run_metatraining
 
@@ -59,7 +59,7 @@ def fewshot_models(tmp_path_factory):
         config_file = base / "metatrain.yaml"
         config_file.write_text(yaml.safe_dump({**TINY, "trainer": {"max_epochs": 1},
                                                "learner": {"algorithm": "maml", "maml": {"first_order": True, "inner_steps": 2}}}))
-        config = load_metatrain_config(config_file, input=str(long_file(base / "assays.csv")), val_assays=VAL,
+        config = load_yaml_config(MetaTrainConfig, config_file, input=str(long_file(base / "assays.csv")), val_assays=VAL,
                                        test_assays=TEST)
         meta = run_metatraining(config, base / "meta", progress=False).model_dir
         adapted = run_adapt(meta, support_file(base / "support.csv", n=32), base / "adapted").model_dir

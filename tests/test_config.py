@@ -2,13 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from molprior.config import FewShotConfig, load_pipeline_config
+from molprior.config import FewShotConfig, MetaTrainConfig, PipelineConfig, load_yaml_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_demo_config_loads():
-    config = load_pipeline_config(ROOT / "pipelines" / "configs" / "demo.yaml")
+    config = load_yaml_config(PipelineConfig, ROOT / "pipelines" / "configs" / "demo.yaml")
     assert isinstance(config.fewshot, FewShotConfig)
     assert len(config.fewshot.test_assays) == 8
     assert config.fewshot.support_sizes == [16, 32, 64]
@@ -19,22 +19,52 @@ def test_unknown_key_is_reported(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("fewshot:\n  draws: 2\n  drawz: 3\n")
     with pytest.raises(ValueError, match="drawz"):
-        load_pipeline_config(path)
+        load_yaml_config(PipelineConfig, path)
 
 
 @pytest.mark.parametrize("name", ["metatrain.yaml", "fsmol_adkf.yaml", "fsmol_adkf_scratch.yaml",
                                   "fsmol_multitask.yaml", "fsmol_multitask_adkf.yaml"])
 def test_shipped_metatrain_configs_load(name):
-    from molprior.config import load_metatrain_config
-
-    config = load_metatrain_config(ROOT / "pipelines" / "configs" / name)
+    config = load_yaml_config(MetaTrainConfig, ROOT / "pipelines" / "configs" / name)
     assert config.objective in ("episodic", "multitask") and config.val_assays
 
 
 def test_an_unknown_multitask_key_is_reported_when_the_config_is_read(tmp_path):
-    from molprior.config import load_metatrain_config
-
     path = tmp_path / "bad.yaml"
     path.write_text("objective: multitask\nmultitask:\n  batch: 64\n")
     with pytest.raises(ValueError, match=r"unknown MultitaskConfig keys \['batch'\]"):
-        load_metatrain_config(path)
+        load_yaml_config(MetaTrainConfig, path)
+
+
+def _config_classes():
+    from molprior.config import MHCTrainConfig, PretrainConfig
+    from molprior.workflows.mhc_benchmark import MHCBenchmarkConfig
+
+    return {"demo.yaml": PipelineConfig, "pretrain.yaml": PretrainConfig, "pretrain_peptides.yaml": PretrainConfig,
+            "mhc.yaml": MHCTrainConfig, "mhc_benchmark.yaml": MHCBenchmarkConfig, "metatrain.yaml": MetaTrainConfig,
+            "fsmol_adkf.yaml": MetaTrainConfig, "fsmol_adkf_scratch.yaml": MetaTrainConfig,
+            "fsmol_multitask.yaml": MetaTrainConfig, "fsmol_multitask_adkf.yaml": MetaTrainConfig}
+
+
+def test_every_shipped_configuration_is_read_by_its_typed_class():
+    classes = _config_classes()
+    assert sorted(p.name for p in (ROOT / "pipelines" / "configs").glob("*.yaml")) == sorted(classes)
+    for name, cls in classes.items():
+        assert isinstance(load_yaml_config(cls, ROOT / "pipelines" / "configs" / name), cls), name
+
+
+def test_defaults_overrides_and_unreadable_files(tmp_path):
+    from molprior.errors import InputError, MissingError
+
+    assert load_yaml_config(MetaTrainConfig, None) == MetaTrainConfig()
+    assert load_yaml_config(MetaTrainConfig, None, seed=3, prior=None).seed == 3  # None: not given
+    with pytest.raises(MissingError, match="no such configuration file"):
+        load_yaml_config(MetaTrainConfig, tmp_path / "absent.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(InputError, match="expected a mapping of settings"):
+        load_yaml_config(MetaTrainConfig, tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("seed: [1, 2\n")
+    with pytest.raises(InputError, match="broken.yaml: not valid YAML"):
+        load_yaml_config(MetaTrainConfig, tmp_path / "broken.yaml")
+    (tmp_path / "empty.yaml").write_text("# nothing set\n")
+    assert load_yaml_config(MetaTrainConfig, tmp_path / "empty.yaml") == MetaTrainConfig()

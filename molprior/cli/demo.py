@@ -26,10 +26,10 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from molprior.cli.pipeline import print_outcome
-    from molprior.config import load_pipeline_config
+    from molprior.config import PipelineConfig, load_yaml_config
     from molprior.workflows.pipeline import run_pipeline
 
-    config = load_pipeline_config(args.config)
+    config = load_yaml_config(PipelineConfig, args.config)
     if args.output:
         config.output = args.output
     print_outcome(run_pipeline(config, name="demo"))

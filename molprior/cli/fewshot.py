@@ -79,11 +79,11 @@ def add_parser(commands) -> None:
 
 
 def run_metatrain(args: argparse.Namespace) -> int:
-    from molprior.config import load_metatrain_config
+    from molprior.config import MetaTrainConfig, load_yaml_config
     from molprior.workflows.metatrain import run_metatraining
 
-    config = load_metatrain_config(
-        args.config, input=args.input, prior=args.prior, val_assays=args.val_assays, test_assays=args.test_assays,
+    config = load_yaml_config(
+        MetaTrainConfig, args.config, input=args.input, prior=args.prior, val_assays=args.val_assays, test_assays=args.test_assays,
         support_sizes=args.support_sizes, format=None if args.format == "auto" else args.format,
         smiles_column=args.smiles_column, target_columns=args.target_columns, assay_column=args.assay_column,
         value_column=args.value_column)

@@ -112,10 +112,10 @@ def run_adapt(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from molprior.config import load_mhc_config
+    from molprior.config import MHCTrainConfig, load_yaml_config
     from molprior.workflows.mhc_train import run_train_and_register
 
-    config = load_mhc_config(args.config)
+    config = load_yaml_config(MHCTrainConfig, args.config)
     outcome, version, promotion = run_train_and_register(config, args.output,
                                                          None if args.no_register else args.register, args.alias)
     print(f"MHC model: {len(outcome.predictor.supported)} alleles, meta-validation ROC-AUC "

@@ -34,10 +34,10 @@ def parse_reuse(items: list[str]) -> dict[str, str]:
 
 
 def run_pipeline_command(args: argparse.Namespace) -> int:
-    from molprior.config import load_pipeline_config
+    from molprior.config import PipelineConfig, load_yaml_config
     from molprior.workflows.pipeline import run_pipeline
 
-    config = load_pipeline_config(args.config)
+    config = load_yaml_config(PipelineConfig, args.config)
     if args.output:
         config.output = args.output
     config.reuse = {**config.reuse, **parse_reuse(args.reuse)}

@@ -71,12 +71,12 @@ def add_parser(commands) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from molprior.config import load_pretrain_config
+    from molprior.config import PretrainConfig, load_yaml_config
     from molprior.data.corpus import CorpusError
     from molprior.errors import InputError
     from molprior.workflows.pretrain import run_pretraining
 
-    config = load_pretrain_config(args.config)
+    config = load_yaml_config(PretrainConfig, args.config)
     if args.corpus:
         config.corpus = args.corpus
     for name in ("batch_size", "max_molecules", "smiles_column", "max_tokens", "init_from", "peptides",
