@@ -330,6 +330,35 @@ def load_yaml_config(cls, path: str | Path | None, **overrides: Any):
     return _build(cls, values)
 
 
+#: The file every tracked run with a typed configuration writes into its output directory.
+SETTINGS_FILE = "settings.yaml"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_settings(config: Any, directory: str | Path, rerun: str = "") -> Path:
+    """Write the run's whole configuration (every field, defaults included) as
+    ``directory/settings.yaml``, which :func:`load_yaml_config` reads back into an equal
+    configuration; ``rerun``, the command that runs it again from the file, heads it."""
+    from dataclasses import asdict
+
+    from molprior.files import write_text
+
+    header = f"# The settings of this run ({type(config).__name__})" + (f"; run it again with: {rerun}" if rerun else "")
+    path = Path(directory) / SETTINGS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(header + "\n" + yaml.safe_dump(_plain(asdict(config)), sort_keys=False, allow_unicode=True), path)
+    return path
+
+
 def _build(cls, values: dict[str, Any]):
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))

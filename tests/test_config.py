@@ -68,3 +68,17 @@ def test_defaults_overrides_and_unreadable_files(tmp_path):
         load_yaml_config(MetaTrainConfig, tmp_path / "broken.yaml")
     (tmp_path / "empty.yaml").write_text("# nothing set\n")
     assert load_yaml_config(MetaTrainConfig, tmp_path / "empty.yaml") == MetaTrainConfig()
+
+
+def test_a_runs_settings_file_reads_back_into_the_same_configuration(tmp_path):
+    from molprior.config import SETTINGS_FILE, MHCTrainConfig, PretrainConfig, write_settings
+    from molprior.workflows.mhc_benchmark import MHCBenchmarkConfig
+
+    for cls, name in [(PipelineConfig, "demo.yaml"), (MetaTrainConfig, "fsmol_multitask_adkf.yaml"),
+                      (PretrainConfig, "pretrain.yaml"), (MHCTrainConfig, "mhc.yaml"),
+                      (MHCBenchmarkConfig, "mhc_benchmark.yaml")]:
+        config = load_yaml_config(cls, ROOT / "pipelines" / "configs" / name)
+        path = write_settings(config, tmp_path / name, "molprior something --config settings.yaml")
+        assert path == tmp_path / name / SETTINGS_FILE
+        assert path.read_text().startswith(f"# The settings of this run ({cls.__name__}); run it again with: molprior")
+        assert load_yaml_config(cls, path) == config, name

@@ -14,7 +14,7 @@ import torch
 
 from molprior.chem.cache import FeatureCache
 from molprior.chem.features import FEATURIZER_VERSION
-from molprior.config import LeakGuardConfig, MetaTrainConfig
+from molprior.config import LeakGuardConfig, MetaTrainConfig, write_settings
 from molprior.data import leakage
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable, prepare_table
@@ -225,6 +225,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
     with runs.tracked_run(run_name, params=None if previous_run else _flat(config), nested=nested,
                           run_id=previous_run) as run:
         runs.record_run(out, run.info.run_id)
+        runs.log_files([write_settings(config, out, "molprior metatrain --config settings.yaml -o DIR")])
         prepared = prepared or prepare(config, jobs)
         if previous_run is None:
             runs.log_table_hash(prepared.table, "input_table")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molprior.config import MHCTrainConfig
+from molprior.config import MHCTrainConfig, write_settings
 from molprior.data.mhc import load_measurements
 from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
@@ -232,6 +232,7 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
     train_config = MHCTrainConfig(**{**config.train, "data": config.data, "held_out": list(config.held_out)})
     with runs.tracked_run("benchmark-mhc", params={**{k: json.dumps(v) if isinstance(v, (list, dict)) else v
                                                       for k, v in asdict(config).items()}}) as run:
+        runs.log_files([write_settings(config, out, "molprior benchmark mhc --config settings.yaml -o DIR")])
         runs.log_input_file(config.data, "mhc_data")
         measurements = load_measurements(config.data, tuple(train_config.lengths))
         table = measurements.table

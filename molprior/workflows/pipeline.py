@@ -21,7 +21,7 @@ import pandas as pd
 from molprior.chem.cache import FeatureCache
 from molprior.chem.featurize import featurize_smiles
 from molprior.parallel import available_cores
-from molprior.config import PipelineConfig, PretrainConfig
+from molprior.config import PipelineConfig, PretrainConfig, write_settings
 from molprior.data.episodes import stratified_episode
 from molprior.errors import InputError
 from molprior.data.tasks import tasks_from_table
@@ -91,6 +91,7 @@ def run_pipeline(config: PipelineConfig, cache_dir: str | Path | None = None, na
     params.update({"jobs": jobs, "prior": config.prior, **{f"reuse.{k}": v for k, v in config.reuse.items()}})
     reused = check_reuse(config.reuse)  # before anything starts
     with runs.tracked_run(name, params=params) as parent:
+        runs.log_files([write_settings(config, out, "molprior pipeline run settings.yaml")])
         outcome = PipelineOutcome(parent.info.run_id)
         hashes = {"input": runs.log_input_file(config.fewshot.input, "input")}
         prepared = prepare(config.fewshot, jobs)

@@ -10,7 +10,7 @@ from pathlib import Path
 from molprior.chem.cache import FeatureCache
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.chem.tokenizer import SelfiesVocabulary
-from molprior.config import PretrainConfig
+from molprior.config import PretrainConfig, write_settings
 from molprior.data.corpus import Corpus, load_corpus, load_peptide_corpus, merge_corpora
 from molprior.errors import InputError
 from molprior.evaluation.plots import plot_loss_curves
@@ -133,6 +133,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         import mlflow
 
         runs.record_run(out, run.info.run_id)
+        runs.log_files([write_settings(config, out, "molprior pretrain --config settings.yaml -o DIR")])
         corpus_sha256 = runs.log_input_file(config.corpus, "corpus")
         peptides_sha256 = runs.log_input_file(config.peptides, "peptides") if config.peptides else None
         if parent is not None:

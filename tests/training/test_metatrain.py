@@ -80,6 +80,11 @@ def test_meta_training_learns_exports_and_is_tracked(prepared, tmp_path):
     assert "val_delta_auprc" in run.data.metrics and run.data.metrics["best_val_delta_auprc"] == pytest.approx(best)
     assert {f.path for f in client.list_artifacts(outcome.run_id, "model")} >= {"model/model.json", "model/model.safetensors"}
     assert mlflow.get_logged_model(outcome.model_id).tags["molprior.stage"] == "metatrain"
+    # the run's settings, every default included, read back into the same configuration
+    from molprior.config import MetaTrainConfig, load_yaml_config
+
+    assert load_yaml_config(MetaTrainConfig, tmp_path / "run" / "settings.yaml") == config
+    assert "settings.yaml" in {f.path for f in client.list_artifacts(outcome.run_id)}
 
 
 def test_a_model_from_another_featuriser_is_refused(prepared, tmp_path):

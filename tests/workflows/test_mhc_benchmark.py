@@ -80,4 +80,7 @@ def test_throughput_and_tracked_run(benchmark):
     run = next(r for r in runs if r.info.run_name == "benchmark-mhc")
     assert "cv.molprior.roc_auc" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"mhc_few_shot.csv", "mhc_cross_validation.csv", "mhc_benchmark.json"} <= artifacts
+    assert {"mhc_few_shot.csv", "mhc_cross_validation.csv", "mhc_benchmark.json", "settings.yaml"} <= artifacts
+    from molprior.config import load_yaml_config
+
+    assert load_yaml_config(MHCBenchmarkConfig, base / "out" / "settings.yaml") == benchmark[1]
