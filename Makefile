@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.molprior-installed
 
-.PHONY: demo test install data bench-featurize clean
+.PHONY: demo test test-unit test-integration test-cli install data bench-featurize clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+# One kind of test at a time (every test is one of them; `make test` runs them all).
+test-unit test-integration test-cli: test-%: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m $*
 
 # Rebuild the embedded data under data/ from the public packages on PyPI.
 data: $(STAMP)

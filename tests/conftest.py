@@ -18,6 +18,28 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
+#: Test directories (relative to tests/) whose tests run whole jobs: trainings, workflows, benchmarks.
+INTEGRATION_DIRS = ("training", "workflows")
+#: Fixtures that train or meta-train a model: a test using one is an integration test.
+TRAINED_FIXTURES = {"fewshot_models", "mhc_model"}
+#: The top-level test files that test one module (the others test pipelines/ scripts end to end).
+UNIT_TOP_LEVEL = {"test_config.py", "test_files.py", "test_layers.py", "test_parallel.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Sort every test into one kind, so that ``pytest -m unit`` (seconds to minutes) can run
+    alone: ``cli`` (tests/cli: the ``molprior`` command), ``integration`` (tests/training,
+    tests/workflows, the top-level pipeline tests, anything marked ``slow`` or using a trained
+    model fixture) and ``unit`` (the rest: one module's behaviour)."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(tests).parts
+        whole_job = (parts[0] in INTEGRATION_DIRS or (len(parts) == 1 and parts[0] not in UNIT_TOP_LEVEL)
+                     or item.get_closest_marker("slow") is not None
+                     or bool(TRAINED_FIXTURES & set(getattr(item, "fixturenames", ()))))
+        item.add_marker("cli" if parts[0] == "cli" else "integration" if whole_job else "unit")
+
+
 @pytest.fixture(autouse=True)
 def isolated_stores(tmp_path_factory, monkeypatch):
     """Point MLflow and the molprior caches at a fresh temporary directory (and drop a tracking
