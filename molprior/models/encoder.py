@@ -14,12 +14,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch_geometric.nn import GINEConv, global_add_pool, global_max_pool, global_mean_pool
+from torch_geometric.nn import GINEConv
 
 from molprior.chem.features import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
 from molprior.errors import InputError
-
-READOUTS = ("mean", "sum", "max", "mean+max")
+from molprior.models.readouts import readout
 
 
 @dataclass
@@ -32,15 +31,14 @@ class EncoderConfig:
     readout: str = "mean"
 
     def __post_init__(self) -> None:
-        if self.readout not in READOUTS:
-            raise InputError(f"unknown readout {self.readout!r}; choose one of {READOUTS}")
+        readout(self.readout)  # an unknown name is an error here, with the registered ones
         if self.hidden_dim < 1 or self.num_layers < 1:
             raise InputError("hidden_dim and num_layers must be positive")
 
     @property
     def output_dim(self) -> int:
         """Size of the molecule embedding."""
-        return 2 * self.hidden_dim if self.readout == "mean+max" else self.hidden_dim
+        return readout(self.readout).width * self.hidden_dim
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,14 +82,9 @@ class GraphEncoder(nn.Module):
         return h
 
     def readout(self, h: torch.Tensor, batch: torch.Tensor, size: int | None = None) -> torch.Tensor:
-        kind = self.config.readout
-        if kind == "mean":
-            return global_mean_pool(h, batch, size)
-        if kind == "sum":
-            return global_add_pool(h, batch, size)
-        if kind == "max":
-            return global_max_pool(h, batch, size)
-        return torch.cat([global_mean_pool(h, batch, size), global_max_pool(h, batch, size)], dim=-1)
+        """The molecule embeddings: the configured readout (:mod:`molprior.models.readouts`) of
+        the atom embeddings ``h``."""
+        return readout(self.config.readout).pool(h, batch, size)
 
     def forward(self, data) -> tuple[torch.Tensor, torch.Tensor]:
         """``(atom_embeddings, molecule_embeddings)`` of a PyG ``Batch`` (or ``Data``)."""
