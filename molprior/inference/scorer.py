@@ -21,6 +21,7 @@ from molprior.data.curation import standardize_items
 from molprior.data.leakage import load_seen
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
+from molprior.meta.losses import objective
 from molprior.models.fixed_blocks import BLOCK_ROWS, fixed_blocks
 from molprior.serialization import ModelFormatError, load_learner
 
@@ -142,6 +143,6 @@ class Scorer:
     def _forward(self, bank: MoleculeBank, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
             out, spread = self.learner.predict_with_spread(self.adapted, bank.batch(indices))
-        out = out if self.regression else torch.sigmoid(out)
+        out = objective(self.learner.config.task_type).output(out)
         out = out.to(torch.float64).numpy()
         return out, np.full(len(out), np.nan) if spread is None else spread.to(torch.float64).numpy()

@@ -15,17 +15,19 @@ from torch import nn
 from torch.func import functional_call
 
 from molprior.meta.finetune import fine_tune
-from molprior.meta.losses import censored_mse
+from molprior.meta.losses import objective
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.models.body_adapter import adapted_body, init_adapter
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
 
 
+#: What an allele's model is trained on and how its outputs read (:mod:`molprior.meta.losses`).
+AFFINITY = objective("affinity")
+
+
 def score_loss(relations: torch.Tensor | None):
     """The censored loss on scores, as MAML's ``loss(outputs, targets)``."""
-    def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return censored_mse(torch.sigmoid(logits), targets, relations)
-    return loss
+    return AFFINITY.loss_for(relations)
 
 
 class AlleleLearner(nn.Module):
@@ -48,7 +50,7 @@ class AlleleLearner(nn.Module):
 
     def predict(self, params: dict[str, torch.Tensor], batch: PeptideFeatures) -> torch.Tensor:
         """Transformed affinities (0-1) under the fast weights ``params``."""
-        return torch.sigmoid(self.maml.predict(params, batch))
+        return AFFINITY.output(self.maml.predict(params, batch))
 
     def meta_loss(self, support: PeptideFeatures, support_scores: torch.Tensor, support_relations: torch.Tensor,
                   query: PeptideFeatures, query_scores: torch.Tensor, query_relations: torch.Tensor) -> torch.Tensor:
@@ -70,7 +72,7 @@ class AlleleFineTune:
         """Transformed affinities (0-1) of peptide embeddings ``features``."""
         model = learner.model
         representation = functional_call(model.body, adapted_body(model.body, self.body), (features,))
-        return torch.sigmoid(functional_call(model.head, self.head, (representation,)))
+        return AFFINITY.output(functional_call(model.head, self.head, (representation,)))
 
 
 def fine_tune_allele(learner: AlleleLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,

@@ -31,7 +31,7 @@ from torch.func import functional_call
 from molprior.errors import InputError
 from molprior.meta import gp
 from molprior.meta.finetune import fine_tune
-from molprior.meta.losses import binary_loss, censored_mse
+from molprior.meta.losses import binary_loss, objective
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.meta.protonet import prototype_layer, prototype_logits
 from molprior.models.heads import TaskModel
@@ -93,9 +93,7 @@ class FewShotLearner(nn.Module):
 
     # ---- losses -------------------------------------------------------------------------
     def _loss(self, relations: torch.Tensor | None):
-        if self.config.task_type == "classification":
-            return binary_loss
-        return lambda predicted, target: censored_mse(predicted, target, relations)
+        return objective(self.config.task_type).loss_for(relations)
 
     def normalise(self, targets: torch.Tensor) -> tuple[torch.Tensor, float, float]:
         """Support targets in the units the model is trained in, with the mean and spread used."""

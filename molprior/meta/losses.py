@@ -7,12 +7,17 @@ side is penalised like an ordinary squared error (the censored MSE of MHCflurry)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
 from molprior.data.schema import ABOVE, BELOW, EXACT, RELATION_CODES
+from molprior.errors import InputError
 
-__all__ = ["ABOVE", "BELOW", "EXACT", "RELATION_CODES", "binary_loss", "censored_mse"]  # codes re-exported
+__all__ = ["ABOVE", "BELOW", "EXACT", "RELATION_CODES", "OBJECTIVES", "Objective", "binary_loss", "censored_mse",
+           "objective", "register_objective"]  # codes re-exported
 
 
 def binary_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -34,3 +39,52 @@ def censored_mse(predicted: torch.Tensor, target: torch.Tensor, relation: torch.
         error = torch.where(below & (error < 0), torch.zeros_like(error), error)
         error = torch.where(above & (error > 0), torch.zeros_like(error), error)
     return error.pow(2).mean()
+
+
+#: ``(raw outputs, targets, censoring codes or None) -> loss``.
+Loss = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a kind of task trains its model on and how the model's raw outputs read: the loss
+    (on raw outputs) and the transform that turns raw outputs into predictions."""
+
+    loss: Loss
+    output: Callable[[torch.Tensor], torch.Tensor]
+
+    def loss_for(self, relations: torch.Tensor | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The loss with these censoring codes fixed: ``loss(outputs, targets)``, as MAML's inner loop takes it."""
+        return lambda outputs, targets: self.loss(outputs, targets, relations)
+
+
+OBJECTIVES: dict[str, Objective] = {}
+
+
+def register_objective(name: str, loss: Loss, output: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Make ``name`` an objective a task model can be trained on (a name is registered once)."""
+    if name in OBJECTIVES:
+        raise InputError(f"objective {name!r} is already registered")
+    OBJECTIVES[name] = Objective(loss, output)
+
+
+def objective(name: str) -> Objective:
+    """The registered objective ``name``."""
+    if name not in OBJECTIVES:
+        raise InputError(f"unknown objective {name!r}; choose one of {tuple(OBJECTIVES)}")
+    return OBJECTIVES[name]
+
+
+def _identity(outputs: torch.Tensor) -> torch.Tensor:
+    return outputs
+
+
+#: Active/inactive labels: cross-entropy on logits, read as probabilities.
+register_objective("classification", lambda outputs, labels, relations=None: binary_loss(outputs, labels),
+                   torch.sigmoid)
+#: Measured values (pXC50...), censored or not: the outputs are the values.
+register_objective("regression", censored_mse, _identity)
+#: MHC binding: censored squared error on the sigmoid, MHCflurry's transformed affinity
+#: ``1 - log(ic50)/log(50000)`` (0-1).
+register_objective("affinity", lambda outputs, scores, relations=None: censored_mse(torch.sigmoid(outputs), scores,
+                                                                                    relations), torch.sigmoid)

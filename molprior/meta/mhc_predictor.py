@@ -22,7 +22,7 @@ import torch
 from molprior.chem.amino_acids import random_peptides
 from molprior.data.mhc import score_to_ic50
 from molprior.files import atomic_path
-from molprior.meta.allele_learner import AlleleLearner
+from molprior.meta.allele_learner import AFFINITY, AlleleLearner
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.body_adapter import adapted_body
 from molprior.models.fixed_blocks import rowwise_in_fixed_blocks
@@ -100,7 +100,7 @@ class MHCPredictor:
         head = self.heads[allele]
         logits = rowwise_in_fixed_blocks(lambda rows: torch.func.functional_call(model.head, head, (rows,)),
                                          representation)
-        return torch.sigmoid(logits).numpy().astype(np.float64)
+        return AFFINITY.output(logits).numpy().astype(np.float64)
 
     def predict_ic50(self, peptides: Sequence[str], allele: str) -> np.ndarray:
         """Predicted IC50 (nM) of peptides for one allele."""
