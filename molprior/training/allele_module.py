@@ -21,13 +21,13 @@ from molprior.training.outer_loop import OuterLoopModule
 class AlleleMetaModule(OuterLoopModule):
     """Meta-trains an :class:`AlleleLearner`."""
 
+    selection_metric = "val_roc_auc"
+
     def __init__(self, input_dim: int, model: dict | None = None, maml: dict | None = None,
                  meta_lr: float = 1e-3, weight_decay: float = 0.0, gradient_clip: float = 1.0):
         super().__init__()
         self.save_hyperparameters()
         self.learner = AlleleLearner(input_dim, AlleleModelConfig(**(model or {})), MAMLConfig(**(maml or {})))
-        self.history: list[dict[str, float]] = []
-        self._validation: list[tuple[str, float]] = []
 
     @property
     def outer_gradient_clip(self) -> float:
@@ -44,21 +44,7 @@ class AlleleMetaModule(OuterLoopModule):
         labels = episode.query_labels
         known = ~np.isnan(labels)
         if 0 < labels[known].sum() < known.sum():  # ROC-AUC needs binders and non-binders
-            self._validation.append((episode.allele, roc_auc(labels[known], scores[known])))
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._validation:
-            return
-        rows, self._validation = self._validation, []
-        alleles = sorted({a for a, _ in rows})
-        value = float(np.nanmean([np.nanmean([v for a2, v in rows if a2 == a]) for a in alleles]))
-        if self.trainer.sanity_checking:
-            self.history.append({"epoch": -1, "step": 0, "val_roc_auc": value})
-            return
-        self.log("val_roc_auc", value, prog_bar=True)
-        train = self.trainer.callback_metrics.get("train_loss")
-        self.history.append({"epoch": self.current_epoch, "step": self.global_step, "val_roc_auc": value,
-                             **({"train_loss": float(train)} if train is not None else {})})
+            self.record_validation(episode.allele, roc_auc=roc_auc(labels[known], scores[known]))
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.learner.parameters(), lr=self.hparams.meta_lr,

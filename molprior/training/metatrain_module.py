@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from molprior.metrics.classification import delta_auprc, roc_auc
@@ -46,6 +45,8 @@ class MetaOptimConfig:
 class MetaTrainModule(OuterLoopModule):
     """Meta-trains ``FewShotLearner(TaskModel(encoder, head), learner)``."""
 
+    selection_metric = "val_delta_auprc"
+
     def __init__(self, encoder: dict | None = None, head: dict | None = None, learner: dict | None = None,
                  optim: dict | None = None):
         super().__init__()
@@ -54,8 +55,6 @@ class MetaTrainModule(OuterLoopModule):
         model = TaskModel(GraphEncoder(EncoderConfig(**(encoder or {}))), HeadConfig(**(head or {})))
         self.learner = FewShotLearner(model, self.learner_config)
         self.optim = MetaOptimConfig(**(optim or {}))
-        self._validation: list[dict] = []
-        self.history: list[dict[str, float]] = []
 
     @property
     def outer_gradient_clip(self) -> float:
@@ -81,36 +80,8 @@ class MetaTrainModule(OuterLoopModule):
                 adapted = self.learner.adapt(batch.support, batch.support_targets, batch.support_relations)
                 scores = self.learner.predict(adapted, batch.query)
             scores = scores.detach().cpu().numpy()
-            self._validation.append({"assay": assay.task.assay, "delta_auprc": delta_auprc(labels, scores),
-                                     "roc_auc": roc_auc(labels, scores)})
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._validation:
-            return
-        rows = self._validation
-        self._validation = []
-        assays = sorted({r["assay"] for r in rows})
-        # each assay weighs the same, as in the protocol's tables
-        per_assay = {m: [np.mean([r[m] for r in rows if r["assay"] == a]) for a in assays] for m in ("delta_auprc", "roc_auc")}
-        values = {"val_delta_auprc": float(np.mean(per_assay["delta_auprc"])),
-                  "val_roc_auc": float(np.mean(per_assay["roc_auc"]))}
-        if self.trainer.sanity_checking:  # the full validation before any meta-step: the starting point
-            if not self.history:  # (a resumed run has it from its checkpoint)
-                self.history.append({"epoch": -1, "step": 0, **values})
-            return
-        self.log_dict(values, prog_bar=True)
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:  # manual optimisation: the module steps its scheduler itself
-            scheduler.step(values["val_delta_auprc"])
-        train = self.trainer.callback_metrics.get("train_loss")
-        self.history.append({"epoch": self.current_epoch, "step": self.global_step, **values,
-                             **({"train_loss": float(train)} if train is not None else {})})
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["molprior_history"] = list(self.history)
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.history = list(checkpoint.get("molprior_history", []))
+            self.record_validation(assay.task.assay, delta_auprc=delta_auprc(labels, scores),
+                                   roc_auc=roc_auc(labels, scores))
 
     def configure_optimizers(self):
         encoder = list(self.learner.model.encoder.parameters())

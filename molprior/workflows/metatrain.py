@@ -263,7 +263,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                  len(validation))
         trainer = build_trainer(trainer_config, out,
                                 runs.lightning_logger(run.info.run_id), progress_bar=progress,
-                                monitor="val_delta_auprc", mode="max", inference_mode=False,
+                                monitor=module.selection_metric, mode="max", inference_mode=False,
                                 sanity_val_steps=-1)
         start = copy.deepcopy(module.learner.state_dict())
         if checkpoint is not None:

@@ -120,7 +120,7 @@ def meta_train(features: torch.Tensor, train: list[AlleleTask], val: list[Allele
                                  config.steps_per_epoch, config.seed)
     episodes = validation_episodes(features, val, config.val_support_size, config.val_draws, config.seed)
     trainer = build_trainer(TrainerConfig(**{**MHC_TRAINER_DEFAULTS, **config.trainer}), output_dir, logger,
-                            progress_bar=progress, monitor="val_roc_auc", mode="max", inference_mode=False,
+                            progress_bar=progress, monitor=module.selection_metric, mode="max", inference_mode=False,
                             sanity_val_steps=-1)
     clear_checkpoints(output_dir)
     start = copy.deepcopy(module.learner.state_dict())
