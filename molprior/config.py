@@ -63,7 +63,6 @@ class FewShotConfig(InputConfig):
         return list(self.seeds) if self.seeds else [self.seed]
 
 
-
 #: FS-Mol's table (``--methods all`` on 157 test tasks x 4 sizes x 10 draws within an hour on
 #: two cores): the baselines that train a network on every support get fewer draws (the first
 #: ones, the same supports as the other methods'; the table says so).
@@ -185,7 +184,7 @@ class LeakGuardConfig:
 
 
 #: What meta-training optimises (see :class:`MetaTrainConfig`).
-OBJECTIVES = ("episodic", "multitask")
+METATRAIN_OBJECTIVES = ("episodic", "multitask")
 
 
 @dataclass
@@ -229,14 +228,13 @@ class MetaTrainConfig(InputConfig):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise InputError(f"unknown objective {self.objective!r}; choose one of {OBJECTIVES}")
+        if self.objective not in METATRAIN_OBJECTIVES:
+            raise InputError(f"unknown objective {self.objective!r}; choose one of {METATRAIN_OBJECTIVES}")
         from molprior.training.multitask_data import MultitaskConfig
 
         _build(MultitaskConfig, self.multitask)  # an unknown key is an error here, not after the data is read
         if isinstance(self.leak_guard, dict):
             self.leak_guard = LeakGuardConfig(**self.leak_guard)
-
 
 
 #: Meta-validation alleles of the MHC model (checkpoints are chosen on them; never benchmark alleles).
@@ -283,10 +281,6 @@ class MHCTrainConfig:
     trainer: dict = field(default_factory=dict)
 
 
-
-
-
-
 #: Keys of a meta-training YAML that describe the data, not the method: the benchmark sets them.
 _DATA_KEYS = {"input", "format", "smiles_column", "target_columns", "assay_column", "value_column", "train_assays",
               "val_assays", "test_assays", "seed"}
@@ -300,8 +294,6 @@ def metatrain_overrides(path: str | Path | None) -> dict:
     values = read_yaml_mapping(path)
     _build(MetaTrainConfig, values)  # unknown keys are an error here, not later
     return {k: v for k, v in values.items() if k not in _DATA_KEYS}
-
-
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -347,13 +339,15 @@ def _plain(value: Any) -> Any:
 def write_settings(config: Any, directory: str | Path, rerun: str = "") -> Path:
     """Write the run's whole configuration (every field, defaults included) as
     ``directory/settings.yaml``, which :func:`load_yaml_config` reads back into an equal
-    configuration; ``rerun``, the command that runs it again from the file, heads it."""
+    configuration; ``rerun``, the command that runs it again from the file, heads it (with
+    ``{settings}`` and ``{dir}`` standing for the file and the directory)."""
     from dataclasses import asdict
 
     from molprior.files import write_text
 
-    header = f"# The settings of this run ({type(config).__name__})" + (f"; run it again with: {rerun}" if rerun else "")
     path = Path(directory) / SETTINGS_FILE
+    header = f"# The settings of this run ({type(config).__name__})" + (
+        f"; run it again with: {rerun.format(settings=path, dir=directory)}" if rerun else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(header + "\n" + yaml.safe_dump(_plain(asdict(config)), sort_keys=False, allow_unicode=True), path)
     return path

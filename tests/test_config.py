@@ -78,7 +78,8 @@ def test_a_runs_settings_file_reads_back_into_the_same_configuration(tmp_path):
                       (PretrainConfig, "pretrain.yaml"), (MHCTrainConfig, "mhc.yaml"),
                       (MHCBenchmarkConfig, "mhc_benchmark.yaml")]:
         config = load_yaml_config(cls, ROOT / "pipelines" / "configs" / name)
-        path = write_settings(config, tmp_path / name, "molprior something --config settings.yaml")
+        path = write_settings(config, tmp_path / name, "molprior something --config {settings} -o {dir}")
         assert path == tmp_path / name / SETTINGS_FILE
-        assert path.read_text().startswith(f"# The settings of this run ({cls.__name__}); run it again with: molprior")
+        assert path.read_text().startswith(f"# The settings of this run ({cls.__name__}); run it again with: "
+                                           f"molprior something --config {path} -o {tmp_path / name}\n")
         assert load_yaml_config(cls, path) == config, name

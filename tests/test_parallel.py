@@ -39,3 +39,24 @@ def test_unknown_start_method_and_core_count():
     with pytest.raises(ValueError, match="unknown start method 'thread'"):
         list(map_in_processes(abs, [1, 2], jobs=2, start="thread"))
     assert available_cores() >= 1
+
+
+def _slow_unless_first(x: int) -> int:
+    import time
+
+    if x == 0:
+        raise ValueError("the first item fails")
+    time.sleep(0.2)
+    return x
+
+
+@pytest.mark.parametrize("start", ["spawn", "fork"])
+def test_after_a_failure_the_queued_work_is_dropped_and_the_pool_works_again(start):
+    with pytest.raises(ValueError, match="the first item fails"):
+        list(map_in_processes(_slow_unless_first, range(40), jobs=2, start=start))
+    assert list(map_in_processes(abs, [-1, -2, -3], jobs=2, start=start)) == [1, 2, 3]
+
+
+def test_a_bad_start_method_is_refused_at_the_call():
+    with pytest.raises(ValueError, match="unknown start method"):
+        map_in_processes(abs, [1, 2], jobs=2, start="thread")

@@ -58,6 +58,7 @@ def add_parser(commands) -> None:
 
     train = sub.add_parser("train", help="meta-train the MHC model across alleles (tracked, registered)")
     train.add_argument("--config", help="YAML with MHCTrainConfig keys (default pipelines/configs/mhc.yaml values)")
+    train.add_argument("-i", "--input", metavar="FILE", help="MHC measurements (default: the configuration's data)")
     train.add_argument("-o", "--output", default="out/mhc", help="output directory (default out/mhc)")
     train.add_argument("--register", default="molprior-mhc-i", metavar="NAME")
     train.add_argument("--no-register", action="store_true")
@@ -115,7 +116,7 @@ def run_train(args: argparse.Namespace) -> int:
     from molprior.config import MHCTrainConfig, load_yaml_config
     from molprior.workflows.mhc_train import run_train_and_register
 
-    config = load_yaml_config(MHCTrainConfig, args.config)
+    config = load_yaml_config(MHCTrainConfig, args.config, data=args.input)
     outcome, version, promotion = run_train_and_register(config, args.output,
                                                          None if args.no_register else args.register, args.alias)
     print(f"MHC model: {len(outcome.predictor.supported)} alleles, meta-validation ROC-AUC "

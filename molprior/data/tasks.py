@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class FewShotTask:
     """One assay's labelled molecules: canonical SMILES, 0/1 labels and, where the input had
     them, the measured values (pXC50 for MoleculeACE) and their relation codes
-    (:data:`~molprior.meta.losses.EXACT`, ``BELOW``, ``ABOVE``)."""
+    (:data:`~molprior.data.schema.EXACT`, ``BELOW``, ``ABOVE``)."""
 
     assay: str
     smiles: list[str]

@@ -28,6 +28,7 @@ from sklearn.metrics import roc_auc_score
 from molprior.evaluation.mhc_baselines import PerAlleleForest
 from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.meta.allele_learner import score_loss
+from molprior.meta.finetune import fine_tune
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
 from molprior.training.allele_data import AlleleTask
 
@@ -58,10 +59,7 @@ def train_from_scratch(features: torch.Tensor, scores: torch.Tensor, relations: 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
     batch = PeptideFeatures(features)
     model.train()
-    for _ in range(epochs):
-        optimizer.zero_grad()
-        score_loss(relations)(model(batch), scores).backward()
-        optimizer.step()
+    fine_tune(optimizer, lambda rows: score_loss(relations)(model(batch), scores), len(scores), epochs)
     return model.eval()
 
 

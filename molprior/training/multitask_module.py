@@ -12,12 +12,13 @@ per-assay outputs are dropped, as they only serve training.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from molprior.meta.losses import censored_mse
+from molprior.meta.losses import objective
 from molprior.training.metatrain_module import MetaTrainModule
 from molprior.training.multitask_data import MultitaskBatch, MultitaskConfig
+
+CLASSIFICATION, REGRESSION = objective("classification"), objective("regression")
 
 
 class MultitaskModule(MetaTrainModule):
@@ -37,12 +38,12 @@ class MultitaskModule(MetaTrainModule):
         hidden = model.head.hidden(model.represent(batch.molecules))[batch.rows]
         # each measurement reads its own assay's output: a row of the output layer
         logits = (hidden * self.label_outputs.weight[batch.tasks]).sum(-1) + self.label_outputs.bias[batch.tasks]
-        loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
+        loss = CLASSIFICATION.loss(logits, batch.labels, None)
         if self.value_outputs is not None:
             measured = torch.isfinite(batch.values)
             if measured.any():
                 tasks = batch.tasks[measured]
                 predicted = (hidden[measured] * self.value_outputs.weight[tasks]).sum(-1) + self.value_outputs.bias[tasks]
-                loss = loss + self.multitask.value_weight * censored_mse(predicted, batch.values[measured],
-                                                                          batch.relations[measured])
+                loss = loss + self.multitask.value_weight * REGRESSION.loss(predicted, batch.values[measured],
+                                                                             batch.relations[measured])
         return loss

@@ -25,9 +25,7 @@ from molprior.errors import InputError
 from molprior.metrics.generation import generation_metrics
 from molprior.models.encoder import EncoderConfig
 from molprior.models.generative import DecoderConfig, MoleculeVAE, sample_smiles
-from molprior.training.outer_loop import HISTORY_KEY
-
-#: Where a checkpoint keeps the per-epoch history of the run that saved it.
+from molprior.training.outer_loop import HISTORY_KEY  # where a checkpoint keeps the run's per-epoch history
 
 
 @dataclass

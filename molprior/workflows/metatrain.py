@@ -225,7 +225,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
     with runs.tracked_run(run_name, params=None if previous_run else _flat(config), nested=nested,
                           run_id=previous_run) as run:
         runs.record_run(out, run.info.run_id)
-        runs.log_files([write_settings(config, out, "molprior metatrain --config settings.yaml -o DIR")])
+        runs.log_files([write_settings(config, out, "molprior metatrain --config {settings} -o {dir}")])
         prepared = prepared or prepare(config, jobs)
         if previous_run is None:
             runs.log_table_hash(prepared.table, "input_table")

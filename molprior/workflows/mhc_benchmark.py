@@ -31,6 +31,7 @@ from molprior.data.mhc import load_measurements
 from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
+from molprior.meta.allele_learner import AFFINITY
 from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
@@ -108,7 +109,7 @@ def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Te
                         model = protocol.train_from_scratch(table[s_rows], s_scores, s_rel, learner.model_config,
                                                             seed=config.seed + draw)
                         with torch.no_grad():
-                            predicted = torch.sigmoid(model(PeptideFeatures(table[q_rows]))).numpy()
+                            predicted = AFFINITY.output(model(PeptideFeatures(table[q_rows]))).numpy()
                     else:
                         raise InputError(f"unknown method {method!r}; choose from {METHODS}")
                     metrics = protocol.query_metrics(task, query, predicted)
@@ -232,7 +233,7 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
     train_config = MHCTrainConfig(**{**config.train, "data": config.data, "held_out": list(config.held_out)})
     with runs.tracked_run("benchmark-mhc", params={**{k: json.dumps(v) if isinstance(v, (list, dict)) else v
                                                       for k, v in asdict(config).items()}}) as run:
-        runs.log_files([write_settings(config, out, "molprior benchmark mhc --config settings.yaml -o DIR")])
+        runs.log_files([write_settings(config, out, "molprior benchmark mhc --config {settings} -o {dir}")])
         runs.log_input_file(config.data, "mhc_data")
         measurements = load_measurements(config.data, tuple(train_config.lengths))
         table = measurements.table

@@ -186,7 +186,7 @@ def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: b
     out.mkdir(parents=True, exist_ok=True)
     params = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in asdict(config).items()}
     with runs.tracked_run("mhc-train", params=params, nested=nested) as run:
-        runs.log_files([write_settings(config, out, "molprior peptides train --config settings.yaml -o DIR")])
+        runs.log_files([write_settings(config, out, "molprior peptides train --config {settings} -o {dir}")])
         runs.log_input_file(config.data, "mhc_data")
         measurements = load_measurements(config.data, tuple(config.lengths))
         write_csv(measurements.rejected, out / "rejected.csv")

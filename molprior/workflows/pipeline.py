@@ -91,7 +91,7 @@ def run_pipeline(config: PipelineConfig, cache_dir: str | Path | None = None, na
     params.update({"jobs": jobs, "prior": config.prior, **{f"reuse.{k}": v for k, v in config.reuse.items()}})
     reused = check_reuse(config.reuse)  # before anything starts
     with runs.tracked_run(name, params=params) as parent:
-        runs.log_files([write_settings(config, out, "molprior pipeline run settings.yaml")])
+        runs.log_files([write_settings(config, out, "molprior pipeline run {settings}")])
         outcome = PipelineOutcome(parent.info.run_id)
         hashes = {"input": runs.log_input_file(config.fewshot.input, "input")}
         prepared = prepare(config.fewshot, jobs)

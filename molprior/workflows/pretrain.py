@@ -133,7 +133,7 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
         import mlflow
 
         runs.record_run(out, run.info.run_id)
-        runs.log_files([write_settings(config, out, "molprior pretrain --config settings.yaml -o DIR")])
+        runs.log_files([write_settings(config, out, "molprior pretrain --config {settings} -o {dir}")])
         corpus_sha256 = runs.log_input_file(config.corpus, "corpus")
         peptides_sha256 = runs.log_input_file(config.peptides, "peptides") if config.peptides else None
         if parent is not None:

@@ -54,7 +54,7 @@ def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 #: Commands that read no input file of their own (a configuration names their data, or none).
 WITHOUT_INPUT = {"data list", "data fetch", "generate", "registry list", "registry show", "registry search",
-                 "registry promote", "registry compare", "peptides alleles", "peptides train", "pipeline run", "demo"}
+                 "registry promote", "registry compare", "peptides alleles", "pipeline run", "demo"}
 
 
 def test_every_command_names_its_input_with_i_and_its_output_with_o():
