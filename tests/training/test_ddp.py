@@ -71,7 +71,7 @@ def test_pretrain_under_ddp_with_two_cpu_processes(tmp_path):
 
     # rank 0's files, whole; nothing half-written beside them
     assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "loss_curves.png", "mlflow_run.json", "model",
-                                                     "rejected.csv", "training_history.json", "vocabulary.json"]
+                                                     "rejected.csv", "settings.yaml", "training_history.json", "vocabulary.json"]
     assert not list(out.rglob("*.part"))
     model, vocabulary, metadata = load_generator(out / "model")
     assert metadata["mlflow_run_id"] == run.info.run_id and metadata["epochs_trained"] == 1
