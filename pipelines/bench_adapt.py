@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     bits = learner.model.head_config.fingerprint_dim
     for _ in range(args.repeats):
         episode = stratified_episode(task.labels, args.support // 2, args.support - args.support // 2, rng)
-        smiles = [task.smiles[i] for i in episode.support]
+        smiles = [task.inputs[i] for i in episode.support]
         labels = task.labels[episode.support]
         start = time.perf_counter()
         bank, _ = MoleculeBank.build(smiles, fingerprint_bits=bits)

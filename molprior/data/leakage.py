@@ -138,9 +138,9 @@ def guard_tasks(tasks: Sequence, guarded_keys: set[str], keys: dict[str, str],
         raise InputError(f"max_shared_fraction must be within [0, 1], got {max_shared_fraction}")
     kept, rows = [], []
     for task in tasks:
-        shared = [keys.get(s) in guarded_keys for s in task.smiles]
+        shared = [keys.get(s) in guarded_keys for s in task.inputs]
         n_shared = int(sum(shared))
-        fraction = n_shared / len(task.smiles) if task.smiles else 0.0
+        fraction = n_shared / len(task.inputs) if task.inputs else 0.0
         if n_shared == 0:
             kept.append(task)
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from molprior.chem.alleles import AlleleError, normalize_allele
 from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide
 from molprior.data.labels import BINDER_NM
 from molprior.data.schema import ABOVE, BELOW, EXACT
+from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
 
 MAX_IC50_NM = 50000.0
@@ -76,6 +78,21 @@ class MHCMeasurements:
 
     def of(self, allele: str) -> pd.DataFrame:
         return self.table[self.table["allele"] == allele].reset_index(drop=True)
+
+
+def allele_tasks(table: pd.DataFrame, peptide_rows: dict[str, int], alleles: Sequence[str]) -> list[FewShotTask]:
+    """One peptide task per allele of a measurement table (see :class:`MHCMeasurements`): the
+    allele is the task's assay, its values the transformed affinities (float32) with their
+    censoring codes, and ``rows`` each peptide's position in ``peptide_rows``."""
+    tasks = []
+    for allele in alleles:
+        part = table[table["allele"] == allele]
+        peptides = part["peptide"].tolist()
+        tasks.append(FewShotTask(allele, peptides, np.array(part["label"], dtype=np.float64),
+                                 np.array(part["score"], dtype=np.float32),
+                                 np.array(part["score_relation"], dtype=np.int64), kind="peptide",
+                                 rows=np.array([peptide_rows[p] for p in peptides], dtype=np.int64)))
+    return tasks
 
 
 def measurements_from_frame(frame: pd.DataFrame, lengths: tuple[int, int] = DEFAULT_LENGTHS) -> MHCMeasurements:

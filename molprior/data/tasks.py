@@ -16,34 +16,61 @@ from molprior.errors import InputError
 log = logging.getLogger(__name__)
 
 
+INPUT_KINDS = ("smiles", "peptide")
+
+
 @dataclass
 class FewShotTask:
-    """One assay's labelled molecules: canonical SMILES, 0/1 labels and, where the input had
-    them, the measured values (pXC50 for MoleculeACE) and their relation codes
-    (:data:`~molprior.data.schema.EXACT`, ``BELOW``, ``ABOVE``)."""
+    """One task: an assay's (or an allele's) measured inputs, the same record for every kind.
+
+    ``inputs`` are canonical SMILES (``kind="smiles"``) or peptide sequences (``"peptide"``);
+    ``labels`` are 0/1 (NaN where undetermined; ``None`` for a task measured only as values);
+    ``values`` the measured values (pXC50 for MoleculeACE, the transformed affinity for an
+    allele) with their relation codes (:data:`~molprior.data.schema.EXACT`, ``BELOW``,
+    ``ABOVE``).  Where the source fixes a split, ``split`` names each row's (``"train"`` or
+    ``"test"``); ``rows`` are the inputs' positions in a shared table of features, for callers
+    that embed every distinct input once; ``metadata`` holds other per-row columns (such as
+    MoleculeACE's activity-cliff flags).  Every per-row field follows :meth:`keep`.
+    """
 
     assay: str
-    smiles: list[str]
-    labels: np.ndarray
+    inputs: list[str]
+    labels: np.ndarray | None
     values: np.ndarray | None = None
     relations: np.ndarray | None = None
+    kind: str = "smiles"
+    split: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    metadata: dict[str, np.ndarray] = field(default_factory=dict)
     _fingerprints: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in INPUT_KINDS:
+            raise ValueError(f"unknown input kind {self.kind!r}; known: {', '.join(INPUT_KINDS)}")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
 
     @property
     def fingerprints(self) -> np.ndarray:
-        """ECFP4 (2048 bits), computed once."""
+        """ECFP4 (2048 bits) of a molecule task, computed once."""
+        if self.kind != "smiles":
+            raise ValueError(f"{self.assay}: fingerprints are for molecule tasks, not {self.kind!r} tasks")
         if self._fingerprints is None:
-            self._fingerprints = ecfp(self.smiles)
+            self._fingerprints = ecfp(self.inputs)
         return self._fingerprints
 
     def keep(self, rows: Sequence[int]) -> None:
-        """Keep only the molecules at positions ``rows`` (in that order)."""
+        """Keep only the inputs at positions ``rows`` (in that order), in every per-row field."""
         rows = np.asarray(rows, dtype=np.int64)
-        self.smiles = [self.smiles[i] for i in rows]
-        self.labels = self.labels[rows]
-        self.values = None if self.values is None else self.values[rows]
-        self.relations = None if self.relations is None else self.relations[rows]
-        self._fingerprints = None if self._fingerprints is None else self._fingerprints[rows]
+
+        def pick(column: np.ndarray | None) -> np.ndarray | None:
+            return None if column is None else column[rows]
+
+        self.inputs = [self.inputs[i] for i in rows]
+        self.labels, self.values, self.relations = pick(self.labels), pick(self.values), pick(self.relations)
+        self.split, self.rows, self._fingerprints = pick(self.split), pick(self.rows), pick(self._fingerprints)
+        self.metadata = {name: column[rows] for name, column in self.metadata.items()}
 
 
 def set_aside_unfingerprintable(tasks: Sequence[FewShotTask]) -> dict[str, str]:
@@ -51,11 +78,11 @@ def set_aside_unfingerprintable(tasks: Sequence[FewShotTask]) -> dict[str, str]:
     (the same for every method); returns the reason by SMILES of those dropped."""
     left_out: dict[str, str] = {}
     for task in tasks:
-        fingerprints, errors = ecfp_with_errors(task.smiles)
-        left_out.update({task.smiles[i]: reason for i, reason in errors.items()})
+        fingerprints, errors = ecfp_with_errors(task.inputs)
+        left_out.update({task.inputs[i]: reason for i, reason in errors.items()})
         task._fingerprints = fingerprints
         if errors:
-            task.keep([i for i in range(len(task.smiles)) if i not in errors])
+            task.keep([i for i in range(len(task)) if i not in errors])
     if left_out:
         log.warning("%d molecules left out: no fingerprint (%s)", len(left_out),
                     "; ".join(f"{s}: {r}" for s, r in list(left_out.items())[:3]))

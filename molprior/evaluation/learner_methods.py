@@ -41,7 +41,7 @@ def learner_method(learner: FewShotLearner, bank: MoleculeBank) -> Method:
 
     def method(task: FewShotTask, episode: Episode, seed: int) -> np.ndarray:
         if task.assay not in indices:
-            indices[task.assay] = bank.indices(task.smiles)
+            indices[task.assay] = bank.indices(task.inputs)
             if learner.encoder_fixed:
                 rows = indices[task.assay]
                 representations[task.assay] = torch.cat([learner.represent(bank.batch(rows[i:i + QUERY_CHUNK]))

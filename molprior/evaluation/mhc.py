@@ -30,7 +30,7 @@ from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.meta.allele_learner import score_loss
 from molprior.meta.finetune import fine_tune
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
-from molprior.training.allele_data import AlleleTask
+from molprior.data.tasks import FewShotTask
 
 
 @dataclass
@@ -39,14 +39,14 @@ class QueryMetrics:
     spearman: float
 
 
-def query_metrics(task: AlleleTask, query: np.ndarray, predicted: np.ndarray) -> QueryMetrics:
+def query_metrics(task: FewShotTask, query: np.ndarray, predicted: np.ndarray) -> QueryMetrics:
     """ROC-AUC at 500 nM on labelled query rows; Spearman on exact ones (NaN when undefined)."""
     labels = task.labels[query]
     known = ~np.isnan(labels)
     auc = (float(roc_auc_score(labels[known], predicted[known]))
            if known.any() and 0 < labels[known].sum() < known.sum() else float("nan"))
     exact = task.relations[query] == 0
-    rho = float(spearmanr(predicted[exact], task.scores[query][exact]).statistic) if exact.sum() > 2 else float("nan")
+    rho = float(spearmanr(predicted[exact], task.values[query][exact]).statistic) if exact.sum() > 2 else float("nan")
     return QueryMetrics(auc, rho)
 
 
@@ -75,9 +75,9 @@ def nearest_allele_scores(predictor: MHCPredictor, support_body: PeptideBody, su
     return best, predictor.scores_from_body(query_body, best)
 
 
-def forest_scores(scheme: str, peptides: list[str], task: AlleleTask, support: np.ndarray, query: np.ndarray,
+def forest_scores(scheme: str, task: FewShotTask, support: np.ndarray, query: np.ndarray,
                   seed: int, n_jobs: int) -> np.ndarray:
     """A per-allele random forest fitted on the support (censored values at their bound)."""
     forest = PerAlleleForest(scheme, seed=seed, n_jobs=n_jobs)
-    forest.fit([peptides[i] for i in task.rows[support]], task.scores[support])
-    return forest.predict([peptides[i] for i in task.rows[query]])
+    forest.fit([task.inputs[i] for i in support], task.values[support])
+    return forest.predict([task.inputs[i] for i in query])

@@ -89,7 +89,7 @@ def logistic_probe_method(vectors: Mapping[str, np.ndarray]):
     fixed representations, fitted on the support set."""
 
     def method(task: FewShotTask, episode: Episode, seed: int) -> np.ndarray:
-        x = features(vectors, task.smiles)
+        x = features(vectors, task.inputs)
         model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
         model.fit(x[episode.support], task.labels[episode.support])
         return model.predict_proba(x[episode.query])[:, 1]

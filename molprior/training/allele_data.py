@@ -1,4 +1,4 @@
-"""Alleles as few-shot tasks over precomputed peptide embeddings: training and validation episodes.
+"""Alleles as few-shot tasks (peptide :class:`~molprior.data.tasks.FewShotTask`) over precomputed peptide embeddings: training and validation episodes.
 
 Every allele's measurements point into one table of peptide embeddings (each distinct peptide
 embedded once).  A training episode is an allele, a random support of one of the support sizes
@@ -12,32 +12,18 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import IterableDataset
 
+from molprior.data.tasks import FewShotTask
 from molprior.models.allele_model import PeptideFeatures
-
-
-@dataclass
-class AlleleTask:
-    """One allele's measurements: rows of the embedding table, scores, censoring, labels."""
-
-    allele: str
-    rows: np.ndarray  # int64, positions in the embedding table
-    scores: np.ndarray  # float32, transformed affinity
-    relations: np.ndarray  # int64, censoring codes of the scores
-    labels: np.ndarray  # float64, binder at 500 nM (NaN when undetermined)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 @dataclass
 class AlleleEpisode:
     """Support and query of one allele, ready for the allele model."""
 
-    allele: str
+    assay: str  # the allele
     support: PeptideFeatures
     support_scores: torch.Tensor
     support_relations: torch.Tensor
@@ -47,18 +33,7 @@ class AlleleEpisode:
     query_labels: np.ndarray
 
 
-def allele_tasks(table: pd.DataFrame, peptide_rows: dict[str, int], alleles: Sequence[str]) -> list[AlleleTask]:
-    """Tasks of ``alleles`` from a measurement table (see :class:`molprior.data.mhc.MHCMeasurements`)."""
-    tasks = []
-    for allele in alleles:
-        part = table[table["allele"] == allele]
-        tasks.append(AlleleTask(allele, np.array(part["peptide"].map(peptide_rows), dtype=np.int64),
-                                np.array(part["score"], dtype=np.float32), np.array(part["score_relation"], dtype=np.int64),
-                                np.array(part["label"], dtype=np.float64)))
-    return tasks
-
-
-def draw_support(task: AlleleTask, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_support(task: FewShotTask, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A random support of ``size`` measurements holding at least one labelled binder and one
     labelled non-binder whenever the allele has both (a random one of each, then random others),
     and the rest as the query."""
@@ -71,18 +46,18 @@ def draw_support(task: AlleleTask, size: int, rng: np.random.Generator) -> tuple
     return np.sort(order[:size]), np.sort(order[size:])
 
 
-def make_episode(features: torch.Tensor, task: AlleleTask, support: np.ndarray, query: np.ndarray) -> AlleleEpisode:
+def make_episode(features: torch.Tensor, task: FewShotTask, support: np.ndarray, query: np.ndarray) -> AlleleEpisode:
     def part(index: np.ndarray):
-        return (PeptideFeatures(features[torch.from_numpy(task.rows[index])]), torch.from_numpy(task.scores[index]),
+        return (PeptideFeatures(features[torch.from_numpy(task.rows[index])]), torch.from_numpy(task.values[index]),
                 torch.from_numpy(task.relations[index]))
     s, q = part(support), part(query)
-    return AlleleEpisode(task.allele, *s, *q, task.labels[query])
+    return AlleleEpisode(task.assay, *s, *q, task.labels[query])
 
 
 class AlleleEpisodeStream(IterableDataset):
     """Endless meta-batches of training episodes (``episodes_per_epoch`` batches per epoch)."""
 
-    def __init__(self, features: torch.Tensor, tasks: Sequence[AlleleTask], support_sizes: Sequence[int],
+    def __init__(self, features: torch.Tensor, tasks: Sequence[FewShotTask], support_sizes: Sequence[int],
                  query_size: int, meta_batch: int, batches_per_epoch: int, seed: int = 0):
         self.features, self.tasks = features, [t for t in tasks if len(t) > min(support_sizes) + 8]
         self.support_sizes, self.query_size = list(support_sizes), query_size
@@ -105,7 +80,7 @@ class AlleleEpisodeStream(IterableDataset):
             yield batch
 
 
-def validation_episodes(features: torch.Tensor, tasks: Sequence[AlleleTask], support_size: int, draws: int,
+def validation_episodes(features: torch.Tensor, tasks: Sequence[FewShotTask], support_size: int, draws: int,
                         seed: int = 0) -> list[AlleleEpisode]:
     """Fixed episodes: ``draws`` supports of ``support_size`` per task, the rest as query."""
     rng = np.random.default_rng(seed)

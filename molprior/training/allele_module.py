@@ -44,7 +44,7 @@ class AlleleMetaModule(OuterLoopModule):
         labels = episode.query_labels
         known = ~np.isnan(labels)
         if 0 < labels[known].sum() < known.sum():  # ROC-AUC needs binders and non-binders
-            self.record_validation(episode.allele, roc_auc=roc_auc(labels[known], scores[known]))
+            self.record_validation(episode.assay, roc_auc=roc_auc(labels[known], scores[known]))
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.learner.parameters(), lr=self.hparams.meta_lr,

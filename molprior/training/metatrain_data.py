@@ -70,7 +70,7 @@ class TrainingEpisodes(Dataset):
         self.tasks = [t for t in tasks if any(can_sample(t.labels, k // 2, k - k // 2) for k in support_sizes)]
         if not self.tasks:
             raise InputError(f"no meta-training assay has enough actives and inactives for support sizes {list(support_sizes)}")
-        self.indices = [bank.indices(t.smiles) for t in self.tasks]
+        self.indices = [bank.indices(t.inputs) for t in self.tasks]
         self.bank, self.support_sizes, self.query_size = bank, list(support_sizes), query_size
         self.task_type, self.length, self.seed, self.epoch = task_type, length, seed, 0
 
@@ -126,7 +126,7 @@ def validation_assays(tasks: Sequence[FewShotTask], bank: MoleculeBank, support_
     for task in tasks:
         episodes = [episode for _, episode in draw_episodes(task, support_size, draws, seed, protocol)]
         if episodes:
-            assays.append(ValidationAssay(task, bank.indices(task.smiles), bank, episodes, task_type))
+            assays.append(ValidationAssay(task, bank.indices(task.inputs), bank, episodes, task_type))
     return assays
 
 

@@ -67,8 +67,8 @@ class MultitaskBatches(Dataset):
         self.assays = [t.assay for t in tasks]
         positions, task_ids, labels, values, relations = [], [], [], [], []
         for t, task in enumerate(tasks):
-            n = len(task.smiles)
-            positions.append(bank.indices(task.smiles))
+            n = len(task.inputs)
+            positions.append(bank.indices(task.inputs))
             task_ids.append(np.full(n, t, dtype=np.int64))
             labels.append(np.asarray(task.labels, dtype=np.float32))
             values.append(_standardised(task.values, n))

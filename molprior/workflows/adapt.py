@@ -77,7 +77,7 @@ def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank):
         raise InputError(f"assay {task.assay}: a regression model needs a measured value for every support molecule")
     targets = torch.tensor(np.array(task.values if regression else task.labels, dtype=np.float32))
     relations = torch.as_tensor(task.relations) if regression and task.relations is not None else None
-    batch = bank.batch(bank.indices(task.smiles))
+    batch = bank.batch(bank.indices(task.inputs))
     start = time.perf_counter()
     adapted = learner.adapt(batch, targets, relations)
     return adapted, time.perf_counter() - start
@@ -108,32 +108,29 @@ def run_adapt(model: str | Path | None, support: str | Path, output_dir: str | P
                           nested=nested) as run:
         support_sha256 = runs.log_input_file(support, "support")
         task, rejected = read_support(support, spec, assay, jobs)
-        bank, errors = MoleculeBank.build(task.smiles, fingerprint_bits=learner.model.head_config.fingerprint_dim)
+        bank, errors = MoleculeBank.build(task.inputs, fingerprint_bits=learner.model.head_config.fingerprint_dim)
         if errors:
             for smiles, reason in errors.items():
                 log.warning("support molecule %s left out: %s", smiles, reason)
-            keep = [i for i, s in enumerate(task.smiles) if s in bank]
-            task = FewShotTask(task.assay, [task.smiles[i] for i in keep], task.labels[keep],
-                               None if task.values is None else task.values[keep],
-                               None if task.relations is None else task.relations[keep])
+            task.keep([i for i, s in enumerate(task.inputs) if s in bank])
         torch.manual_seed(seed)
         adapted, seconds = adapt(learner, task, bank)
         n_actives = int(np.nansum(task.labels))
-        n_seen = count_seen(task.smiles, parent_dir, jobs)
-        log.info("adapted to %d support molecules of %s (%d actives) in %.2f s", len(task.smiles), task.assay,
+        n_seen = count_seen(task.inputs, parent_dir, jobs)
+        log.info("adapted to %d support molecules of %s (%d actives) in %.2f s", len(task.inputs), task.assay,
                  n_actives, seconds)
         out = Path(output_dir)
         metadata = {"parent_model": str(model), "parent_run_id": description.get("metadata", {}).get("mlflow_run_id"),
                     "mlflow_run_id": run.info.run_id, "assay": task.assay, "support_file": str(support),
-                    "support_sha256": support_sha256, "n_support": len(task.smiles), "n_actives": n_actives,
+                    "support_sha256": support_sha256, "n_support": len(task.inputs), "n_actives": n_actives,
                     "adapt_seconds": seconds, "n_support_seen_in_meta_training": n_seen,
                     "train_assays": description.get("metadata", {}).get("train_assays", [])}
         save_learner(learner, out, metadata, adapted, seen=leakage.load_seen(parent_dir))
-        write_csv(pd.DataFrame({"smiles": task.smiles, "label": task.labels,
+        write_csv(pd.DataFrame({"smiles": task.inputs, "label": task.labels,
                                 "value": task.values if task.values is not None else np.nan}), out / SUPPORT_FILE)
         write_csv(rejected, out / "rejected.csv")
         write_manifest(out)  # the support set is part of the model: it gives support_similarity
-        runs.log_metrics({"n_support": len(task.smiles), "n_actives": n_actives, "adapt_seconds": seconds,
+        runs.log_metrics({"n_support": len(task.inputs), "n_actives": n_actives, "adapt_seconds": seconds,
                           "lines_rejected": len(rejected), **({} if n_seen is None else {"n_support_seen": n_seen})})
         import mlflow
 
@@ -141,5 +138,5 @@ def run_adapt(model: str | Path | None, support: str | Path, output_dir: str | P
         tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "adapt",
                 "molprior.assay": task.assay, "molprior.algorithm": learner.config.algorithm}
         model_id = runs.log_model_dir("model", out, "molprior-fewshot", tags)
-    return AdaptOutcome(out, task.assay, len(task.smiles), n_actives, seconds, rejected, n_seen, run.info.run_id,
+    return AdaptOutcome(out, task.assay, len(task.inputs), n_actives, seconds, rejected, n_seen, run.info.run_id,
                         model_id)

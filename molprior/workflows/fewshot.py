@@ -226,9 +226,9 @@ def leave_out_seen(config: FewShotConfig, prepared: PreparedTable, tasks: list[F
     keep = prepared.format == "fsmol" and config.protocol == "fsmol"
     rows = []
     for task in tasks:
-        mask = leakage.seen_mask(task.smiles, seen, jobs)
+        mask = leakage.seen_mask(task.inputs, seen, jobs)
         if mask.any():
-            rows.append({"assay": task.assay, "molecules": len(task.smiles), "seen": int(mask.sum()),
+            rows.append({"assay": task.assay, "molecules": len(task.inputs), "seen": int(mask.sum()),
                          "action": "kept (FS-Mol holds out assays)" if keep else "left out"})
             if not keep:
                 task.keep(np.flatnonzero(~mask))
@@ -270,7 +270,7 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     neural = [name for name in config.methods if name in NEURAL_METHODS]
     bank = neural_bank(neural, config, prepared, tasks, jobs, left_out) if neural else None
     # the test assays' molecules alone: what the workers scoring the neural methods are sent
-    score_bank = bank.subset([s for t in tasks for s in t.smiles]) if neural else None
+    score_bank = bank.subset([s for t in tasks for s in t.inputs]) if neural else None
     for seed in config.all_seeds:
         baselines = {name: BASELINES[name] for name in config.methods if name in BASELINES}
         learners = neural_methods(neural, config, prepared, bank, out, seed, jobs, score_bank) if neural else {}

@@ -172,7 +172,7 @@ def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | 
                left_out: dict[str, str] | None = None) -> MoleculeBank:
     """Graphs and ECFP4 bits of every molecule of ``tasks``; molecules that do not featurise
     are dropped from their tasks with a warning (and their reasons added to ``left_out``)."""
-    smiles = [s for t in tasks for s in t.smiles]
+    smiles = [s for t in tasks for s in t.inputs]
     with FeatureCache(cache_dir) as cache:
         bank, errors = MoleculeBank.build(smiles, fingerprint_bits=2048, n_jobs=jobs, cache=cache)
     if errors:
@@ -187,8 +187,8 @@ def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | 
 def keep_featurised(tasks: list[FewShotTask], bank: MoleculeBank) -> None:
     """Drop from ``tasks`` the molecules ``bank`` holds no features for (they did not featurise)."""
     for task in tasks:
-        if any(s not in bank for s in task.smiles):
-            task.keep([i for i, s in enumerate(task.smiles) if s in bank])
+        if any(s not in bank for s in task.inputs):
+            task.keep([i for i, s in enumerate(task.inputs) if s in bank])
 
 
 def _flat(config: MetaTrainConfig) -> dict:
@@ -230,7 +230,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         if previous_run is None:
             runs.log_table_hash(prepared.table, "input_table")
         train_tasks, val_tasks = split_tasks(prepared, config)
-        keys = leakage.molecule_keys((s for t in train_tasks + val_tasks for s in t.smiles), jobs)
+        keys = leakage.molecule_keys((s for t in train_tasks + val_tasks for s in t.inputs), jobs)
         guard_report = None
         if config.leak_guard:
             train_tasks, val_tasks, guard_report = guard_against_leaks(train_tasks, val_tasks, config.leak_guard,
@@ -297,7 +297,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                     "test_assays_excluded": list(config.test_assays), "metrics": metrics,
                     "leak_guard": asdict(config.leak_guard) if config.leak_guard else None,
                     "config": asdict(config)}
-        seen = leakage.seen_keys(keys[s] for t in trained + val_tasks for s in t.smiles if s in keys)
+        seen = leakage.seen_keys(keys[s] for t in trained + val_tasks for s in t.inputs if s in keys)
         if start_point.seen is not None:  # what the start saw, the model has seen too
             seen = np.union1d(seen, start_point.seen)
         model_dir = save_learner(module.learner, out / "model", metadata, seen=seen)

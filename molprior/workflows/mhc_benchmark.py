@@ -27,7 +27,8 @@ import pandas as pd
 import torch
 
 from molprior.config import MHCTrainConfig, write_settings
-from molprior.data.mhc import load_measurements
+from molprior.data.mhc import allele_tasks, load_measurements
+from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
@@ -37,7 +38,7 @@ from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.tracking import runs
-from molprior.training.allele_data import allele_tasks, draw_support
+from molprior.training.allele_data import draw_support
 from molprior.workflows.mhc_train import (allele_parameters, embed_peptides, fine_tune, load_peptide_encoder,
                                           meta_train, split_alleles)
 
@@ -70,8 +71,8 @@ def _mean(values) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Tensor, random_features: torch.Tensor,
-             predictor: MHCPredictor, tasks, jobs: int) -> pd.DataFrame:
+def few_shot(config: MHCBenchmarkConfig, features: torch.Tensor, random_features: torch.Tensor,
+             predictor: MHCPredictor, tasks: list[FewShotTask], jobs: int) -> pd.DataFrame:
     """One row per (allele, support size, draw, method): ROC-AUC and Spearman on the query.
     ``predictor`` holds the meta-learned learner and the training alleles' own models (for
     the nearest-allele baseline)."""
@@ -80,16 +81,16 @@ def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Te
     with torch.no_grad():
         body = PeptideBody(features, learner.model.represent(PeptideFeatures(features)))
     for task in tasks:
-        rng = np.random.default_rng([config.seed, zlib.crc32(task.allele.encode())])  # the same draws every run
-        log.info("few-shot: %s (%d measurements)", task.allele, len(task))
+        rng = np.random.default_rng([config.seed, zlib.crc32(task.assay.encode())])  # the same draws every run
+        log.info("few-shot: %s (%d measurements)", task.assay, len(task))
         for k in config.support_sizes:
             if k + 20 > len(task):
-                log.info("%s: %d measurements, too few for support %d", task.allele, len(task), k)
+                log.info("%s: %d measurements, too few for support %d", task.assay, len(task), k)
                 continue
             for draw in range(config.draws):
                 support, query = draw_support(task, k, rng)
                 s_rows, q_rows = torch.from_numpy(task.rows[support]), torch.from_numpy(task.rows[query])
-                s_scores = torch.from_numpy(task.scores[support])
+                s_scores = torch.from_numpy(task.values[support])
                 s_rel = torch.from_numpy(task.relations[support])
                 for method in config.methods:
                     start = time.perf_counter()
@@ -99,11 +100,11 @@ def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Te
                         with torch.no_grad():
                             predicted = learner.predict(params, PeptideFeatures(features[q_rows])).numpy()
                     elif method.startswith("rf_"):
-                        predicted = protocol.forest_scores(method[3:], peptides, task, support, query,
+                        predicted = protocol.forest_scores(method[3:], task, support, query,
                                                            config.seed + draw, jobs)
                     elif method == "nearest_allele":
                         extra["nearest"], predicted = protocol.nearest_allele_scores(
-                            predictor, body[s_rows], task.scores[support], body[q_rows])
+                            predictor, body[s_rows], task.values[support], body[q_rows])
                     elif method in ("pretrained_no_meta", "scratch"):
                         table = features if method == "pretrained_no_meta" else random_features
                         model = protocol.train_from_scratch(table[s_rows], s_scores, s_rel, learner.model_config,
@@ -113,13 +114,13 @@ def few_shot(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Te
                     else:
                         raise InputError(f"unknown method {method!r}; choose from {METHODS}")
                     metrics = protocol.query_metrics(task, query, predicted)
-                    rows.append({"allele": task.allele, "support_size": k, "draw": draw, "method": method,
+                    rows.append({"allele": task.assay, "support_size": k, "draw": draw, "method": method,
                                  "roc_auc": metrics.roc_auc, "spearman": metrics.spearman,
                                  "seconds": time.perf_counter() - start, **extra})
     return pd.DataFrame(rows)
 
 
-def cross_validation(config: MHCBenchmarkConfig, peptides: list[str], features: torch.Tensor, learner, tasks,
+def cross_validation(config: MHCBenchmarkConfig, features: torch.Tensor, learner, tasks: list[FewShotTask],
                      jobs: int, train_config: MHCTrainConfig) -> pd.DataFrame:
     """K-fold ROC-AUC on held-out alleles with many measurements: the meta-learned head and a
     body adapter fine-tuned on the training folds (as ``molprior peptides train`` does for
@@ -128,19 +129,19 @@ def cross_validation(config: MHCBenchmarkConfig, peptides: list[str], features: 
     for task in tasks:
         if len(task) < config.cv_min_measurements:
             continue
-        log.info("cross-validation: %s (%d measurements)", task.allele, len(task))
+        log.info("cross-validation: %s (%d measurements)", task.assay, len(task))
         order = np.random.default_rng(config.seed).permutation(len(task))
         for fold, test in enumerate(np.array_split(order, config.cv_folds)):
             train = np.setdiff1d(order, test)
-            tuned = fine_tune(learner, features[torch.from_numpy(task.rows[train])], torch.from_numpy(task.scores[train]),
+            tuned = fine_tune(learner, features[torch.from_numpy(task.rows[train])], torch.from_numpy(task.values[train]),
                               torch.from_numpy(task.relations[train]), train_config, seed=config.seed + fold)
             predicted = tuned.predict(learner, features[torch.from_numpy(task.rows[test])]).numpy()
             ours = protocol.query_metrics(task, test, predicted)
-            forest = protocol.query_metrics(task, test, protocol.forest_scores("blosum62", peptides, task, train, test,
+            forest = protocol.query_metrics(task, test, protocol.forest_scores("blosum62", task, train, test,
                                                                                config.seed + fold, jobs))
-            rows += [{"allele": task.allele, "measurements": len(task), "fold": fold, "method": "molprior",
+            rows += [{"allele": task.assay, "measurements": len(task), "fold": fold, "method": "molprior",
                       "roc_auc": ours.roc_auc, "spearman": ours.spearman},
-                     {"allele": task.allele, "measurements": len(task), "fold": fold, "method": "rf_blosum62",
+                     {"allele": task.assay, "measurements": len(task), "fold": fold, "method": "rf_blosum62",
                       "roc_auc": forest.roc_auc, "spearman": forest.spearman}]
     return pd.DataFrame(rows)
 
@@ -265,8 +266,8 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
         finetune_seconds = time.perf_counter() - start
         predictor = MHCPredictor(encoder, learner, own.heads, own.info, bodies=own.bodies)
         log.info("few-shot protocol on %d held-out alleles", len(held))
-        few = few_shot(config, peptides, features, random_features, predictor, held, jobs)
-        cv = cross_validation(config, peptides, features, learner, held, jobs, train_config)
+        few = few_shot(config, features, random_features, predictor, held, jobs)
+        cv = cross_validation(config, features, learner, held, jobs, train_config)
         summary, metrics = summarise(few, cv)
 
         reference = predictor.reference_body(1000, config.seed)

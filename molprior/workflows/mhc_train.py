@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from molprior.config import MHCTrainConfig, write_settings
-from molprior.data.mhc import MHCMeasurements, load_measurements
+from molprior.data.mhc import MHCMeasurements, allele_tasks, load_measurements
 from molprior.errors import InputError, MissingError
 from molprior.files import file_hash, write_csv, write_text
 from molprior.meta.mhc_predictor import MHCPredictor
@@ -32,7 +32,8 @@ from molprior.models.allele_model import PeptideFeatures
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.tracking import runs
 from molprior.tracking.artifacts import resolve_model_dir
-from molprior.training.allele_data import (AlleleEpisodeStream, AlleleTask, allele_tasks, validation_episodes)
+from molprior.data.tasks import FewShotTask
+from molprior.training.allele_data import AlleleEpisodeStream, validation_episodes
 from molprior.training.allele_module import AlleleMetaModule
 from molprior.serialization import load_encoder
 from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
@@ -110,7 +111,7 @@ def split_alleles(measurements: MHCMeasurements, config: MHCTrainConfig) -> tupl
     return train, val
 
 
-def meta_train(features: torch.Tensor, train: list[AlleleTask], val: list[AlleleTask], config: MHCTrainConfig,
+def meta_train(features: torch.Tensor, train: list[FewShotTask], val: list[FewShotTask], config: MHCTrainConfig,
                output_dir: Path, logger=None, progress: bool = True) -> tuple[AlleleLearner, dict[str, float], list]:
     """Meta-train across ``train`` alleles; the learner with the best meta-validation ROC-AUC
     (the untrained start included)."""
@@ -158,24 +159,24 @@ class AlleleParameters:
     info: dict[str, dict]
 
 
-def allele_parameters(learner: AlleleLearner, features: torch.Tensor, tasks: list[AlleleTask],
+def allele_parameters(learner: AlleleLearner, features: torch.Tensor, tasks: list[FewShotTask],
                       config: MHCTrainConfig) -> AlleleParameters:
     """Each allele's own parameters: fine-tuned head and body adapter for alleles with at least
     ``finetune_min`` measurements, the inner loop on all measurements for the others."""
     heads, bodies, info = {}, {}, {}
     for task in tasks:
         rows = torch.from_numpy(task.rows)
-        scores, relations = torch.from_numpy(task.scores), torch.from_numpy(task.relations)
+        scores, relations = torch.from_numpy(task.values), torch.from_numpy(task.relations)
         if len(task) >= config.finetune_min:
             tuned = fine_tune(learner, features[rows], scores, relations, config)
-            heads[task.allele], bodies[task.allele] = tuned.head, tuned.body
+            heads[task.assay], bodies[task.assay] = tuned.head, tuned.body
             how = (f"head and rank-{config.finetune_rank} body adapter fine-tuned on all {len(task)} measurements "
                    f"({config.finetune_epochs} epochs)")
         else:
-            heads[task.allele] = learner.adapt(PeptideFeatures(features[rows]), scores, relations,
+            heads[task.assay] = learner.adapt(PeptideFeatures(features[rows]), scores, relations,
                                                steps=config.adapt_steps)
             how = f"inner loop ({config.adapt_steps} steps) on all {len(task)} measurements"
-        info[task.allele] = {"measurements": len(task), "binders": int(np.nansum(task.labels)), "head": how}
+        info[task.assay] = {"measurements": len(task), "binders": int(np.nansum(task.labels)), "head": how}
     return AlleleParameters(heads, bodies, info)
 
 

@@ -213,7 +213,7 @@ def support_and_library(prepared, assay: str, support_size: int, seed: int) -> t
     task = tasks_from_table(prepared.table, [assay])[0]
     episode = stratified_episode(task.labels, support_size // 2, support_size - support_size // 2,
                                  np.random.default_rng(seed))
-    frame = pd.DataFrame({"smiles": task.smiles, "value": task.values, "label": task.labels})
+    frame = pd.DataFrame({"smiles": task.inputs, "value": task.values, "label": task.labels})
     return frame.iloc[episode.support].reset_index(drop=True), frame.iloc[episode.query].reset_index(drop=True)
 
 

@@ -46,6 +46,7 @@ from molprior.data.curation import standardize_items
 from molprior.data.prepare import PreparedTable
 from molprior.data.readers import read_moleculeace
 from molprior.data.schema import problems_table
+from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
 from molprior.evaluation.regression import RESULT_COLUMNS, format_summary, results_row, rf_ecfp_predict, \
     summarize, svr_ecfp_predict
@@ -92,19 +93,6 @@ class FinetuneConfig:
     weight_decay: float = 1e-5
     batch_size: int = 64
     dropout: float | None = 0.2
-
-
-@dataclass
-class Target:
-    """One target's molecules (canonical SMILES), values, split and cliff flags, and features."""
-
-    assay: str
-    smiles: list[str]
-    values: np.ndarray
-    test: np.ndarray  # bool: the molecule is in the test split
-    cliff: np.ndarray  # int 0/1
-    fingerprints: np.ndarray
-    bank: MoleculeBank | None = None  # graphs, for the neural method
 
 
 @dataclass
@@ -164,9 +152,12 @@ def select_assays(table: pd.DataFrame, assays: Sequence[str] | None) -> list[str
 
 
 def build_targets(table: pd.DataFrame, assays: Sequence[str], graphs: bool, jobs: int = 1,
-                  cache_dir: str | Path | None = None) -> tuple[list[Target], MoleculeBank | None, list[tuple]]:
-    """Per-target inputs; with ``graphs`` also the molecule bank (molecules that do not
-    featurise are left out of every method, and reported)."""
+                  cache_dir: str | Path | None = None
+                  ) -> tuple[list[FewShotTask], list[MoleculeBank | None], MoleculeBank | None, list[tuple]]:
+    """One task per target (values, the fixed split, the ``cliff_mol`` flags as metadata and
+    ECFP4); with ``graphs`` also each target's molecule graphs and the whole molecule bank
+    (molecules that do not featurise are left out of every method, and reported):
+    ``(tasks, graphs per task, bank, problems)``."""
     rows = table[table["assay"].isin(assays)]
     problems: list[tuple] = []
     bank = None
@@ -179,7 +170,7 @@ def build_targets(table: pd.DataFrame, assays: Sequence[str], graphs: bool, jobs
             problems = [(int(r.line), r.input, "smiles", errors[r.smiles]) for r in rows.loc[dropped].itertuples()]
             log.warning("%d rows left out: their molecules could not be featurised", len(problems))
             rows = rows.loc[~dropped]
-    targets = []
+    targets, target_graphs = [], []
     for assay in assays:
         part = rows[rows["assay"] == assay]
         test = (part["split"] == "test").to_numpy()
@@ -193,9 +184,12 @@ def build_targets(table: pd.DataFrame, assays: Sequence[str], graphs: bool, jobs
             fingerprints = sub.fingerprints
         else:
             sub, fingerprints = None, ecfp(smiles, n_bits=FINGERPRINT_BITS)
-        targets.append(Target(assay, smiles, part["value"].to_numpy(dtype=np.float64), test,
-                              part["cliff_mol"].to_numpy(dtype=np.int64), fingerprints, sub))
-    return targets, bank, problems
+        targets.append(FewShotTask(assay, smiles, None, part["value"].to_numpy(dtype=np.float64),
+                                   split=part["split"].to_numpy(dtype=object),
+                                   metadata={"cliff_mol": part["cliff_mol"].to_numpy(dtype=np.int64)},
+                                   _fingerprints=fingerprints))
+        target_graphs.append(sub)
+    return targets, target_graphs, bank, problems
 
 
 # ---- the neural method --------------------------------------------------------------------
@@ -246,11 +240,14 @@ def target_seed(seed: int, assay: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(assay.encode())]).generate_state(1)[0])
 
 
-def evaluate_target(target: Target, methods: Sequence[str], model: TaskModel | None,
-                    finetune: FinetuneConfig, seed: int) -> tuple[list[dict], pd.DataFrame, list[dict]]:
-    """Fit every method on the target's training split; ``(result rows, predictions, timings)``."""
-    train, test = np.flatnonzero(~target.test), np.flatnonzero(target.test)
-    x, y = target.fingerprints, target.values
+def evaluate_target(target: FewShotTask, graphs: MoleculeBank | None, methods: Sequence[str],
+                    model: TaskModel | None, finetune: FinetuneConfig,
+                    seed: int) -> tuple[list[dict], pd.DataFrame, list[dict]]:
+    """Fit every method on the target's training split (``graphs``: its molecules' graphs, for
+    the neural method); ``(result rows, predictions, timings)``."""
+    test_rows = target.split == "test"
+    train, test = np.flatnonzero(~test_rows), np.flatnonzero(test_rows)
+    x, y, cliff = target.fingerprints, target.values, target.metadata["cliff_mol"]
     rows, predictions, timings = [], [], []
     for method in methods:
         start = time.perf_counter()
@@ -259,19 +256,19 @@ def evaluate_target(target: Target, methods: Sequence[str], model: TaskModel | N
         elif method == "rf_ecfp":
             predicted = rf_ecfp_predict(x[train], y[train], x[test], seed=target_seed(seed, target.assay))
         elif method == "gnn_finetune":
-            if model is None or target.bank is None:
+            if model is None or graphs is None:
                 raise InputError("gnn_finetune needs a model and molecular graphs")
-            predicted = finetune_predict(model, target.bank, train, y[train], test, finetune,
+            predicted = finetune_predict(model, graphs, train, y[train], test, finetune,
                                          target_seed(seed, target.assay))
         else:
             raise InputError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
         seconds = time.perf_counter() - start
-        rows.append(results_row(method, target.assay, y[test], predicted, target.cliff[test]))
+        rows.append(results_row(method, target.assay, y[test], predicted, cliff[test]))
         predictions.append(pd.DataFrame({"method": method, "assay": target.assay,
-                                         "smiles": [target.smiles[i] for i in test], "split": "test",
-                                         "cliff_mol": target.cliff[test], "y": y[test], "predicted": predicted}))
+                                         "smiles": [target.inputs[i] for i in test], "split": "test",
+                                         "cliff_mol": cliff[test], "y": y[test], "predicted": predicted}))
         timings.append({"method": method, "assay": target.assay, "n_train": len(train), "n_test": len(test),
-                        "n_test_cliff": int(target.cliff[test].sum()), "seconds": seconds})
+                        "n_test_cliff": int(cliff[test].sum()), "seconds": seconds})
     return rows, pd.concat(predictions, ignore_index=True), timings
 
 
@@ -279,12 +276,13 @@ def _evaluate(args) -> tuple[list[dict], pd.DataFrame, list[dict]]:
     return evaluate_target(*args)
 
 
-def evaluate_targets(targets: Sequence[Target], methods: Sequence[str], model: TaskModel | None,
-                     finetune: FinetuneConfig, seed: int, jobs: int = 1, progress=None):
-    """:func:`evaluate_target` for every target, in ``jobs`` processes (one torch thread each)."""
-    tasks = [(t, tuple(methods), model, finetune, seed) for t in targets]
+def evaluate_targets(targets: Sequence[FewShotTask], graphs: Sequence[MoleculeBank | None], methods: Sequence[str],
+                     model: TaskModel | None, finetune: FinetuneConfig, seed: int, jobs: int = 1, progress=None):
+    """:func:`evaluate_target` for every target (with its graphs), in ``jobs`` processes (one
+    torch thread each)."""
+    tasks = [(t, g, tuple(methods), model, finetune, seed) for t, g in zip(targets, graphs)]
     # the largest targets first, so the last ones to finish are short
-    for result in map_in_processes(_evaluate, tasks, jobs, cost=lambda task: len(task[0].smiles)):
+    for result in map_in_processes(_evaluate, tasks, jobs, cost=lambda task: len(task[0])):
         yield result
         if progress:
             progress(1)
@@ -388,7 +386,7 @@ def run_regression_benchmark(
         runs.log_input_file(input)
         table, rejected = read_benchmark(input, assays, jobs)
         chosen = select_assays(table, assays)
-        targets, bank, problems = build_targets(table, chosen, graphs=neural, jobs=jobs, cache_dir=cache_dir)
+        targets, target_graphs, bank, problems = build_targets(table, chosen, graphs=neural, jobs=jobs, cache_dir=cache_dir)
         rejected = pd.concat([rejected, problems_table(problems)], ignore_index=True)
         runs.log_table_hash(table, "input_table")
         task_model, source = None, None
@@ -408,7 +406,7 @@ def run_regression_benchmark(
             mlflow.set_tag("molprior.init_model", source)
         rows, predictions, timings = [], [], []
         with progress_bar("regression benchmark", len(targets)) as advance:
-            for r, p, t in evaluate_targets(targets, methods, task_model, finetune, seed, jobs, advance):
+            for r, p, t in evaluate_targets(targets, target_graphs, methods, task_model, finetune, seed, jobs, advance):
                 rows += r
                 predictions.append(p)
                 timings += t

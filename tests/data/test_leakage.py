@@ -54,13 +54,13 @@ def test_the_guard_leaves_out_tasks_over_the_fraction_and_drops_shared_molecules
     many = _task("many", [ASPIRIN, CAFFEINE, PARACETAMOL])          # 2 of 3 shared: over 0.5
     few = _task("few", [ASPIRIN_OTHER_SPELLING, IBUPROFEN, L_ALANINE, PARACETAMOL])  # 1 of 4 shared
     none = _task("none", [IBUPROFEN, L_ALANINE])
-    smiles = {s for t in (many, few, none) for s in t.smiles}
+    smiles = {s for t in (many, few, none) for s in t.inputs}
     keys = leakage.molecule_keys(smiles)
     guarded = {leakage.molecule_key(ASPIRIN), leakage.molecule_key(CAFFEINE)}
     result = leakage.guard_tasks([many, few, none], guarded, keys, max_shared_fraction=0.5)
     assert [t.assay for t in result.kept] == ["few", "none"]
-    assert few.smiles == [IBUPROFEN, L_ALANINE, PARACETAMOL] and few.labels.tolist() == [1.0, 0.0, 1.0]
-    assert none.smiles == [IBUPROFEN, L_ALANINE]
+    assert few.inputs == [IBUPROFEN, L_ALANINE, PARACETAMOL] and few.labels.tolist() == [1.0, 0.0, 1.0]
+    assert none.inputs == [IBUPROFEN, L_ALANINE]
     report = result.report.set_index("assay")
     assert report.loc["many", "action"] == "left out" and report.loc["many", "shared"] == 2
     assert report.loc["few", "action"] == "shared molecules dropped" and report.loc["few", "shared_fraction"] == 0.25
@@ -70,9 +70,9 @@ def test_the_guard_leaves_out_tasks_over_the_fraction_and_drops_shared_molecules
 
 def test_a_task_exactly_at_the_fraction_is_kept_and_a_bad_fraction_is_refused():
     half = _task("half", [ASPIRIN, IBUPROFEN])
-    keys = leakage.molecule_keys(half.smiles)
+    keys = leakage.molecule_keys(half.inputs)
     result = leakage.guard_tasks([half], {keys[ASPIRIN]}, keys, max_shared_fraction=0.5)
-    assert [t.smiles for t in result.kept] == [[IBUPROFEN]]
+    assert [t.inputs for t in result.kept] == [[IBUPROFEN]]
     with pytest.raises(ValueError, match="max_shared_fraction"):
         leakage.guard_tasks([half], set(), keys, max_shared_fraction=1.5)
 

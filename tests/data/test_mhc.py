@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molprior.data.mhc import (binder_call, binder_labels, ic50_to_score, load_measurements,
+from molprior.data.mhc import (allele_tasks, binder_call, binder_labels, ic50_to_score, load_measurements,
                                measurements_from_frame, score_to_ic50)
 from molprior.meta.losses import ABOVE, BELOW, EXACT
 from _realdata import MHC_FILE
@@ -131,3 +131,19 @@ def test_a_malformed_line_is_one_rejected_row_and_the_rest_is_read(tmp_path):
     assert rejected.index.tolist() == [3, 4]
     assert rejected.loc[3, "peptide"] == '"HLA-A*02:01,GILGFVFTL,12,=' and "quote" in rejected.loc[3, "reason"]
     assert rejected.loc[4, "reason"] == "malformed line: 5 fields, the header has 4"
+
+
+def test_allele_tasks_are_peptide_tasks_pointing_into_the_feature_table(real):
+    table = measurements_from_frame(real).table
+    peptides = sorted(set(table["peptide"]))[::-1]
+    rows = {p: i for i, p in enumerate(peptides)}
+    a0201, b0702 = allele_tasks(table, rows, ["HLA-A*02:01", "HLA-B*07:02"])
+    part = table[table["allele"] == "HLA-A*02:01"]
+    assert a0201.assay == "HLA-A*02:01" and a0201.kind == "peptide" and len(a0201) == len(part) == 10
+    assert a0201.inputs == part["peptide"].tolist() and [peptides[r] for r in a0201.rows] == a0201.inputs
+    assert a0201.values.dtype == np.float32 and a0201.relations.dtype == np.int64
+    np.testing.assert_array_equal(a0201.values, part["score"].to_numpy(np.float32))
+    np.testing.assert_array_equal(a0201.relations, part["score_relation"])
+    assert set(np.unique(a0201.relations)) == {EXACT, BELOW, ABOVE}  # real data, censored both ways
+    np.testing.assert_array_equal(a0201.labels, part["label"])
+    assert b0702.inputs == table.loc[table["allele"] == "HLA-B*07:02", "peptide"].tolist()

@@ -59,14 +59,14 @@ def test_assay_too_small_for_a_support_size_is_left_out_and_reported(caplog):
 
 def test_molecules_without_a_fingerprint_are_set_aside_with_their_reason(table):
     task = tasks_from_table(table, ASSAYS[:1])[0]
-    n = len(task.smiles)
-    task.smiles[3] = "c1cccc1"  # what the old standardiser wrote for ferrocene: RDKit cannot read it back
-    task.smiles[7] = "C1CC"
-    expected = [s for i, s in enumerate(task.smiles) if i not in (3, 7)]
+    n = len(task.inputs)
+    task.inputs[3] = "c1cccc1"  # what the old standardiser wrote for ferrocene: RDKit cannot read it back
+    task.inputs[7] = "C1CC"
+    expected = [s for i, s in enumerate(task.inputs) if i not in (3, 7)]
     left_out = set_aside_unfingerprintable([task])
     assert sorted(left_out) == ["C1CC", "c1cccc1"]
     assert "unparseable SMILES 'c1cccc1'" in left_out["c1cccc1"]
-    assert task.smiles == expected and len(task.labels) == n - 2 and task.fingerprints.shape == (n - 2, 2048)
+    assert task.inputs == expected and len(task.labels) == n - 2 and task.fingerprints.shape == (n - 2, 2048)
     per_draw = run_fewshot([task], [16], BASELINES, n_draws=2, seed=0)  # the protocol runs on the rest
     assert len(per_draw) == 2 * len(BASELINES)
 
@@ -104,7 +104,7 @@ def test_fsmol_protocol_draws_fsmols_supports_whatever_the_seed(fsmol_task):
 def test_fsmol_summary_and_protein_class_breakdown(fsmol_task):
     from molprior.evaluation.fewshot import PER_TASK_COLUMNS, by_protein_class, fsmol_summary
 
-    other = FewShotTask("copy", fsmol_task.smiles, fsmol_task.labels)
+    other = FewShotTask("copy", fsmol_task.inputs, fsmol_task.labels)
     per_draw = run_fewshot([fsmol_task, other], [16], BASELINES, n_draws=2, protocol="fsmol")
     summary = fsmol_summary(per_draw)
     assert list(summary.columns) == list(PER_TASK_COLUMNS)

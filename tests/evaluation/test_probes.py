@@ -45,7 +45,7 @@ def test_logistic_probe_method_ranks_a_real_assay(moleculeace_dir):
     frame = pd.read_csv(moleculeace_dir / "CHEMBL214_Ki.csv")
     labels = (frame["y"] >= frame["y"].median()).astype(float).to_numpy()
     task = FewShotTask("CHEMBL214_Ki", frame["smiles"].tolist(), labels)
-    vectors = dict(zip(task.smiles, ecfp(task.smiles).astype(np.float32)))
+    vectors = dict(zip(task.inputs, ecfp(task.inputs).astype(np.float32)))
     method = logistic_probe_method(vectors)
     episode = fewshot_episodes(labels, 64, 1, seed=0)[0]
     assert roc_auc(labels[episode.query], method(task, episode, 0)) > 0.6

@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from molprior.chem.amino_acids import encode_peptides
-from molprior.data.mhc import ic50_to_score, measurements_from_frame
+from molprior.data.mhc import allele_tasks, ic50_to_score, measurements_from_frame
 from molprior.meta.allele_learner import AlleleLearner, fine_tune_allele, score_loss
 from molprior.meta.losses import ABOVE, BELOW, EXACT
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
-from molprior.training.allele_data import AlleleEpisodeStream, allele_tasks, draw_support, validation_episodes
+from molprior.training.allele_data import AlleleEpisodeStream, draw_support, validation_episodes
 
 MHC_FILE = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
 
@@ -52,7 +52,7 @@ def _loss(learner, params, features, task, index):
     x = PeptideFeatures(features[torch.from_numpy(task.rows[index])])
     with torch.no_grad():
         logits = learner.maml.predict(params, x)
-    return float(score_loss(torch.from_numpy(task.relations[index]))(logits, torch.from_numpy(task.scores[index])))
+    return float(score_loss(torch.from_numpy(task.relations[index]))(logits, torch.from_numpy(task.values[index])))
 
 
 def test_score_loss_counts_censored_measurements_only_when_violated():
@@ -65,19 +65,6 @@ def test_score_loss_counts_censored_measurements_only_when_violated():
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     exact = score_loss(None)(torch.logit(predicted), targets)
     assert float(exact) == pytest.approx(float(((predicted - targets) ** 2).mean()), rel=1e-5)
-
-
-def test_allele_tasks_point_into_the_feature_table(measurements, tasks):
-    table, rows, features = measurements
-    a0201 = tasks[0]
-    part = table[table["allele"] == "HLA-A*02:01"]
-    assert a0201.allele == "HLA-A*02:01" and len(a0201) == len(part)
-    peptides = sorted(rows, key=rows.get)
-    assert [peptides[r] for r in a0201.rows] == part["peptide"].tolist()
-    np.testing.assert_allclose(a0201.scores, part["score"].to_numpy(np.float32))
-    np.testing.assert_array_equal(a0201.relations, part["score_relation"])
-    assert set(np.unique(a0201.relations)) == {EXACT, BELOW, ABOVE}  # the real data is censored both ways
-    assert features.shape == (len(rows), 3 * 15 * 20)
 
 
 def test_draw_support_splits_the_task(tasks):
@@ -109,29 +96,29 @@ def test_episode_stream_draws_reproducible_meta_batches(measurements, tasks):
     _, _, features = measurements
     stream = AlleleEpisodeStream(features, tasks, support_sizes=[16, 32], query_size=64, meta_batch=3,
                                  batches_per_epoch=4, seed=7)
-    assert [t.allele for t in stream.tasks] == [t.allele for t in tasks]  # all have > 16 + 8 measurements
+    assert [t.assay for t in stream.tasks] == [t.assay for t in tasks]  # all have > 16 + 8 measurements
     assert len(stream) == 4
     first = list(stream)
     again = list(stream)
     assert len(first) == 4 and all(len(batch) == 3 for batch in first)
     for episode in (e for batch in first for e in batch):
-        task = next(t for t in tasks if t.allele == episode.allele)
+        task = next(t for t in tasks if t.assay == episode.assay)
         assert len(episode.support) in (16, 32) and len(episode.query) == min(64, len(task) - len(episode.support))
         assert episode.support.x.shape[1] == features.shape[1]
         assert episode.support_scores.dtype == torch.float32 and episode.query_relations.dtype == torch.int64
         assert len(episode.query_labels) == len(episode.query)
-    flat = [(e.allele, e.support_scores.tolist()) for b in first for e in b]
-    assert flat == [(e.allele, e.support_scores.tolist()) for b in again for e in b]
+    flat = [(e.assay, e.support_scores.tolist()) for b in first for e in b]
+    assert flat == [(e.assay, e.support_scores.tolist()) for b in again for e in b]
     stream.epoch = 1
-    assert flat != [(e.allele, e.support_scores.tolist()) for b in stream for e in b]
+    assert flat != [(e.assay, e.support_scores.tolist()) for b in stream for e in b]
     small = AlleleEpisodeStream(features, tasks, [64], 32, 2, 1)  # B*35:01 (60 measurements) cannot be drawn
-    assert [t.allele for t in small.tasks] == ["HLA-A*02:01", "HLA-B*07:02"]
+    assert [t.assay for t in small.tasks] == ["HLA-A*02:01", "HLA-B*07:02"]
 
 
 def test_validation_episodes_are_fixed(measurements, tasks):
     _, _, features = measurements
     episodes = validation_episodes(features, tasks[:2], support_size=32, draws=3, seed=0)
-    assert [e.allele for e in episodes] == ["HLA-A*02:01"] * 3 + ["HLA-B*07:02"] * 3
+    assert [e.assay for e in episodes] == ["HLA-A*02:01"] * 3 + ["HLA-B*07:02"] * 3
     assert all(len(e.support) == 32 and len(e.support) + len(e.query) == len(tasks[0]) for e in episodes[:3])
     again = validation_episodes(features, tasks[:2], support_size=32, draws=3, seed=0)
     assert all(torch.equal(a.support.x, b.support.x) for a, b in zip(episodes, again))
@@ -153,7 +140,7 @@ def test_adaptation_fits_the_support_without_touching_the_initialisation(measure
     before = {k: v.clone() for k, v in learner.state_dict().items()}
     support, query = draw_support(task, 64, np.random.default_rng(0))
     x = PeptideFeatures(features[torch.from_numpy(task.rows[support])])
-    params = learner.adapt(x, torch.from_numpy(task.scores[support]), torch.from_numpy(task.relations[support]))
+    params = learner.adapt(x, torch.from_numpy(task.values[support]), torch.from_numpy(task.relations[support]))
     assert set(params) == {name for name, _ in learner.model.head.named_parameters()}  # ANIL: the head only
     assert not any(p.requires_grad for p in params.values())
     initial = dict(learner.model.head.named_parameters())
@@ -170,7 +157,7 @@ def test_meta_loss_reaches_the_body_through_the_inner_loop(measurements, tasks):
         learner = _learner(features.shape[1], inner_steps=3, first_order=first_order).train()
         support, query = draw_support(task, 32, np.random.default_rng(1))
         part = lambda i: (PeptideFeatures(features[torch.from_numpy(task.rows[i])]),  # noqa: E731
-                          torch.from_numpy(task.scores[i]), torch.from_numpy(task.relations[i]))
+                          torch.from_numpy(task.values[i]), torch.from_numpy(task.relations[i]))
         loss = learner.meta_loss(*part(support), *part(query))
         loss.backward()
         body = [p.grad for p in learner.model.body.parameters()]
@@ -187,7 +174,7 @@ def test_fine_tuning_trains_head_and_body_adapter_on_all_measurements(measuremen
     learner = _learner(features.shape[1]).eval()
     before_state = {k: v.clone() for k, v in learner.state_dict().items()}
     x = features[torch.from_numpy(task.rows)]
-    scores, relations = torch.from_numpy(task.scores), torch.from_numpy(task.relations)
+    scores, relations = torch.from_numpy(task.values), torch.from_numpy(task.relations)
     tuned = fine_tune_allele(learner, x, scores, relations, epochs=20, lr=3e-3, body_lr=1e-3, rank=4,
                              batch_size=64, seed=0)
     again = fine_tune_allele(learner, x, scores, relations, epochs=20, lr=3e-3, body_lr=1e-3, rank=4,

@@ -102,8 +102,8 @@ def test_the_leak_guard_keeps_another_benchmarks_molecules_out_of_meta_training(
     config = _config(trainer={"max_epochs": 1, "patience": 10})
     train, _ = split_tasks(prepared, config)
     first, second = train[0], train[1]
-    half = first.smiles[: len(first.smiles) // 2 + 1]
-    shared = [s for s in second.smiles if s not in first.smiles][:1]
+    half = first.inputs[: len(first.inputs) // 2 + 1]
+    shared = [s for s in second.inputs if s not in first.inputs][:1]
     respelled = [Chem.MolToSmiles(Chem.MolFromSmiles(s), doRandom=True, canonical=False) for s in half + shared]
     other = tmp_path / "other_benchmark.csv"
     pd.DataFrame({"smiles": respelled, "assay": "other", "label": 1.0}).to_csv(other, index=False)
@@ -124,5 +124,5 @@ def test_the_leak_guard_keeps_another_benchmarks_molecules_out_of_meta_training(
 
     seen = leakage.load_seen(outcome.model_dir)
     assert not leakage.seen_mask(respelled, seen).any()  # no guarded molecule was trained on
-    kept = [s for s in second.smiles if s not in half + shared]
+    kept = [s for s in second.inputs if s not in half + shared]
     assert leakage.seen_mask(kept, seen).all()

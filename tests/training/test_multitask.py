@@ -60,10 +60,10 @@ def test_a_batch_holds_each_chosen_molecules_measurements_on_their_own_assays(ta
     measured = list(zip(batch.rows.tolist(), batch.tasks.tolist(), batch.labels.tolist()))
     for row, t, label in measured:
         task = train[t]
-        assert label == task.labels[task.smiles.index(names[row])]
+        assert label == task.labels[task.inputs.index(names[row])]
     # every measurement of every chosen molecule is in the batch, once (FS-Mol has repeats within a task)
     expected = sorted((r, t) for r, name in enumerate(names) for t, task in enumerate(train)
-                      for _ in range(task.smiles.count(name)))
+                      for _ in range(task.inputs.count(name)))
     assert sorted((r, t) for r, t, _ in measured) == expected
     # values are standardised per assay over its own measurements
     first = batches.values[batches.task_ids == 0]
@@ -109,12 +109,12 @@ def test_multitask_training_learns_exports_a_few_shot_model_and_starts_meta_trai
     assert not [k for k in learner.state_dict() if "outputs" in k]
     assert read_json_object(outcome.model_dir / "model.json")["metadata"]["config"]["objective"] == "multitask"
     task = val[0]
-    rows = bank.indices(task.smiles)
+    rows = bank.indices(task.inputs)
     positives, negatives = np.flatnonzero(task.labels == 1)[:4], np.flatnonzero(task.labels == 0)[:4]
     support = np.concatenate([positives, negatives])
     adapted = learner.adapt(bank.batch(rows[support]), torch.as_tensor(task.labels[support], dtype=torch.float32))
     scores = learner.predict(adapted, bank.batch(rows))
-    assert scores.shape == (len(task.smiles),) and torch.isfinite(scores).all()
+    assert scores.shape == (len(task.inputs),) and torch.isfinite(scores).all()
 
     # episodic meta-training can start from it: encoder and head as exported
     episodic, start = start_module(_config(objective="episodic", prior=str(outcome.output_dir)), num_tasks=20)
@@ -133,7 +133,7 @@ def test_multitask_training_learns_exports_a_few_shot_model_and_starts_meta_trai
                               tmp_path / "second", prepared=prepared, bank=bank, progress=False)
     metadata = read_json_object(second.model_dir / "model.json")["metadata"]
     assert metadata["prior_lineage"]["objective"] == "multitask" and len(metadata["train_assays"]) == 10
-    assert leakage.seen_mask(train[15].smiles, leakage.load_seen(second.model_dir)).all()
+    assert leakage.seen_mask(train[15].inputs, leakage.load_seen(second.model_dir)).all()
     with pytest.raises(ValueError, match="is not the head configured"):
         start_module(_config(objective="episodic", prior=str(outcome.output_dir),
                              head={**ADKF_HEAD, "hidden_dim": 32}), num_tasks=20)

@@ -85,10 +85,12 @@ def test_a_given_model_is_fine_tuned(table, tmp_path):
                       HeadConfig(hidden_dim=16, fingerprint_dim=2048))
     save_learner(FewShotLearner(model, LearnerConfig(task_type="regression")), tmp_path / "model")
     loaded, _ = load_model(tmp_path / "model")
-    (target,), _, _ = build_targets(table, ASSAYS[:1], graphs=True)
-    rows, predictions, timings = evaluate_target(target, ["gnn_finetune"], loaded, FinetuneConfig(epochs=3), seed=0)
-    assert len(predictions) == target.test.sum() == timings[0]["n_test"]
-    spread = target.values[target.test].std()
+    (target,), (graphs,), _, _ = build_targets(table, ASSAYS[:1], graphs=True)
+    rows, predictions, timings = evaluate_target(target, graphs, ["gnn_finetune"], loaded, FinetuneConfig(epochs=3),
+                                                 seed=0)
+    test = target.split == "test"
+    assert len(predictions) == test.sum() == timings[0]["n_test"]
+    spread = target.values[test].std()
     assert np.isfinite(predictions["predicted"]).all() and rows[0]["rmse"] < 1.5 * spread
     assert torch.equal(loaded.head.net[0].weight, model.head.net[0].weight)  # fine-tuning changed a copy
 
