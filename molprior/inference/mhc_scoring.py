@@ -6,10 +6,12 @@ For each peptide and allele (a genotype fans out to one row per allele): the pre
 the genotype's best allele for the peptide (lowest IC50).  Rows that cannot be scored keep their
 input and say why in ``error``; what normalisation changed is in ``note``.  Used alike by
 ``molprior peptides score`` (files, streamed: :mod:`molprior.workflows.peptide_scoring`) and the
-packaged model (:mod:`molprior.tracking.mhc_pyfunc`).
+packaged model (:mod:`molprior.tracking.mhc_pyfunc`), which isolates the rows scoring fails on.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,10 @@ from molprior.chem.alleles import AlleleError, resolve_allele
 from molprior.data.mhc import binder_call, score_to_ic50
 from molprior.data.peptide_input import peptide_rows
 from molprior.errors import InputError
+from molprior.inference.isolation import score_isolating_failures
 from molprior.meta.mhc_predictor import MHCPredictor
+
+log = logging.getLogger(__name__)
 
 #: The output columns, in order.
 COLUMNS = ["row", "input", "peptide", "allele", "ic50_nm", "score", "binder", "percentile_rank", "best_allele",
@@ -93,9 +98,30 @@ def score_chunk(predictor: MHCPredictor, chunk: pd.DataFrame, genotype: list[str
 
 
 def score_table(predictor: MHCPredictor, frame: pd.DataFrame) -> pd.DataFrame:
-    """Score an in-memory table with ``peptide`` and ``allele`` columns (the pyfunc's input)."""
+    """Score an in-memory table with ``peptide`` and ``allele`` columns (the packaged model's
+    input): one output row per input row, in order, whatever the rows hold.  An invalid peptide
+    or an unknown allele is that row's ``error``; should scoring fail for the whole table
+    instead, the checked rows (their normalisation and notes those of the whole table) are
+    scored again in halves, down to single rows, so only the rows it fails on get an error
+    (``cannot score: ...``)."""
     missing = {"peptide", "allele"} - set(frame.columns)
     if missing:
         raise InputError(f"the input needs 'peptide' and 'allele' columns; missing {sorted(missing)}")
     rows = peptide_rows(frame["peptide"].tolist(), frame["allele"].tolist(), predictor.lengths)
-    return score_chunk(predictor, rows, None, AlleleResolver(predictor.supported))
+    resolver = AlleleResolver(predictor.supported)
+    return score_isolating_failures(lambda part: score_chunk(predictor, part, None, resolver), rows,
+                                    _failed_row)
+
+
+def _failed_row(single: pd.DataFrame, reason: str) -> pd.DataFrame:
+    row = single.iloc[0]
+    log.warning("cannot score row %s: %s", row["row"], reason)
+    return pd.DataFrame([{**dict.fromkeys(COLUMNS), "row": row["row"], "input": row["input"], "peptide": row["peptide"],
+                          "allele": _text(row["allele_input"]), "ic50_nm": float("nan"), "score": float("nan"),
+                          "binder": "", "percentile_rank": float("nan"),
+                          "error": row["error"] or f"cannot score: {reason}", "note": row["note"]}], columns=COLUMNS)
+
+
+def _text(value: object) -> str:
+    """A cell as text; missing values (None, NaN, NA) are empty."""
+    return "" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else str(value)

@@ -1,36 +1,42 @@
-"""molprior few-shot models as MLflow ``pyfunc`` models.
+"""molprior models as MLflow ``pyfunc`` models: one packaged-model class for every kind.
 
-A packaged model holds everything scoring needs and nothing of training:
+A packaged model holds everything scoring needs and nothing of training, plus molprior's own
+code (``code/molprior/``, without the shipped priors), so it loads with plain ``mlflow`` and the
+pinned requirements.  Its Python model is defined by code (:mod:`molprior.tracking.pyfunc_model`),
+not pickled: it recognises the model's kind by its artifacts (:data:`PACKAGED_KINDS`), loads the
+kind's scorer (every model directory checked against its ``checksums.json`` first) and scores a
+table with one output row per input row, a row's problem being that row's ``error``.  The kinds:
 
-    artifacts/fewshot/         the meta-trained model (encoder, head initialisation, learner):
-                               ``molprior adapt --model models:/NAME@ALIAS`` starts from it
-    artifacts/heads/<assay>/   that model adapted to an assay (weights, support set), one per
-                               assay the model scores; ``heads.json`` names them and the default
-    code/molprior/             the molprior package (without the shipped prior), so the model
-                               loads with plain ``mlflow`` and the pinned requirements
-
-The Python model is defined by code (:mod:`molprior.tracking.pyfunc_model`), not pickled, and
-every model directory is checked against its ``checksums.json`` before it is loaded.  Input:
-a ``smiles`` column (and optionally ``assay``, or the ``assay`` parameter); output: ``smiles``,
-``assay``, the score (``probability_active`` or ``value``), ``uncertainty``, ``support_similarity`` and a
-per-row ``error``.
+``fewshot`` (this module)
+    ``artifacts/fewshot/``, the meta-trained model (``molprior adapt --model models:/NAME@ALIAS``
+    starts from it), and ``artifacts/heads/<assay>/``, that model adapted to an assay (weights,
+    support set), one per assay it scores, named by ``heads.json`` with the default.  Input: a
+    ``smiles`` column (and optionally ``assay``, or the ``assay`` parameter); output: ``smiles``,
+    ``assay``, the score (``probability_active`` or ``value``), ``uncertainty``,
+    ``support_similarity`` and ``error``.
+``mhc`` (:mod:`molprior.tracking.mhc_pyfunc`)
+    ``artifacts/mhc/``, the MHC class I predictor; input ``peptide`` and ``allele`` columns,
+    output the columns of ``molprior peptides score``.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import pandas as pd
 
 import molprior
 from molprior.errors import InputError
 from molprior.files import verify_manifest, write_text
+from molprior.inference.isolation import score_isolating_failures
 from molprior.inference.scorer import SUPPORT_FILE, UNCERTAINTY, Scorer
 from molprior.serialization import ModelFormatError, read_json_object
 
@@ -41,6 +47,64 @@ MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
 #: What scoring imports (no Lightning, no deepchem); pinned to the versions installed here.
 REQUIREMENTS = ("torch", "torch-geometric", "rdkit", "numpy", "pandas", "scipy", "scikit-learn", "safetensors",
                 "selfies", "PyYAML", "mlflow")
+
+
+class PackagedScorer(Protocol):
+    """What a kind's loader returns: scores a table, one output row per input row, in order."""
+
+    def score(self, frame: pd.DataFrame, **params: Any) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class PackagedKind:
+    """One kind of packaged model: the artifact that marks it (and holds what it scores with),
+    its loader (``"module:function"``, imported when a model of the kind loads: artifacts by
+    name -> :class:`PackagedScorer`) and the column a bare list of inputs becomes (``None``
+    where a list alone cannot be scored)."""
+
+    artifact: str
+    loader: str
+    list_column: str | None = None
+
+
+#: The registered kinds, by name (``molprior_kind`` in a packaged model's metadata).
+PACKAGED_KINDS: dict[str, PackagedKind] = {
+    "fewshot": PackagedKind("heads", "molprior.tracking.pyfunc:load_fewshot", list_column="smiles"),
+    "mhc": PackagedKind("mhc", "molprior.tracking.mhc_pyfunc:load_mhc"),
+}
+
+
+def packaged_kind(artifacts: Mapping[str, str]) -> PackagedKind:
+    """The kind of a packaged model with these artifacts."""
+    for kind in PACKAGED_KINDS.values():
+        if kind.artifact in artifacts:
+            return kind
+    raise ModelFormatError(f"not a molprior packaged model: its artifacts are {sorted(artifacts)}; "
+                           f"expected one of {sorted(k.artifact for k in PACKAGED_KINDS.values())}")
+
+
+def load_packaged(artifacts: Mapping[str, str]) -> PackagedScorer:
+    """The scorer of a packaged model, from its artifacts (name -> local path)."""
+    module, function = packaged_kind(artifacts).loader.split(":")
+    return getattr(importlib.import_module(module), function)(artifacts)
+
+
+def request_frame(model_input: Any, artifacts: Mapping[str, str]) -> pd.DataFrame:
+    """A request as a table: a frame as it is, a mapping of columns, or a bare list (or column)
+    of inputs where the model's kind names the column it fills."""
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, Mapping):
+        return pd.DataFrame(model_input)
+    column = packaged_kind(artifacts).list_column
+    if column is None:
+        raise InputError("this model scores a table with named columns, not a bare list")
+    return pd.DataFrame({column: list(model_input)})
+
+
+def load_fewshot(artifacts: Mapping[str, str]) -> "ScoringModel":
+    """The scorer of a packaged few-shot model: its adapted heads."""
+    return ScoringModel(artifacts["heads"])
 
 
 class ScoringModel:
@@ -95,33 +159,19 @@ class ScoringModel:
 
 def score_rows(scorer: Scorer, smiles: list[str]) -> pd.DataFrame:
     """``scorer.score(smiles)`` (columns: :attr:`Scorer.output_columns`), one row per molecule in
-    order whatever the molecules are.  Should the scorer fail on a batch rather
-    than give the guilty molecules a per-row error, each half is scored again, down to single
-    molecules: only the molecules it fails on get an error, the others their scores."""
+    order whatever the molecules are: a batch the scorer fails on as a whole is scored again in
+    halves (:func:`~molprior.inference.isolation.score_isolating_failures`), so only the
+    molecules it fails on get an error, the others their scores."""
     columns = scorer.output_columns
     if not smiles:
         return pd.DataFrame({c: [] for c in columns})
-    try:
-        scored = scorer.score(smiles)
-        if len(scored) != len(smiles):
-            raise RuntimeError(f"the scorer gave {len(scored)} rows for {len(smiles)} molecules")
-        return scored[columns].reset_index(drop=True)
-    except Exception as error:  # a failure of the whole batch: find the molecules it comes from
-        if len(smiles) > 1:
-            middle = len(smiles) // 2
-            return pd.concat([score_rows(scorer, smiles[:middle]), score_rows(scorer, smiles[middle:])],
-                             ignore_index=True)
-        reason = error_reason(error)
-        log.warning("cannot score %r: %s", smiles[0], reason, exc_info=log.isEnabledFor(logging.DEBUG))
+
+    def failed(single: list[str], reason: str) -> pd.DataFrame:
+        log.warning("cannot score %r: %s", single[0], reason)
         return pd.DataFrame({scorer.score_column: [float("nan")], UNCERTAINTY: [float("nan")],
                              "support_similarity": [float("nan")], "error": [f"cannot score: {reason}"]})
 
-
-def error_reason(error: BaseException) -> str:
-    """An exception as a row's one-line reason: its message's first two lines (RDKit's say what
-    and where), at most 300 characters; the exception's type when it has no message."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return ": ".join(lines[:2])[:300] or type(error).__name__
+    return score_isolating_failures(lambda part: scorer.score(part)[columns], smiles, failed)
 
 
 def request_error(error: Exception) -> Exception:
@@ -182,13 +232,31 @@ def signature(score_columns: Sequence[str], default_assay: str):
     return ModelSignature(inputs, outputs, ParamSchema([ParamSpec("assay", "string", default_assay)]))
 
 
+def log_packaged(kind: str, artifacts: Mapping[str, str | Path], signature, input_example: pd.DataFrame,
+                 metadata: Mapping[str, Any], name: str = "model", registered_model_name: str | None = None,
+                 tags: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
+                 extra_requirements: Sequence[str] = ()):
+    """Log a packaged model of ``kind`` (``artifacts``: name -> prepared directory) as a pyfunc
+    model of the active run, with molprior's code and the pinned requirements, registered as
+    ``registered_model_name`` when given; returns MLflow's ``ModelInfo``."""
+    import mlflow
+
+    if PACKAGED_KINDS[kind].artifact not in artifacts:
+        raise ValueError(f"a {kind} model needs the artifact {PACKAGED_KINDS[kind].artifact!r}")
+    with tempfile.TemporaryDirectory(prefix="molprior-code-") as tmp:
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=str(MODEL_CODE), artifacts={k: str(v) for k, v in artifacts.items()},
+            code_paths=[str(bundle_code(Path(tmp)))], signature=signature, input_example=input_example,
+            pip_requirements=[*requirements(), *extra_requirements], registered_model_name=registered_model_name,
+            tags=dict(tags or {}), params=dict(params or {}), model_type=f"molprior-{kind}-pyfunc",
+            metadata={"molprior_version": molprior.__version__, "molprior_kind": kind, **metadata})
+
+
 def log_fewshot_pyfunc(meta_dir: str | Path, adapted: Mapping[str, str | Path], name: str = "model",
                        default_assay: str | None = None, registered_model_name: str | None = None,
                        tags: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None):
     """Log a meta-trained model with its adapted heads as a pyfunc model of the active run
     (registering it as ``registered_model_name`` when given); returns MLflow's ``ModelInfo``."""
-    import mlflow
-
     verify_manifest(meta_dir, required=True)
     with tempfile.TemporaryDirectory(prefix="molprior-pyfunc-") as tmp:
         tmp = Path(tmp)
@@ -197,11 +265,8 @@ def log_fewshot_pyfunc(meta_dir: str | Path, adapted: Mapping[str, str | Path], 
         shutil.copytree(meta_dir, fewshot)
         model = ScoringModel(heads)
         support = pd.read_csv(model.directories[model.default_assay] / SUPPORT_FILE)
-        example = pd.DataFrame({"smiles": support["smiles"].head(3)})
-        return mlflow.pyfunc.log_model(
-            name=name, python_model=str(MODEL_CODE), artifacts={"fewshot": str(fewshot), "heads": str(heads)},
-            code_paths=[str(bundle_code(tmp / "code"))], signature=signature(model.score_columns, model.default_assay),
-            input_example=example, pip_requirements=requirements(), registered_model_name=registered_model_name,
-            tags=dict(tags or {}), params=dict(params or {}), model_type="molprior-fewshot-pyfunc",
-            metadata={"molprior_version": molprior.__version__, "default_assay": model.default_assay,
-                      "assays": sorted(model.scorers)})
+        return log_packaged("fewshot", {"fewshot": fewshot, "heads": heads},
+                            signature(model.score_columns, model.default_assay),
+                            pd.DataFrame({"smiles": support["smiles"].head(3)}),
+                            {"default_assay": model.default_assay, "assays": sorted(model.scorers)}, name=name,
+                            registered_model_name=registered_model_name, tags=tags, params=params)

@@ -106,31 +106,3 @@ def test_missing_and_odd_cells_are_their_rows_errors(champion):
     assert len(out) == len(frame) and out["row"].tolist() == [1, 2, 3, 4, 5, 6]
     assert out.loc[[0, 5], "error"].isna().all() and out.loc[[0, 5], "ic50_nm"].notna().all()
     assert out.loc[1:4, "error"].notna().all() and out.loc[1:4, "ic50_nm"].isna().all()
-
-
-def test_a_table_scoring_fails_on_is_scored_in_halves(mhc_model, monkeypatch):
-    """Should scoring raise for a whole table, only the rows it fails on get an error."""
-    from molprior.tracking.mhc_pyfunc import score_pairs
-
-    predictor = load_predictor(mhc_model[0])
-    frame = pd.DataFrame({"peptide": ["NLVPMVATV", "GILGFVFTL", "SLYNTVATL", "KLVALGINAV", "YLLPAIVHI",
-                                      "NLVPMVATV"],
-                          "allele": ["HLA-A*02:01"] * 4 + ["HLA-B*07:02", "HLA-A*02:01"]})
-    expected = score_table(predictor, frame)
-    body = predictor.body
-
-    def failing(peptides, *args, **kwargs):
-        if "KLVALGINAV" in peptides:
-            raise RuntimeError("embedding failed\n  details")
-        return body(peptides, *args, **kwargs)
-
-    monkeypatch.setattr(predictor, "body", failing)
-    out = score_pairs(predictor, frame)
-    assert list(out.columns) == COLUMNS and out["row"].tolist() == [1, 2, 3, 4, 5, 6]
-    assert out["input"].tolist() == frame["peptide"].tolist() and out["allele"][3] == "HLA-A*02:01"
-    assert out["error"][3] == "cannot score: embedding failed: details" and np.isnan(out["ic50_nm"][3])
-    good = [0, 1, 2, 4, 5]
-    assert out.loc[good, "error"].isna().all()
-    np.testing.assert_allclose(out.loc[good, "ic50_nm"].astype(float), expected.loc[good, "ic50_nm"].astype(float),
-                               rtol=1e-6)
-    assert out["note"][5] == expected["note"][5] == "duplicate of row 1"  # rows count across the halves

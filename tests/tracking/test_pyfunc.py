@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
+from molprior.errors import InputError
 from molprior.files import ChecksumError
 from molprior.inference.scorer import Scorer
 from molprior.tracking import registry
@@ -214,3 +215,16 @@ def _invoke(port: int, body: dict) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def test_the_kind_is_known_by_the_artifacts_and_a_bare_list_needs_a_list_column():
+    from molprior.tracking.pyfunc import PACKAGED_KINDS, packaged_kind, request_frame
+
+    assert packaged_kind({"fewshot": "a", "heads": "b"}) is PACKAGED_KINDS["fewshot"]
+    assert packaged_kind({"mhc": "m"}) is PACKAGED_KINDS["mhc"]
+    with pytest.raises(ModelFormatError, match="not a molprior packaged model"):
+        packaged_kind({"weights": "w"})
+    assert request_frame(["CCO", "CCN"], {"heads": "b"})["smiles"].tolist() == ["CCO", "CCN"]
+    assert request_frame({"peptide": ["SIINFEKL"], "allele": ["H-2-Kb"]}, {"mhc": "m"}).shape == (1, 2)
+    with pytest.raises(InputError, match="named columns"):
+        request_frame(["SIINFEKL"], {"mhc": "m"})
