@@ -9,21 +9,19 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from molprior.chem.fingerprints import ecfp, ecfp_with_errors
+from molprior.chem.input_kinds import input_kind
 from molprior.data.schema import EXACT, RELATION_CODES
 from molprior.errors import InputError
 
 log = logging.getLogger(__name__)
 
 
-INPUT_KINDS = ("smiles", "peptide")
-
-
 @dataclass
 class FewShotTask:
     """One task: an assay's (or an allele's) measured inputs, the same record for every kind.
 
-    ``inputs`` are canonical SMILES (``kind="smiles"``) or peptide sequences (``"peptide"``);
+    ``inputs`` are of a registered input kind (:mod:`molprior.chem.input_kinds`): canonical
+    SMILES (``kind="smiles"``) or peptide sequences (``"peptide"``);
     ``labels`` are 0/1 (NaN where undetermined; ``None`` for a task measured only as values);
     ``values`` the measured values (pXC50 for MoleculeACE, the transformed affinity for an
     allele) with their relation codes (:data:`~molprior.data.schema.EXACT`, ``BELOW``,
@@ -45,19 +43,21 @@ class FewShotTask:
     _fingerprints: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in INPUT_KINDS:
-            raise ValueError(f"unknown input kind {self.kind!r}; known: {', '.join(INPUT_KINDS)}")
+        input_kind(self.kind)  # a known kind, or ValueError
 
     def __len__(self) -> int:
         return len(self.inputs)
 
     @property
     def fingerprints(self) -> np.ndarray:
-        """ECFP4 (2048 bits) of a molecule task, computed once."""
-        if self.kind != "smiles":
-            raise ValueError(f"{self.assay}: fingerprints are for molecule tasks, not {self.kind!r} tasks")
+        """ECFP4 (2048 bits) of the inputs (as their kind computes it), computed once;
+        :class:`InputError` names the first input that has none."""
         if self._fingerprints is None:
-            self._fingerprints = ecfp(self.inputs)
+            fingerprints, errors = input_kind(self.kind).fingerprints(self.inputs, 2048)
+            if errors:
+                position, reason = next(iter(errors.items()))
+                raise InputError(f"{self.assay}, input {position + 1} ({self.inputs[position]!r}): {reason}")
+            self._fingerprints = fingerprints
         return self._fingerprints
 
     def keep(self, rows: Sequence[int]) -> None:
@@ -75,10 +75,10 @@ class FewShotTask:
 
 def set_aside_unfingerprintable(tasks: Sequence[FewShotTask]) -> dict[str, str]:
     """Compute every task's ECFP4 once, dropping the molecules it cannot be computed for
-    (the same for every method); returns the reason by SMILES of those dropped."""
+    (the same for every method); returns the reason by input of those dropped."""
     left_out: dict[str, str] = {}
     for task in tasks:
-        fingerprints, errors = ecfp_with_errors(task.inputs)
+        fingerprints, errors = input_kind(task.kind).fingerprints(task.inputs, 2048)
         left_out.update({task.inputs[i]: reason for i, reason in errors.items()})
         task._fingerprints = fingerprints
         if errors:

@@ -1,8 +1,9 @@
-"""Featurised molecules for the neural few-shot methods: graphs plus ECFP bits, by SMILES.
+"""Featurised inputs for the neural few-shot methods: graphs plus ECFP bits, by input.
 
-A :class:`MoleculeBank` holds every molecule of a benchmark or a meta-training set once;
-episodes address it by position and get PyG batches (with the fingerprint as ``fp``) built
-straight from the shared arrays.
+A :class:`MoleculeBank` holds every input of a benchmark or a meta-training set once (molecules
+by SMILES, or peptides by sequence: any registered :mod:`~molprior.chem.input_kinds`, one kind
+per bank); episodes address it by position and get PyG batches (with the fingerprint as
+``fp``) built straight from the shared arrays.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ import numpy as np
 import torch
 
 from molprior.chem.cache import FeatureCache
-from molprior.chem.featurize import featurize_smiles
-from molprior.chem.fingerprints import ecfp
 from molprior.chem.graphs import MolGraphs
+from molprior.chem.input_kinds import input_kind
+from molprior.errors import InputError
 
 
 @dataclass
 class MoleculeBank:
-    """Graphs (and, with ``fingerprint_bits``, ECFP4 bits) of distinct canonical SMILES."""
+    """Graphs (and, with ``fingerprint_bits``, ECFP4 bits) of distinct inputs of one kind
+    (canonical SMILES unless ``kind`` says otherwise)."""
 
     graphs: MolGraphs
     fingerprints: np.ndarray | None = None
+    kind: str = "smiles"
     position: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -33,15 +36,19 @@ class MoleculeBank:
             raise ValueError("one fingerprint per graph")
 
     @classmethod
-    def build(cls, smiles: Sequence[str], fingerprint_bits: int = 0, n_jobs: int = 1,
-              cache: FeatureCache | None = None) -> tuple["MoleculeBank", dict[str, str]]:
-        """Featurise ``smiles`` (canonical; duplicates once); returns the bank and, for the
-        molecules that could not be featurised, the reason by SMILES."""
-        unique = list(dict.fromkeys(smiles))
-        result = featurize_smiles(unique, n_jobs=n_jobs, cache=cache)
-        errors = {unique[i]: reason for i, reason in result.errors.items()}
-        fingerprints = ecfp(result.graphs.smiles, n_bits=fingerprint_bits) if fingerprint_bits else None
-        return cls(result.graphs, fingerprints), errors
+    def build(cls, inputs: Sequence[str], fingerprint_bits: int = 0, n_jobs: int = 1,
+              cache: FeatureCache | None = None, kind: str = "smiles") -> tuple["MoleculeBank", dict[str, str]]:
+        """Featurise ``inputs`` of ``kind`` (canonical SMILES by default; duplicates once);
+        returns the bank and, for the inputs that could not be featurised, the reason by input."""
+        featurised = input_kind(kind)
+        graphs, errors = featurised.featurise(list(dict.fromkeys(inputs)), n_jobs, cache)
+        fingerprints = None
+        if fingerprint_bits:
+            fingerprints, failed = featurised.fingerprints(graphs.smiles, fingerprint_bits)
+            if failed:  # featurised, yet no fingerprint
+                position, reason = next(iter(failed.items()))
+                raise InputError(f"{reason} (position {position})")
+        return cls(graphs, fingerprints, kind), errors
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -61,7 +68,7 @@ class MoleculeBank:
         what scoring needs once meta-training no longer does, small enough to send to workers."""
         order = self.indices(list(dict.fromkeys(smiles)))
         return MoleculeBank(self.graphs.select(order),
-                            None if self.fingerprints is None else self.fingerprints[order])
+                            None if self.fingerprints is None else self.fingerprints[order], self.kind)
 
     def batch(self, indices: np.ndarray):
         """Molecules ``indices`` as one PyG batch; ``fp`` holds their float fingerprints."""

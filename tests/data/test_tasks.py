@@ -52,9 +52,13 @@ def test_keep_also_slices_the_split_the_feature_rows_and_the_metadata():
     assert task.metadata["cliff_mol"].tolist() == [1, 1] and len(task) == 2
 
 
-def test_a_peptide_task_has_no_fingerprints_and_an_unknown_kind_is_refused():
+def test_a_peptide_task_has_the_ecfp4_of_its_peptides_and_an_unknown_kind_is_refused():
+    from molprior.chem.fingerprints import ecfp
+    from molprior.chem.peptides import peptide_to_smiles
+
     peptides = FewShotTask("HLA-A*02:01", ["SIINFEKL", "GILGFVFTL"], np.array([1.0, 0.0]), kind="peptide")
-    with pytest.raises(ValueError, match="molecule tasks"):
-        peptides.fingerprints
+    assert np.array_equal(peptides.fingerprints, ecfp([peptide_to_smiles(p) for p in peptides.inputs]))
+    with pytest.raises(InputError, match="HLA-A\\*02:01, input 1 \\('S1INFEKL'\\): digit '1' at position 2"):
+        FewShotTask("HLA-A*02:01", ["S1INFEKL"], np.array([1.0]), kind="peptide").fingerprints
     with pytest.raises(ValueError, match="unknown input kind 'protein'"):
         FewShotTask("x", ["MKV"], np.array([1.0]), kind="protein")

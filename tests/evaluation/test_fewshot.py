@@ -143,3 +143,35 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(table):
     alone = run_fewshot(tasks, [16, 32], BASELINES, n_draws=2, seed=1, method_draws={"knn_tanimoto": 1})
     workers = run_fewshot(tasks, [16, 32], BASELINES, n_draws=2, seed=1, method_draws={"knn_tanimoto": 1}, jobs=2)
     pd.testing.assert_frame_equal(alone, workers)
+
+
+def test_alleles_run_through_the_same_protocol_baselines_and_learner_as_assays():
+    """An allele is a task like an assay: real MHC measurements as peptide tasks go through the
+    FS-Mol protocol with the ECFP4 baselines and the shipped few-shot learner (meta-trained on
+    FS-Mol, never on peptides) over a bank of all-atom peptide graphs, no code of their own."""
+    from pathlib import Path
+
+    from molprior.data.mhc import allele_tasks, measurements_from_frame
+    from molprior.evaluation.learner_methods import learner_method
+    from molprior.serialization import load_learner
+    from molprior.tracking.artifacts import resolve_model_dir
+    from molprior.workflows.metatrain import build_bank
+
+    alleles = ["HLA-A*02:01", "HLA-B*07:02"]
+    raw = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz")
+    measured = measurements_from_frame(pd.concat([raw[raw["allele"] == a].sample(120, random_state=0)
+                                                  for a in alleles])).table
+    peptides = sorted(set(measured["peptide"]))
+    tasks = allele_tasks(measured, {p: i for i, p in enumerate(peptides)}, alleles)
+    for task in tasks:
+        task.keep(np.flatnonzero(~np.isnan(task.labels)))  # binder or not decided by the measurement
+    bank = build_bank(tasks)
+    assert bank.kind == "peptide" and len(bank) == len({p for t in tasks for p in t.inputs})
+    learner, _ = load_learner(resolve_model_dir(None, kind="fewshot"))
+    methods = {**BASELINES, "molprior": learner_method(learner, bank)}
+    per_draw = run_fewshot(tasks, [16], methods, n_draws=2, seed=0)
+    assert len(per_draw) == len(alleles) * 2 * len(methods) and per_draw["roc_auc"].notna().all()
+    same = per_draw.groupby(["assay", "draw"])["n_query"].nunique()
+    assert (same == 1).all()  # every method on the same draws
+    means = per_draw.groupby("method")["roc_auc"].mean()
+    assert (means > 0.5).all(), means  # each learns something about binding from 16 peptides

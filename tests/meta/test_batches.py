@@ -38,3 +38,16 @@ def test_a_subset_bank_holds_the_same_features():
                            getattr(bank.batch(bank.indices([SMILES[1]])), key))
     with pytest.raises(KeyError, match="not in the bank"):
         bank.subset(["CCCC"])
+
+
+def test_a_peptide_bank_holds_peptide_graphs_and_keeps_its_kind():
+    from molprior.chem.peptide_graphs import peptide_graphs
+    from molprior.chem.peptides import peptide_to_smiles
+
+    peptides = ["NLVPMVATV", "GILGFVFTL", "SLYNTVATL"]
+    bank, errors = MoleculeBank.build(peptides + ["NLVPMVATV", "nlvpmvatv"], fingerprint_bits=2048, kind="peptide")
+    assert list(errors) == ["nlvpmvatv"] and len(bank) == 3 and bank.kind == "peptide"
+    assert np.array_equal(bank.graphs.x, peptide_graphs(peptides).graphs.x)
+    assert np.array_equal(bank.fingerprints, ecfp([peptide_to_smiles(p) for p in peptides]))
+    sub = bank.subset(["SLYNTVATL"])
+    assert sub.kind == "peptide" and sub.batch([0]).num_graphs == 1
