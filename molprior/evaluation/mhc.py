@@ -29,7 +29,8 @@ from molprior.evaluation.mhc_baselines import PerAlleleForest
 from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.meta.allele_learner import score_loss
 from molprior.meta.finetune import fine_tune
-from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
+from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
+from molprior.models.heads import TaskModel
 from molprior.data.tasks import FewShotTask
 
 
@@ -52,10 +53,10 @@ def query_metrics(task: FewShotTask, query: np.ndarray, predicted: np.ndarray) -
 
 def train_from_scratch(features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
                        config: AlleleModelConfig = AlleleModelConfig(), epochs: int = 100, lr: float = 1e-3,
-                       seed: int = 0) -> AlleleTaskModel:
+                       seed: int = 0) -> TaskModel:
     """Body and head from random initialisation, trained on one support set (full batch)."""
     torch.manual_seed(seed)
-    model = AlleleTaskModel(features.shape[1], config)
+    model = allele_task_model(features.shape[1], config)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
     batch = PeptideFeatures(features)
     model.train()

@@ -18,7 +18,8 @@ from molprior.meta.finetune import fine_tune
 from molprior.meta.losses import objective
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.models.body_adapter import adapted_body, init_adapter
-from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
+from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
+from molprior.models.heads import TaskModel
 
 
 #: What an allele's model is trained on and how its outputs read (:mod:`molprior.meta.losses`).
@@ -37,10 +38,10 @@ class AlleleLearner(nn.Module):
                  maml: MAMLConfig = MAMLConfig(anil=True, inner_steps=20, inner_lr=0.5)):
         super().__init__()
         self.model_config, self.maml_config = model, maml
-        self.maml = MAML(AlleleTaskModel(input_dim, model), maml)
+        self.maml = MAML(allele_task_model(input_dim, model), maml)
 
     @property
-    def model(self) -> AlleleTaskModel:
+    def model(self) -> TaskModel:
         return self.maml.model
 
     def adapt(self, support: PeptideFeatures, scores: torch.Tensor, relations: torch.Tensor | None = None,

@@ -16,7 +16,7 @@ from molprior.data.mhc import allele_tasks, ic50_to_score, measurements_from_fra
 from molprior.meta.allele_learner import AlleleLearner, fine_tune_allele, score_loss
 from molprior.meta.losses import ABOVE, BELOW, EXACT
 from molprior.meta.maml import MAMLConfig
-from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
+from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
 from molprior.training.allele_data import AlleleEpisodeStream, draw_support, validation_episodes
 
 MHC_FILE = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
@@ -127,7 +127,7 @@ def test_validation_episodes_are_fixed(measurements, tasks):
 
 def test_task_model_outputs_one_logit_per_peptide(measurements):
     _, _, features = measurements
-    model = AlleleTaskModel(features.shape[1], SMALL)
+    model = allele_task_model(features.shape[1], SMALL)
     assert model(PeptideFeatures(features[:7])).shape == (7,)
     assert model.represent(features[:7]).shape == (7, SMALL.body_dim)
     assert SMALL.to_dict() == {"body_hidden": 64, "body_dim": 32, "head_hidden": 32, "dropout": 0.0}

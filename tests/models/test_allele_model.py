@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from molprior.models.allele_model import AlleleModelConfig, AlleleTaskModel, PeptideFeatures
+from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
 from molprior.models.body_adapter import LORA_A, LORA_B, adapted_body, adapter_size, init_adapter
 
 CONFIG = AlleleModelConfig(body_hidden=32, body_dim=8, head_hidden=8)
@@ -15,7 +15,7 @@ def test_the_body_output_scale_does_not_follow_its_weights_or_input():
     """What saturated the sigmoid in the first runs: an outer step that scaled the body's last
     layer scaled the heads' input with it.  With LayerNorm at both ends it cannot."""
     torch.manual_seed(0)
-    model = AlleleTaskModel(40, CONFIG).eval()
+    model = allele_task_model(40, CONFIG).eval()
     x = torch.randn(16, 40)
     before = model.represent(PeptideFeatures(x))
     with torch.no_grad():
@@ -30,7 +30,7 @@ def test_the_body_output_scale_does_not_follow_its_weights_or_input():
 
 def test_a_new_adapter_is_the_shared_body_and_its_update_is_low_rank():
     torch.manual_seed(0)
-    model = AlleleTaskModel(40, CONFIG).eval()
+    model = allele_task_model(40, CONFIG).eval()
     adapter = init_adapter(model.body, rank=3, generator=torch.Generator().manual_seed(0))
     assert adapter[LORA_A].shape == (3, 40) and adapter[LORA_B].shape == (32, 3)
     assert "1.weight" not in adapter and adapter_size(adapter) < sum(p.numel() for p in model.body.parameters())
