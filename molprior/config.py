@@ -1,4 +1,5 @@
-"""Typed configurations, loaded from YAML files under ``pipelines/configs/``."""
+"""Typed configurations, loaded from YAML files: the presets packaged with molprior
+(``molprior/presets/``: ``--config NAME``) or a file of the user's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import yaml
 
 from molprior.data.readers import InputSpec
-from molprior.errors import InputError, MissingError
+from molprior.errors import InputError
+from molprior.presets import config_path
 
 
 @dataclass
@@ -69,7 +71,7 @@ class FewShotConfig(InputConfig):
 FSMOL_METHOD_DRAWS = {"gnn_scratch": 1, "pretrained_finetune": 2}
 #: FS-Mol's table meta-trains each ablation for a fixed 200 steps of 4 tasks (checkpoints chosen
 #: on 3 FS-Mol draws of its valid tasks); the shipped model's longer meta-training is
-#: pipelines/configs/fsmol_adkf.yaml.
+#: the fsmol_adkf preset.
 FSMOL_TABLE_METATRAIN = {"trainer": {"max_epochs": 4, "patience": 4}, "steps_per_epoch": 50, "val_draws": 3,
                          "val_protocol": "fsmol"}
 
@@ -159,7 +161,7 @@ MOLECULEACE_TEST_ASSAYS = ["CHEMBL1862_Ki", "CHEMBL204_Ki", "CHEMBL2047_EC50", "
 MOLECULEACE_VAL_ASSAYS = ["CHEMBL1871_Ki", "CHEMBL218_EC50", "CHEMBL2971_Ki", "CHEMBL4616_EC50"]
 
 
-#: The full method's inner loop, chosen on the meta-validation assays (see pipelines/configs/metatrain.yaml):
+#: The full method's inner loop, chosen on the meta-validation assays (see the metatrain preset):
 #: ANIL (the pretrained encoder is kept, the head adapts) with 20 inner steps of 0.05.
 DEFAULT_MAML = {"anil": True, "inner_steps": 20, "inner_lr": 0.05, "first_order": False}
 #: The adkf methods (ADKF-IFT's recipe): a GP head fitted per support on the hidden layer of a
@@ -297,11 +299,10 @@ def metatrain_overrides(path: str | Path | None) -> dict:
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """The keys and values of a YAML configuration file (empty file: none); a missing file, a
-    YAML error or a file that is not a mapping is a one-line error naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingError(f"no such configuration file: {path}")
+    """The keys and values of a YAML configuration file or preset (:func:`config_path`; empty
+    file: none); a missing file, a YAML error or a file that is not a mapping is a one-line
+    error naming the file."""
+    path = config_path(path)
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:

@@ -58,6 +58,7 @@ import psutil
 import yaml
 
 from molprior.files import file_hash, write_csv, write_text
+from molprior.presets import PRESETS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -235,7 +236,7 @@ def build_molprior_model(output: Path, assay: str, seed: int, env: dict[str, str
         return adapted
     base.mkdir(parents=True, exist_ok=True)
     if config is None:
-        settings = yaml.safe_load((ROOT / "pipelines" / "configs" / "metatrain.yaml").read_text())
+        settings = yaml.safe_load((PRESETS_DIR / "metatrain.yaml").read_text())
         settings.update({"input": str(ROOT / "data" / "moleculeace"), "steps_per_epoch": 5, "val_draws": 2,
                          "trainer": {"max_epochs": 1}})
         if assay not in settings.get("test_assays", []):
@@ -455,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--library", type=Path, help="CSV (or .csv.gz) with a smiles column; default: MOSES train")
     parser.add_argument("--model", help="an adapted molprior model (directory); default: built here")
     parser.add_argument("--metatrain-config", type=Path, help="YAML for building the meta-trained model "
-                        "(default: pipelines/configs/metatrain.yaml, one epoch of 5 meta-steps)")
+                        "(default: molprior/presets/metatrain.yaml, one epoch of 5 meta-steps)")
     parser.add_argument("--assay", default="CHEMBL2047_EC50", help="MoleculeACE assay the models are fitted to")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),

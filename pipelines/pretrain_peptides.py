@@ -4,7 +4,7 @@
     python pipelines/pretrain_peptides.py evaluate --model runs/peptide-prior [--baseline molprior/priors/default]
     python pipelines/pretrain_peptides.py ship --run runs/peptide-prior [--to molprior/priors/peptide]
 
-``train`` runs ``molprior pretrain`` with pipelines/configs/pretrain_peptides.yaml (the
+``train`` runs ``molprior pretrain`` with molprior/presets/pretrain_peptides.yaml (the
 default prior, continued on the MHC class I peptides of data/mhc that no held-out allele of
 the MHC benchmark has measured, mixed with 25,000 MOSES molecules).  ``evaluate``
 measures a generator (and, for comparison, a baseline) on molecules no run has trained on:
@@ -27,8 +27,10 @@ import pandas as pd
 import torch
 import yaml
 
+from molprior.presets import PRESETS_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "pipelines" / "configs" / "pretrain_peptides.yaml"
+CONFIG = PRESETS_DIR / "pretrain_peptides.yaml"
 PEPTIDE_PRIOR = ROOT / "molprior" / "priors" / "peptide"
 # three residues joined by peptide bonds: N-C(alpha)-C(=O)-N-C(alpha)-C(=O)-N-C(alpha)-C(=O)
 BACKBONE = "[NX3][CX4][CX3](=O)[NX3][CX4][CX3](=O)[NX3][CX4][CX3](=O)"

@@ -2,7 +2,7 @@
 ``molprior predict --support``, the pipeline, the demo and the benchmark method ``molprior``
 start from), with a model card written from measured results.
 
-    molprior metatrain --config pipelines/configs/fsmol_adkf.yaml -o out/fsmol-adkf -j 2
+    molprior metatrain --config fsmol_adkf -o out/fsmol-adkf -j 2
     molprior benchmark fewshot --input dataset:fsmol --methods rf_ecfp,knn_tanimoto,molprior \\
         --model out/fsmol-adkf/model -o out/fsmol-test -j 2
     molprior benchmark fewshot --input dataset:fsmol --test-assays split:valid --methods molprior \\
@@ -57,7 +57,7 @@ def calibration_table(calibration: pd.DataFrame) -> str:
 
 
 #: How the shipped model is retrained, unless the ship command says otherwise (--recipe).
-DEFAULT_RECIPE = ["molprior metatrain --config pipelines/configs/fsmol_adkf.yaml -o out/fsmol-adkf -j 2"]
+DEFAULT_RECIPE = ["molprior metatrain --config fsmol_adkf -o out/fsmol-adkf -j 2"]
 
 
 def start_text(info: dict) -> str:

@@ -1,7 +1,7 @@
 """Ship a trained MHC class I model as molprior/priors/mhc_i (the model ``molprior peptides``
 uses when no --model is given).
 
-    molprior peptides train --config pipelines/configs/mhc.yaml -o out/mhc --no-register
+    molprior peptides train --config mhc -o out/mhc --no-register
     python pipelines/ship_mhc.py out/mhc/model          # then write molprior/priors/mhc_i/MODEL_CARD.md
 
 Paths in the model's metadata are made relative to the repository, the machine-local MLflow

@@ -3,12 +3,13 @@ from pathlib import Path
 import pytest
 
 from molprior.config import FewShotConfig, MetaTrainConfig, PipelineConfig, load_yaml_config
+from molprior.presets import PRESETS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_demo_config_loads():
-    config = load_yaml_config(PipelineConfig, ROOT / "pipelines" / "configs" / "demo.yaml")
+    config = load_yaml_config(PipelineConfig, PRESETS_DIR / "demo.yaml")
     assert isinstance(config.fewshot, FewShotConfig)
     assert len(config.fewshot.test_assays) == 8
     assert config.fewshot.support_sizes == [16, 32, 64]
@@ -25,7 +26,7 @@ def test_unknown_key_is_reported(tmp_path):
 @pytest.mark.parametrize("name", ["metatrain.yaml", "fsmol_adkf.yaml", "fsmol_adkf_scratch.yaml",
                                   "fsmol_multitask.yaml", "fsmol_multitask_adkf.yaml"])
 def test_shipped_metatrain_configs_load(name):
-    config = load_yaml_config(MetaTrainConfig, ROOT / "pipelines" / "configs" / name)
+    config = load_yaml_config(MetaTrainConfig, PRESETS_DIR / name)
     assert config.objective in ("episodic", "multitask") and config.val_assays
 
 
@@ -48,9 +49,9 @@ def _config_classes():
 
 def test_every_shipped_configuration_is_read_by_its_typed_class():
     classes = _config_classes()
-    assert sorted(p.name for p in (ROOT / "pipelines" / "configs").glob("*.yaml")) == sorted(classes)
+    assert sorted(p.name for p in PRESETS_DIR.glob("*.yaml")) == sorted(classes)
     for name, cls in classes.items():
-        assert isinstance(load_yaml_config(cls, ROOT / "pipelines" / "configs" / name), cls), name
+        assert isinstance(load_yaml_config(cls, PRESETS_DIR / name), cls), name
 
 
 def test_defaults_overrides_and_unreadable_files(tmp_path):
@@ -77,7 +78,7 @@ def test_a_runs_settings_file_reads_back_into_the_same_configuration(tmp_path):
     for cls, name in [(PipelineConfig, "demo.yaml"), (MetaTrainConfig, "fsmol_multitask_adkf.yaml"),
                       (PretrainConfig, "pretrain.yaml"), (MHCTrainConfig, "mhc.yaml"),
                       (MHCBenchmarkConfig, "mhc_benchmark.yaml")]:
-        config = load_yaml_config(cls, ROOT / "pipelines" / "configs" / name)
+        config = load_yaml_config(cls, PRESETS_DIR / name)
         path = write_settings(config, tmp_path / name, "molprior something --config {settings} -o {dir}")
         assert path == tmp_path / name / SETTINGS_FILE
         assert path.read_text().startswith(f"# The settings of this run ({cls.__name__}); run it again with: "

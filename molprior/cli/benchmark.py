@@ -57,7 +57,7 @@ def add_parser(commands) -> None:
                          help="seeds; meta-training and draws are repeated per seed (default 0)")
     fewshot.add_argument("--metatrain-config", metavar="YAML",
                          help="meta-training settings for the meta-trained methods, e.g. "
-                              "pipelines/configs/metatrain.yaml (default: molprior's defaults; on FS-Mol's data "
+                              "the metatrain preset (default: molprior's defaults; on FS-Mol's data "
                               "200 meta-steps of 4 tasks each, checkpoints chosen on 3 draws of its valid tasks)")
     fewshot.add_argument("--finetune-steps", type=int, default=100,
                          help="Adam steps on the support for gnn_scratch and pretrained_finetune (default 100)")

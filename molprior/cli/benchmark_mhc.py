@@ -8,7 +8,7 @@ import sys
 
 from molprior.cli.options import comma_list
 
-DEFAULT_CONFIG = "pipelines/configs/mhc_benchmark.yaml"
+DEFAULT_CONFIG = "mhc_benchmark"
 TARGETS = "targets: k=32 mean ROC-AUC >= 0.85 and >= rf + 0.05; cross-validated ROC-AUC >= 0.93; >= 1,000 peptides/s"
 
 
@@ -16,7 +16,7 @@ def add_mhc_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the MHC protocol (shared with ``pipelines/benchmark_mhc.py``)."""
     parser.add_argument("--config", default=DEFAULT_CONFIG,
                         help=f"YAML with MHCBenchmarkConfig keys: held-out alleles, sizes, methods, the model's "
-                             f"training (default {DEFAULT_CONFIG})")
+                             f"training: a file or a preset (default: the {DEFAULT_CONFIG} preset)")
     parser.add_argument("-i", "--input", metavar="FILE", help="MHC measurements (default: the configuration's data)")
     parser.add_argument("-o", "--output", default="out/benchmark-mhc", help="output directory (default out/benchmark-mhc)")
     parser.add_argument("--draws", type=int, help="supports drawn per allele and size (default: the configuration's)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_CONFIG = "pipelines/configs/demo.yaml"
+DEFAULT_CONFIG = "demo"
 
 
 def add_parser(commands) -> None:
@@ -19,7 +19,7 @@ def add_parser(commands) -> None:
                     "a nested run per step. Then immunology: the shipped MHC class I model adapted to HLA-B*57:01 "
                     "(not among its alleles) from 64 measurements, registered as a molprior-mhc-i version, and the "
                     "other measured peptides scored against a six-allele genotype.")
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"pipeline YAML (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"pipeline YAML, a file or a preset (default: the {DEFAULT_CONFIG} preset)")
     parser.add_argument("-o", "--output", help="output directory (default: from the configuration)")
     parser.set_defaults(handler=run)
 

@@ -7,7 +7,7 @@ import sys
 
 from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option, input_spec, int_list, jobs, name_list
 
-DEFAULT_CONFIG = "pipelines/configs/metatrain.yaml"
+DEFAULT_CONFIG = "metatrain"
 MODEL_HELP = "a model directory, an MLflow run URI (runs:/ID/model) or a registry URI (models:/NAME@ALIAS)"
 
 
@@ -20,7 +20,7 @@ def add_parser(commands) -> None:
                     "read.")
     metatrain.add_argument("-i", "--input", help="assay file, MoleculeACE directory or dataset:NAME (default from --config)")
     metatrain.add_argument("--output", "-o", required=True, help="output directory")
-    metatrain.add_argument("--config", help=f"YAML configuration (see {DEFAULT_CONFIG})")
+    metatrain.add_argument("--config", help=f"YAML configuration: a file or a preset (e.g. {DEFAULT_CONFIG}, fsmol_adkf)")
     metatrain.add_argument("--prior", help="where to start: shipped, random, a pretraining run's directory or "
                                            "URI (its encoder), or a meta-training run's (its encoder and head)")
     metatrain.add_argument("--algorithm", choices=("maml", "protonet", "adkf"))

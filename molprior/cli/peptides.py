@@ -57,7 +57,7 @@ def add_parser(commands) -> None:
     adapt.set_defaults(handler=run_adapt)
 
     train = sub.add_parser("train", help="meta-train the MHC model across alleles (tracked, registered)")
-    train.add_argument("--config", help="YAML with MHCTrainConfig keys (default pipelines/configs/mhc.yaml values)")
+    train.add_argument("--config", help="YAML with MHCTrainConfig keys (a file or a preset; the defaults are the mhc preset's)")
     train.add_argument("-i", "--input", metavar="FILE", help="MHC measurements (default: the configuration's data)")
     train.add_argument("-o", "--output", default="out/mhc", help="output directory (default out/mhc)")
     train.add_argument("--register", default="molprior-mhc-i", metavar="NAME")

@@ -13,10 +13,11 @@ def add_parser(commands) -> None:
     sub.required = True
     run = sub.add_parser(
         "run", help="pretrain, meta-train, benchmark, register and score, as one parent MLflow run",
-        description="Run the steps of a pipeline YAML (see pipelines/configs/demo.yaml) as one parent MLflow run with "
+        description="Run the steps of a pipeline YAML (a file, or a preset such as demo) as one parent MLflow run with "
                     "a nested run per step. --reuse STEP=RUN_ID takes an earlier run's results for a step instead "
                     "of recomputing it (steps: pretrain, metatrain, benchmark).")
-    run.add_argument("config", help="pipeline YAML")
+    run.add_argument("config", nargs="?", default="demo",
+                     help="pipeline YAML: a file or a preset (default: the demo preset)")
     run.add_argument("-o", "--output", help="output directory (default: from the configuration)")
     run.add_argument("--reuse", action="append", default=[], metavar="STEP=RUN_ID",
                      help="reuse an earlier run for STEP (repeatable)")

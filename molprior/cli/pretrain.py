@@ -7,7 +7,7 @@ import sys
 
 from molprior.cli.options import add_jobs_option, int_list, jobs
 
-DEFAULT_CONFIG = "pipelines/configs/pretrain.yaml"
+DEFAULT_CONFIG = "pretrain"
 
 
 def add_parser(commands) -> None:
@@ -18,7 +18,7 @@ def add_parser(commands) -> None:
                     "--output; everything is logged to MLflow. --resume continues from the last checkpoint there.")
     pretrain.add_argument("-i", "--input", "--corpus", dest="corpus", metavar="FILE", help="SMILES file (.smi/.txt, or CSV with a SMILES column); default from --config")
     pretrain.add_argument("--output", "-o", required=True, help="output directory")
-    pretrain.add_argument("--config", help=f"YAML configuration (see {DEFAULT_CONFIG})")
+    pretrain.add_argument("--config", help=f"YAML configuration: a file or a preset (e.g. {DEFAULT_CONFIG}, pretrain_peptides)")
     pretrain.add_argument("--epochs", type=int, help="maximum epochs (overrides the configuration)")
     pretrain.add_argument("--batch-size", type=int, help="molecules per batch (overrides the configuration)")
     pretrain.add_argument("--max-molecules", type=int, help="use only the first N lines of the corpus")
@@ -43,7 +43,7 @@ def add_parser(commands) -> None:
     continued.add_argument("--exclude-alleles", metavar="A,B,...|YAML",
                            help="leave out every peptide measured on these alleles (needs an 'allele' column): a "
                                 "comma-separated list, or a YAML file whose 'held_out:' list is used, e.g. "
-                                "pipelines/configs/mhc_benchmark.yaml")
+                                "mhc_benchmark.yaml (the preset)")
     hardware = pretrain.add_argument_group(
         "hardware (Lightning Trainer flags; also settable in the configuration's trainer: block)",
         "With --strategy ddp Lightning starts one process per device (re-running this command) and each "

@@ -28,7 +28,8 @@ from molprior.chem.tokenizer import TokenizationError, smiles_to_selfies_tokens
 from molprior.data.curation import CurationOptions, standardize_table
 from molprior.data.readers import find_column, open_text, read_smiles_list, read_text_table
 from molprior.data.schema import problems_table
-from molprior.errors import InputError
+from molprior.errors import InputError, MissingError
+from molprior.presets import config_path
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,15 @@ _TABLE_SUFFIXES = (".csv", ".tsv", ".tab")
 
 def excluded_alleles(value: str | Sequence[str] | None) -> list[str]:
     """The alleles to exclude: a list as given; a string naming a YAML file: its ``held_out``
-    list (e.g. ``pipelines/configs/mhc_benchmark.yaml``); any other string: comma-separated."""
+    list (a file or a preset, e.g. ``mhc_benchmark.yaml``); any other string: comma-separated."""
     if value is None:
         return []
     if isinstance(value, str):
         if value.lower().endswith((".yaml", ".yml")):
-            path = Path(value)
-            if not path.is_file():
-                raise CorpusError(f"no such allele list: {path}")
+            try:
+                path = config_path(value)
+            except MissingError as error:
+                raise CorpusError(f"no such allele list: {error}") from None
             held_out = (yaml.safe_load(path.read_text()) or {}).get("held_out")
             if not isinstance(held_out, list) or not held_out:
                 raise CorpusError(f"{path} has no 'held_out:' list of alleles")

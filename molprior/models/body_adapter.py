@@ -2,7 +2,7 @@
 
 An allele with many measurements learns more than a head can express over a body shared by
 all alleles: in the benchmark's cross-validation, fine-tuning the body with the head beats
-the head alone (``pipelines/benchmark_mhc.py``).  A fine-tuned copy of the body per allele
+the head alone (``molprior benchmark mhc``).  A fine-tuned copy of the body per allele
 would cost 1.3 MiB each, so the adapter keeps the input layer's weight shared and learns a low-rank
 update ``W + B A`` (LoRA, Hu et al. 2022) beside its bias, the LayerNorms and the small
 projection layer, which are learned in full.

@@ -1,6 +1,6 @@
 """The MHC class I benchmark: few-shot held-out alleles, cross-validation, scoring throughput.
 
-One tracked run (``pipelines/benchmark_mhc.py``) that:
+One tracked run (``molprior benchmark mhc``) that:
 
 1. meta-trains the allele model on every allele except the held-out ones (checkpoint chosen on
    the meta-validation alleles), from the peptide prior;
@@ -50,7 +50,7 @@ SPEED_PASSES = 2  # alternating timed passes per configuration (the faster one c
 
 @dataclass
 class MHCBenchmarkConfig:
-    """``pipelines/configs/mhc_benchmark.yaml``: held-out alleles, protocol, and the model's training."""
+    """The ``mhc_benchmark`` preset: held-out alleles, protocol, and the model's training."""
 
     data: str = "data/mhc/mhc_class1_human.csv.gz"
     held_out: list[str] = field(default_factory=list)

@@ -8,6 +8,7 @@ import pytest
 
 import molprior.workflows.pretrain as workflow
 from molprior.cli.main import main
+from molprior.presets import PRESETS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,19 +27,19 @@ def captured(monkeypatch):
 
 def test_flags_fill_the_configuration(captured, tmp_path):
     with pytest.raises(SystemExit):
-        main(["-q", "pretrain", "--config", str(ROOT / "pipelines" / "configs" / "pretrain.yaml"),
+        main(["-q", "pretrain", "--config", str(PRESETS_DIR / "pretrain.yaml"),
               "--init-from", "shipped", "--peptides", "data/mhc/mhc_class1_human.csv.gz", "--max-peptides", "500",
-              "--peptide-lengths", "8,11", "--exclude-alleles", "pipelines/configs/mhc_benchmark.yaml",
+              "--peptide-lengths", "8,11", "--exclude-alleles", "mhc_benchmark.yaml",
               "--max-tokens", "200", "--output", str(tmp_path / "out")])
     config = captured["config"]
     assert config.init_from == "shipped" and config.peptides == "data/mhc/mhc_class1_human.csv.gz"
     assert config.max_peptides == 500 and config.peptide_lengths == [8, 11] and config.max_tokens == 200
-    assert config.exclude_alleles == "pipelines/configs/mhc_benchmark.yaml"
+    assert config.exclude_alleles == "mhc_benchmark.yaml"
 
 
 def test_the_peptide_configuration_continues_from_the_default_prior(captured, tmp_path):
     with pytest.raises(SystemExit):
-        main(["-q", "pretrain", "--config", str(ROOT / "pipelines" / "configs" / "pretrain_peptides.yaml"),
+        main(["-q", "pretrain", "--config", str(PRESETS_DIR / "pretrain_peptides.yaml"),
               "--output", str(tmp_path / "out")])
     config = captured["config"]
     assert config.init_from == "molprior/priors/default" and config.exclude_alleles.endswith("mhc_benchmark.yaml")

@@ -10,6 +10,7 @@ import pytest
 
 from molprior.chem.peptides import peptide_to_smiles
 from molprior.data.corpus import CorpusError, excluded_alleles, load_corpus, load_peptide_corpus, merge_corpora
+from molprior.presets import PRESETS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 MHC = ROOT / "data" / "mhc" / "mhc_class1_human.csv.gz"
@@ -93,7 +94,8 @@ def test_no_usable_peptide_is_a_clear_error(tmp_path):
 
 
 def test_excluded_alleles_from_the_benchmark_configuration():
-    alleles = excluded_alleles(str(ROOT / "pipelines" / "configs" / "mhc_benchmark.yaml"))
+    alleles = excluded_alleles(str(PRESETS_DIR / "mhc_benchmark.yaml"))
+    assert excluded_alleles("mhc_benchmark.yaml") == alleles  # the preset by name
     assert len(alleles) == 8 and "HLA-B*35:01" in alleles and "HLA-C*06:02" in alleles
     assert excluded_alleles("HLA-A*01:01, HLA-B*07:02") == ["HLA-A*01:01", "HLA-B*07:02"]
     assert excluded_alleles(None) == []

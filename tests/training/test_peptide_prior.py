@@ -12,6 +12,7 @@ from molprior.chem.peptides import peptide_to_smiles
 from molprior.files import verify_manifest
 from molprior.tracking.artifacts import SHIPPED_PRIOR
 from molprior.serialization import load_encoder, load_generator
+from molprior.presets import PRESETS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 PEPTIDE_PRIOR = ROOT / "molprior" / "priors" / "peptide"
@@ -25,7 +26,7 @@ def test_peptide_prior_continues_the_default_prior_without_held_out_alleles():
     assert vocabulary.tokens[: len(parent_vocabulary)] == parent_vocabulary.tokens
     assert {"[C@@H1]", "[C@H1]"} <= set(vocabulary.tokens)
     assert metadata["parent_prior"]["directory"] == "molprior/priors/default"
-    held_out = yaml.safe_load((ROOT / "pipelines" / "configs" / "mhc_benchmark.yaml").read_text())["held_out"]
+    held_out = yaml.safe_load((PRESETS_DIR / "mhc_benchmark.yaml").read_text())["held_out"]
     assert metadata["peptide_corpus"]["excluded_alleles"] == held_out
     assert metadata["corpus_peptides"] == 25_798
     # every 8-11-mer fits the decoder

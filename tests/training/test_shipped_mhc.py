@@ -1,6 +1,6 @@
 """The MHC class I model shipped in molprior/priors/mhc_i: complete, verified, and sane on
 measurements it was trained on (a check that the shipped file is the trained model, not a
-measure of accuracy: that is pipelines/benchmark_mhc.py's job)."""
+measure of accuracy: that is molprior benchmark mhc's job)."""
 
 from __future__ import annotations
 
