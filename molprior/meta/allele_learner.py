@@ -1,8 +1,12 @@
-"""MAML over MHC alleles: the allele model's initialisation, adapted per allele with the censored loss.
+"""MAML over MHC alleles: the few-shot learner with the affinity objective, and fine-tuning
+for well-measured alleles.
 
-Second-order MAML, first-order MAML and ANIL come from :class:`molprior.meta.maml.MAML`; the
-loss on a task is MHCflurry's censored squared error on the sigmoid of the model's output
-(the transformed affinity), so ``<``/``>`` measurements count only when violated.
+The MHC model's learner is :class:`~molprior.meta.learner.FewShotLearner` with ``task_type
+"affinity"`` over the encoder-less task model of :mod:`molprior.models.allele_model`: second-order
+MAML, first-order MAML and ANIL from :class:`molprior.meta.maml.MAML`, the loss on a task
+MHCflurry's censored squared error on the sigmoid of the model's output (the transformed
+affinity), so ``<``/``>`` measurements count only when violated.  What is the allele side's own
+is the fine-tuning of a head and a low-rank body adapter on an allele's many measurements.
 """
 
 from __future__ import annotations
@@ -11,19 +15,20 @@ import copy
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 from torch.func import functional_call
 
 from molprior.meta.finetune import fine_tune
+from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.meta.losses import objective
-from molprior.meta.maml import MAML, MAMLConfig
+from molprior.meta.maml import MAMLConfig
 from molprior.models.body_adapter import adapted_body, init_adapter
-from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
-from molprior.models.heads import TaskModel
+from molprior.models.allele_model import AlleleModelConfig, allele_task_model
 
 
 #: What an allele's model is trained on and how its outputs read (:mod:`molprior.meta.losses`).
 AFFINITY = objective("affinity")
+#: The allele learner's inner loop unless configured otherwise.
+ALLELE_MAML = MAMLConfig(anil=True, inner_steps=20, inner_lr=0.5)
 
 
 def score_loss(relations: torch.Tensor | None):
@@ -31,33 +36,18 @@ def score_loss(relations: torch.Tensor | None):
     return AFFINITY.loss_for(relations)
 
 
-class AlleleLearner(nn.Module):
-    """The meta-learned allele model and its inner loop."""
+def allele_learner(input_dim: int, model: AlleleModelConfig = AlleleModelConfig(),
+                   maml: MAMLConfig = ALLELE_MAML) -> FewShotLearner:
+    """The meta-learned allele model (peptide embeddings of width ``input_dim``) and its inner loop."""
+    return FewShotLearner(allele_task_model(input_dim, model),
+                          LearnerConfig(algorithm="maml", task_type="affinity", maml=maml.to_dict()))
 
-    def __init__(self, input_dim: int, model: AlleleModelConfig = AlleleModelConfig(),
-                 maml: MAMLConfig = MAMLConfig(anil=True, inner_steps=20, inner_lr=0.5)):
-        super().__init__()
-        self.model_config, self.maml_config = model, maml
-        self.maml = MAML(allele_task_model(input_dim, model), maml)
 
-    @property
-    def model(self) -> TaskModel:
-        return self.maml.model
-
-    def adapt(self, support: PeptideFeatures, scores: torch.Tensor, relations: torch.Tensor | None = None,
-              steps: int | None = None) -> dict[str, torch.Tensor]:
-        """Fast weights for one allele from its support measurements."""
-        return self.maml.adapt(support, scores, score_loss(relations), steps)
-
-    def predict(self, params: dict[str, torch.Tensor], batch: PeptideFeatures) -> torch.Tensor:
-        """Transformed affinities (0-1) under the fast weights ``params``."""
-        return AFFINITY.output(self.maml.predict(params, batch))
-
-    def meta_loss(self, support: PeptideFeatures, support_scores: torch.Tensor, support_relations: torch.Tensor,
-                  query: PeptideFeatures, query_scores: torch.Tensor, query_relations: torch.Tensor) -> torch.Tensor:
-        """The query loss after adapting to the support (differentiable through the inner loop)."""
-        params = self.maml.adapt(support, support_scores, score_loss(support_relations))
-        return score_loss(query_relations)(self.maml.predict(params, query), query_scores)
+def allele_model_config(learner: FewShotLearner) -> AlleleModelConfig:
+    """The shape of an allele learner's model, as MHC model files record it."""
+    model = learner.model
+    return AlleleModelConfig(body_hidden=model.body_config.hidden_dim, body_dim=model.body_config.output_dim,
+                             head_hidden=model.head_config.hidden_dim, dropout=model.body_config.dropout)
 
 
 @dataclass
@@ -69,14 +59,14 @@ class AlleleFineTune:
     body: dict[str, torch.Tensor]
 
     @torch.no_grad()
-    def predict(self, learner: AlleleLearner, features: torch.Tensor) -> torch.Tensor:
+    def predict(self, learner: FewShotLearner, features: torch.Tensor) -> torch.Tensor:
         """Transformed affinities (0-1) of peptide embeddings ``features``."""
         model = learner.model
         representation = functional_call(model.body, adapted_body(model.body, self.body), (features,))
         return AFFINITY.output(functional_call(model.head, self.head, (representation,)))
 
 
-def fine_tune_allele(learner: AlleleLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
+def fine_tune_allele(learner: FewShotLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
                      epochs: int = 30, lr: float = 1e-3, body_lr: float = 1e-3, rank: int = 8,
                      batch_size: int = 128, seed: int = 0) -> AlleleFineTune:
     """Head and body adapter (:mod:`molprior.models.body_adapter`) trained on an allele's

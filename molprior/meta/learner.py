@@ -16,7 +16,10 @@ Algorithms:
 
 ``adapt`` gives the adapted parameters of the whole model; regression targets are
 standardised with the support's mean and spread, which :class:`Adapted` keeps to turn outputs
-back into values.
+back into values.  The task type names the objective (:mod:`molprior.meta.losses`):
+``classification`` (labels), ``regression`` (values, censored or not) or ``affinity`` (MHC
+binding: MHCflurry's transformed affinity, censored, on the sigmoid of the output); the MHC
+model's learner is this one over an encoder-less :class:`TaskModel` (``task_type="affinity"``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from molprior.meta.protonet import prototype_layer, prototype_logits
 from molprior.models.heads import TaskModel
 
 ALGORITHMS = ("maml", "protonet", "adkf", "finetune")
-TASK_TYPES = ("classification", "regression")
+TASK_TYPES = ("classification", "regression", "affinity")
 
 
 @dataclass
@@ -77,6 +80,10 @@ class Adapted:
     #: per-task tensors besides the weights (the GP head's support features, labels, hyperparameters)
     state: dict[str, torch.Tensor] = field(default_factory=dict)
 
+    def head(self) -> dict[str, torch.Tensor]:
+        """The head's parameters alone, in the head's own names (what the MHC model keeps per allele)."""
+        return {n[len("head."):]: p for n, p in self.params.items() if n.startswith("head.")}
+
 
 class FewShotLearner(nn.Module):
     """The meta-learned (or pretrained) model and its adaptation rule."""
@@ -96,8 +103,9 @@ class FewShotLearner(nn.Module):
         return objective(self.config.task_type).loss_for(relations)
 
     def normalise(self, targets: torch.Tensor) -> tuple[torch.Tensor, float, float]:
-        """Support targets in the units the model is trained in, with the mean and spread used."""
-        if self.config.task_type == "classification":
+        """Support targets in the units the model is trained in, with the mean and spread used
+        (only regression targets are standardised)."""
+        if self.config.task_type != "regression":
             return targets.float(), 0.0, 1.0
         mean = float(targets.mean())
         std = float(targets.std()) if targets.numel() > 1 else 1.0
@@ -143,17 +151,22 @@ class FewShotLearner(nn.Module):
         return batch if isinstance(batch, torch.Tensor) else self.model.represent(batch)
 
     def check_support(self, targets: torch.Tensor) -> None:
-        """A classification support needs both classes (a clear error otherwise)."""
+        """A classification support needs both classes, a regression support two values (a
+        clear error otherwise)."""
         if self.config.task_type == "classification":
             positives = int((targets > 0.5).sum())
             if positives == 0 or positives == targets.numel():
                 raise InputError(f"the support holds only {'actives' if positives else 'inactives'} "
                                  f"({targets.numel()} molecules): adaptation needs both classes")
-        elif targets.numel() < 2:
+        elif self.config.task_type == "regression" and targets.numel() < 2:
             raise InputError("a regression support needs at least 2 measurements")
+        elif targets.numel() == 0:
+            raise InputError("the support is empty")
 
-    def adapt(self, support, targets: torch.Tensor, relations: torch.Tensor | None = None) -> Adapted:
-        """Adapt to one support set; returns detached parameters of the whole model."""
+    def adapt(self, support, targets: torch.Tensor, relations: torch.Tensor | None = None,
+              steps: int | None = None) -> Adapted:
+        """Adapt to one support set; returns detached parameters of the whole model.  ``steps``
+        overrides the MAML inner loop's number of steps."""
         self.check_support(targets)
         normalised, mean, std = self.normalise(targets)
         was_training = self.training
@@ -166,7 +179,7 @@ class FewShotLearner(nn.Module):
             elif self.config.algorithm == "finetune":
                 params = self._finetune(support, normalised, relations)
             else:
-                fast = self.maml.adapt(support, normalised, self._loss(relations))
+                fast = self.maml.adapt(support, normalised, self._loss(relations), steps)
                 params = {**{n: p.detach() for n, p in self.model.named_parameters()},
                           **{(f"head.{n}" if self.maml.config.anil else n): p for n, p in fast.items()}}
         finally:
@@ -225,7 +238,7 @@ class FewShotLearner(nn.Module):
 
     @torch.no_grad()
     def predict(self, adapted: Adapted, batch) -> torch.Tensor:
-        """Outputs of the adapted model: logits (classification) or values (regression).
+        """Outputs of the adapted model: logits (classification, affinity) or values (regression).
         ``batch`` may be a :meth:`represent` output when :attr:`encoder_fixed`."""
         if "gp.theta" in adapted.state:
             return self.predict_with_spread(adapted, batch)[0]

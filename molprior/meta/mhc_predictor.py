@@ -22,7 +22,8 @@ import torch
 from molprior.chem.amino_acids import random_peptides
 from molprior.data.mhc import score_to_ic50
 from molprior.files import atomic_path
-from molprior.meta.allele_learner import AFFINITY, AlleleLearner
+from molprior.meta.allele_learner import AFFINITY
+from molprior.meta.learner import FewShotLearner
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.body_adapter import adapted_body
 from molprior.models.fixed_blocks import rowwise_in_fixed_blocks
@@ -53,7 +54,7 @@ class MHCPredictor:
     """Everything needed to score peptides against the alleles it knows."""
 
     peptide_encoder: PeptideEncoder
-    learner: AlleleLearner
+    learner: FewShotLearner  # the allele learner (task type affinity)
     heads: dict[str, dict[str, torch.Tensor]]  # allele -> head parameters (fast weights)
     alleles: dict[str, dict] = field(default_factory=dict)  # allele -> measurements, origin
     reference: dict[str, np.ndarray] = field(default_factory=dict)  # allele -> lengths x QUANTILES

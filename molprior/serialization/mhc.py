@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import save_file
 
 from molprior.files import atomic_path, verify_manifest, write_manifest, write_text
-from molprior.meta.allele_learner import AlleleLearner
+from molprior.meta.allele_learner import allele_learner, allele_model_config
 from molprior.meta.maml import MAMLConfig
 from molprior.meta.mhc_predictor import MHCPredictor
 from molprior.models.allele_model import AlleleModelConfig
@@ -60,8 +60,8 @@ def save_predictor(predictor: MHCPredictor, directory: str | Path) -> Path:
     description = {
         "format": MHC_FORMAT,
         "input_dim": predictor.learner.model.input_dim,
-        "model": predictor.learner.model_config.to_dict(),
-        "maml": predictor.learner.maml_config.to_dict(),
+        "model": allele_model_config(predictor.learner).to_dict(),
+        "maml": predictor.learner.maml.config.to_dict(),
         "peptide_encoder": {"terminal_slots": predictor.peptide_encoder.terminal_slots,
                             "lengths": list(predictor.peptide_encoder.lengths)},
         "alleles": {allele: {"index": i, **predictor.alleles.get(allele, {})} for i, allele in enumerate(order)},
@@ -85,7 +85,7 @@ def load_predictor(directory: str | Path) -> MHCPredictor:
     encoder, _ = load_encoder(directory / "encoder")
     options = description["peptide_encoder"]
     peptide_encoder = PeptideEncoder(encoder, options["terminal_slots"], tuple(options["lengths"])).eval()
-    learner = AlleleLearner(description["input_dim"], AlleleModelConfig(**description["model"]),
+    learner = allele_learner(description["input_dim"], AlleleModelConfig(**description["model"]),
                             MAMLConfig(**description["maml"]))
     tensors = load_weights(directory / "alleles.safetensors")
     if (directory / ADAPTERS_FILE).exists():

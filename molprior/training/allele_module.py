@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from molprior.metrics.classification import roc_auc
-from molprior.meta.allele_learner import AlleleLearner
+from molprior.meta.allele_learner import AFFINITY, allele_learner
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig
 from molprior.training.allele_data import AlleleEpisode
@@ -19,7 +19,7 @@ from molprior.training.outer_loop import OuterLoopModule
 
 
 class AlleleMetaModule(OuterLoopModule):
-    """Meta-trains an :class:`AlleleLearner`."""
+    """Meta-trains the allele learner (:func:`~molprior.meta.allele_learner.allele_learner`)."""
 
     selection_metric = "val_roc_auc"
 
@@ -27,20 +27,19 @@ class AlleleMetaModule(OuterLoopModule):
                  meta_lr: float = 1e-3, weight_decay: float = 0.0, gradient_clip: float = 1.0):
         super().__init__()
         self.save_hyperparameters()
-        self.learner = AlleleLearner(input_dim, AlleleModelConfig(**(model or {})), MAMLConfig(**(maml or {})))
+        self.learner = allele_learner(input_dim, AlleleModelConfig(**(model or {})), MAMLConfig(**(maml or {})))
 
     @property
     def outer_gradient_clip(self) -> float:
         return self.hparams.gradient_clip
 
     def episode_loss(self, e: AlleleEpisode) -> torch.Tensor:
-        return self.learner.meta_loss(e.support, e.support_scores, e.support_relations, e.query, e.query_scores,
+        return self.learner.meta_loss(e.support, e.support_scores, e.query, e.query_scores, e.support_relations,
                                       e.query_relations)
 
     def validation_step(self, episode: AlleleEpisode, batch_idx: int) -> None:
-        params = self.learner.adapt(episode.support, episode.support_scores, episode.support_relations)
-        with torch.no_grad():
-            scores = self.learner.predict(params, episode.query).cpu().numpy()
+        adapted = self.learner.adapt(episode.support, episode.support_scores, episode.support_relations)
+        scores = AFFINITY.output(self.learner.predict(adapted, episode.query)).cpu().numpy()
         labels = episode.query_labels
         known = ~np.isnan(labels)
         if 0 < labels[known].sum() < known.sum():  # ROC-AUC needs binders and non-binders

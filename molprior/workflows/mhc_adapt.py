@@ -75,11 +75,11 @@ def adapt_allele(predictor: MHCPredictor, allele: str, measurements: str | Path,
         steps = int(predictor.metadata.get("config", {}).get("adapt_steps", 50))
         log.info("%d measurements: %d inner steps (as for the model's own alleles with fewer than %s)",
                  len(table), steps, predictor.metadata.get("config", {}).get("finetune_min", 1000))
-    predictor.heads[allele] = predictor.learner.adapt(PeptideFeatures(features), scores, relations, steps)
+    predictor.heads[allele] = predictor.learner.adapt(PeptideFeatures(features), scores, relations, steps).head()
     predictor.set_body_adapter(allele, None)  # a replaced allele's fine-tuned body goes with its old head
     predictor.alleles[allele] = {
         "measurements": len(table), "binders": int(np.nansum(labels)),
-        "head": f"inner loop ({steps or predictor.learner.maml_config.inner_steps} steps) on {len(table)} measurements",
+        "head": f"inner loop ({steps or predictor.learner.maml.config.inner_steps} steps) on {len(table)} measurements",
         "role": "adapted", "measurements_file": Path(measurements).name,
         "measurements_sha256": file_hash(measurements)}
     per_length = int(predictor.metadata.get("config", {}).get("reference_per_length", 5000))

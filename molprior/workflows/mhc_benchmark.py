@@ -32,7 +32,7 @@ from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
-from molprior.meta.allele_learner import AFFINITY
+from molprior.meta.allele_learner import AFFINITY, allele_model_config
 from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
@@ -96,9 +96,9 @@ def few_shot(config: MHCBenchmarkConfig, features: torch.Tensor, random_features
                     start = time.perf_counter()
                     extra = {}
                     if method == "molprior":
-                        params = learner.adapt(PeptideFeatures(features[s_rows]), s_scores, s_rel)
-                        with torch.no_grad():
-                            predicted = learner.predict(params, PeptideFeatures(features[q_rows])).numpy()
+                        adapted = learner.adapt(PeptideFeatures(features[s_rows]), s_scores, s_rel)
+                        query_features = PeptideFeatures(features[q_rows])
+                        predicted = AFFINITY.output(learner.predict(adapted, query_features)).numpy()
                     elif method.startswith("rf_"):
                         predicted = protocol.forest_scores(method[3:], task, support, query,
                                                            config.seed + draw, jobs)
@@ -107,8 +107,8 @@ def few_shot(config: MHCBenchmarkConfig, features: torch.Tensor, random_features
                             predictor, body[s_rows], task.values[support], body[q_rows])
                     elif method in ("pretrained_no_meta", "scratch"):
                         table = features if method == "pretrained_no_meta" else random_features
-                        model = protocol.train_from_scratch(table[s_rows], s_scores, s_rel, learner.model_config,
-                                                            seed=config.seed + draw)
+                        model = protocol.train_from_scratch(table[s_rows], s_scores, s_rel,
+                                                            allele_model_config(learner), seed=config.seed + draw)
                         with torch.no_grad():
                             predicted = AFFINITY.output(model(PeptideFeatures(table[q_rows]))).numpy()
                     else:

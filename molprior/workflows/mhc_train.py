@@ -27,7 +27,8 @@ from molprior.errors import InputError, MissingError
 from molprior.files import file_hash, write_csv, write_text
 from molprior.meta.mhc_predictor import MHCPredictor
 from molprior.serialization import save_predictor
-from molprior.meta.allele_learner import AlleleFineTune, AlleleLearner, fine_tune_allele
+from molprior.meta.allele_learner import AlleleFineTune, fine_tune_allele
+from molprior.meta.learner import FewShotLearner
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.tracking import runs
@@ -112,7 +113,7 @@ def split_alleles(measurements: MHCMeasurements, config: MHCTrainConfig) -> tupl
 
 
 def meta_train(features: torch.Tensor, train: list[FewShotTask], val: list[FewShotTask], config: MHCTrainConfig,
-               output_dir: Path, logger=None, progress: bool = True) -> tuple[AlleleLearner, dict[str, float], list]:
+               output_dir: Path, logger=None, progress: bool = True) -> tuple[FewShotLearner, dict[str, float], list]:
     """Meta-train across ``train`` alleles; the learner with the best meta-validation ROC-AUC
     (the untrained start included)."""
     torch.manual_seed(config.seed)
@@ -142,7 +143,7 @@ def meta_train(features: torch.Tensor, train: list[FewShotTask], val: list[FewSh
     return learner, metrics, history
 
 
-def fine_tune(learner: AlleleLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
+def fine_tune(learner: FewShotLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
               config: MHCTrainConfig, seed: int | None = None) -> AlleleFineTune:
     """:func:`~molprior.meta.allele_learner.fine_tune_allele` with the config's settings."""
     return fine_tune_allele(learner, features, scores, relations, config.finetune_epochs, config.finetune_lr,
@@ -159,7 +160,7 @@ class AlleleParameters:
     info: dict[str, dict]
 
 
-def allele_parameters(learner: AlleleLearner, features: torch.Tensor, tasks: list[FewShotTask],
+def allele_parameters(learner: FewShotLearner, features: torch.Tensor, tasks: list[FewShotTask],
                       config: MHCTrainConfig) -> AlleleParameters:
     """Each allele's own parameters: fine-tuned head and body adapter for alleles with at least
     ``finetune_min`` measurements, the inner loop on all measurements for the others."""
@@ -174,7 +175,7 @@ def allele_parameters(learner: AlleleLearner, features: torch.Tensor, tasks: lis
                    f"({config.finetune_epochs} epochs)")
         else:
             heads[task.assay] = learner.adapt(PeptideFeatures(features[rows]), scores, relations,
-                                               steps=config.adapt_steps)
+                                               steps=config.adapt_steps).head()
             how = f"inner loop ({config.adapt_steps} steps) on all {len(task)} measurements"
         info[task.assay] = {"measurements": len(task), "binders": int(np.nansum(task.labels)), "head": how}
     return AlleleParameters(heads, bodies, info)

@@ -13,7 +13,8 @@ import torch
 
 from molprior.chem.amino_acids import encode_peptides
 from molprior.data.mhc import allele_tasks, ic50_to_score, measurements_from_frame
-from molprior.meta.allele_learner import AlleleLearner, fine_tune_allele, score_loss
+from molprior.meta.allele_learner import AFFINITY, allele_learner, fine_tune_allele, score_loss
+from molprior.meta.learner import FewShotLearner
 from molprior.meta.losses import ABOVE, BELOW, EXACT
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
@@ -43,15 +44,16 @@ def tasks(measurements):
     return allele_tasks(table, rows, ["HLA-A*02:01", "HLA-B*07:02", "HLA-B*35:01"])
 
 
-def _learner(input_dim: int, **maml) -> AlleleLearner:
+def _learner(input_dim: int, **maml) -> FewShotLearner:
     torch.manual_seed(0)
-    return AlleleLearner(input_dim, SMALL, MAMLConfig(**{"anil": True, "inner_steps": 20, "inner_lr": 0.5, **maml}))
+    return allele_learner(input_dim, SMALL, MAMLConfig(**{"anil": True, "inner_steps": 20, "inner_lr": 0.5, **maml}))
 
 
-def _loss(learner, params, features, task, index):
+def _loss(learner, head, features, task, index):
+    """The censored loss on ``index`` of the model with the head's parameters ``head``."""
     x = PeptideFeatures(features[torch.from_numpy(task.rows[index])])
     with torch.no_grad():
-        logits = learner.maml.predict(params, x)
+        logits = learner.maml.predict(head, x)
     return float(score_loss(torch.from_numpy(task.relations[index]))(logits, torch.from_numpy(task.values[index])))
 
 
@@ -140,13 +142,16 @@ def test_adaptation_fits_the_support_without_touching_the_initialisation(measure
     before = {k: v.clone() for k, v in learner.state_dict().items()}
     support, query = draw_support(task, 64, np.random.default_rng(0))
     x = PeptideFeatures(features[torch.from_numpy(task.rows[support])])
-    params = learner.adapt(x, torch.from_numpy(task.values[support]), torch.from_numpy(task.relations[support]))
-    assert set(params) == {name for name, _ in learner.model.head.named_parameters()}  # ANIL: the head only
-    assert not any(p.requires_grad for p in params.values())
+    adapted = learner.adapt(x, torch.from_numpy(task.values[support]), torch.from_numpy(task.relations[support]))
+    head = adapted.head()
+    assert set(head) == {name for name, _ in learner.model.head.named_parameters()}
+    body = {n: p for n, p in adapted.params.items() if n.startswith("body.")}
+    assert all(torch.equal(p, learner.model.get_parameter(n)) for n, p in body.items())  # ANIL: the head only
+    assert not any(p.requires_grad for p in adapted.params.values())
     initial = dict(learner.model.head.named_parameters())
-    assert _loss(learner, params, features, task, support) < 0.8 * _loss(learner, initial, features, task, support)
+    assert _loss(learner, head, features, task, support) < 0.8 * _loss(learner, initial, features, task, support)
     assert all(torch.equal(v, before[k]) for k, v in learner.state_dict().items())
-    predicted = learner.predict(params, PeptideFeatures(features[torch.from_numpy(task.rows[query])]))
+    predicted = AFFINITY.output(learner.predict(adapted, PeptideFeatures(features[torch.from_numpy(task.rows[query])])))
     assert predicted.shape == (len(query),) and ((predicted > 0) & (predicted < 1)).all()
 
 
@@ -157,8 +162,9 @@ def test_meta_loss_reaches_the_body_through_the_inner_loop(measurements, tasks):
         learner = _learner(features.shape[1], inner_steps=3, first_order=first_order).train()
         support, query = draw_support(task, 32, np.random.default_rng(1))
         part = lambda i: (PeptideFeatures(features[torch.from_numpy(task.rows[i])]),  # noqa: E731
-                          torch.from_numpy(task.values[i]), torch.from_numpy(task.relations[i]))
-        loss = learner.meta_loss(*part(support), *part(query))
+                          torch.from_numpy(task.values[i]))
+        relations = lambda i: torch.from_numpy(task.relations[i])  # noqa: E731
+        loss = learner.meta_loss(*part(support), *part(query), relations(support), relations(query))
         loss.backward()
         body = [p.grad for p in learner.model.body.parameters()]
         head = [p.grad for p in learner.model.head.parameters()]
