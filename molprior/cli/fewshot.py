@@ -48,12 +48,14 @@ def add_parser(commands) -> None:
         "adapt", help="adapt a meta-trained model to one assay's measured molecules",
         description="Read the support file (SMILES and a 0/1 label or a measurement per molecule; measurements are "
                     "split at the median for classification models), adapt the model with its own rule (a few "
-                    "inner-loop steps for MAML) and save the adapted model in OUTPUT, also logged to MLflow.")
+                    "inner-loop steps for MAML) and save the adapted model in OUTPUT, also logged to MLflow. With an "
+                    "MHC model, the support is an allele's measurements (peptide, ic50, measurement_inequality) and "
+                    "--assay names the allele, as `molprior peptides adapt` (unregistered).")
     adapt.add_argument("--model", help=f"{MODEL_HELP} (default: the shipped few-shot model, meta-trained on FS-Mol)")
     adapt.add_argument("-i", "--input", "--support", dest="support", required=True, metavar="FILE",
                        help="support file (CSV)")
     adapt.add_argument("--output", "-o", required=True, help="directory for the adapted model")
-    adapt.add_argument("--assay", help="which assay of a multi-assay support file")
+    adapt.add_argument("--assay", help="which assay of a multi-assay support file; with an MHC model, the allele")
     adapt.add_argument("--seed", type=int, default=0)
     add_input_options(adapt)
     add_jobs_option(adapt)
@@ -62,7 +64,8 @@ def add_parser(commands) -> None:
     predict = commands.add_parser(
         "predict", help="score molecules with an adapted model",
         description="Write every input row in order with probability_active (or value), support_similarity and an "
-                    "error column for rows that could not be scored.")
+                    "error column for rows that could not be scored. With an MHC model, the input is a peptide list "
+                    "(or peptide,allele table) and --assay the allele or genotype, as `molprior peptides score`.")
     predict.add_argument("--model", help=f"an adapted model: {MODEL_HELP}; with --support, the model to adapt "
                                          "first (default: the shipped few-shot model)")
     predict.add_argument("--support", help="adapt --model to this support file first (CSV of SMILES and 0/1 labels "
@@ -71,7 +74,8 @@ def add_parser(commands) -> None:
     predict.add_argument("--output", "-o", required=True, help="output CSV")
     predict.add_argument("--smiles-column", help="CSV column holding SMILES")
     predict.add_argument("--assay", help="for a registered model with several adapted heads: which one (default: "
-                                         "the model's default assay); with --support, which assay of the support file")
+                                         "the model's default assay); with --support, which assay of the support file; "
+                                         "with an MHC model, the allele or a comma-separated genotype")
     predict.add_argument("--chunk-rows", type=int, default=20_000,
                          help="rows read, scored and written at a time (memory stays bounded; default 20000)")
     add_jobs_option(predict)
@@ -110,9 +114,33 @@ def run_metatrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mhc_allele(args: argparse.Namespace) -> str:
+    """The allele an MHC model adapts to: ``--assay`` (an allele is an MHC model's assay)."""
+    if not args.assay:
+        from molprior.errors import InputError
+
+        raise InputError("an MHC model adapts to one allele: give it as --assay (e.g. --assay HLA-B*57:01)")
+    return args.assay
+
+
+def _adapt_allele(allele: str, measurements: str, output: str, model: str):
+    """``molprior adapt`` with an MHC model: ``molprior peptides adapt`` without registering
+    (``model`` as the user named it: the new model's lineage records it)."""
+    from molprior.workflows.mhc_adapt import run_adapt_allele
+
+    outcome, _ = run_adapt_allele(allele, measurements, output, model, None, None)
+    print(f"{'re-adapted' if outcome.replaced else 'adapted'} {outcome.allele} to {outcome.measurements} measurements "
+          f"({outcome.binders} binders; {len(outcome.rejected)} rows rejected) -> {outcome.model_dir}")
+    return outcome
+
+
 def run_adapt(args: argparse.Namespace) -> int:
+    from molprior.tracking.artifacts import resolve_model_kind
     from molprior.workflows.adapt import run_adapt as adapt
 
+    if args.model is not None and resolve_model_kind(args.model)[0] == "mhc":
+        _adapt_allele(_mhc_allele(args), args.support, args.output, args.model)
+        return 0
     outcome = adapt(args.model, args.support, args.output, input_spec(args), args.assay, jobs(args.jobs), args.seed)
     print(f"adapted to {outcome.n_support} molecules of {outcome.assay} ({outcome.n_actives} actives) "
           f"in {outcome.seconds:.2f} s; {len(outcome.rejected)} support lines rejected")
@@ -124,15 +152,21 @@ def run_adapt(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from molprior.files import check_output_path
     from molprior.workflows.predict import run_predict as predict
 
+    check_output_path(args.output, [args.input, *([args.support] if args.support else [])])  # before any loading
     model = args.model
+    if model is not None:
+        from molprior.tracking.artifacts import resolve_model_kind
+
+        kind, model_dir = resolve_model_kind(model)
+        if kind == "mhc":
+            return _predict_peptides(args, model_dir)
     if args.support:
         from molprior.data.readers import InputSpec
-        from molprior.files import check_output_path
         from molprior.workflows.adapt import run_adapt as adapt
 
-        check_output_path(args.output, [args.input, args.support])
         adapted = adapt(model, args.support, f"{args.output}.model", InputSpec(), args.assay, jobs(args.jobs))
         print(f"adapted to {adapted.n_support} molecules of {adapted.assay} ({adapted.n_actives} actives) "
               f"in {adapted.seconds:.2f} s: {adapted.model_dir}")
@@ -147,3 +181,28 @@ def run_predict(args: argparse.Namespace) -> int:
     if outcome.seen is not None:
         print(f"{outcome.seen} of the {outcome.scored} scored molecules were in the model's meta-training data")
     return 0
+
+
+def _predict_peptides(args: argparse.Namespace, model_dir) -> int:
+    """``molprior predict`` with an MHC model: the peptides of ``--input`` scored against
+    ``--assay`` (an allele or a comma-separated genotype; else the input's ``allele`` column),
+    as ``molprior peptides score`` does; with ``--support``, the allele's measurements adapt
+    the model first."""
+    from molprior.serialization import load_predictor
+    from molprior.workflows.peptide_scoring import empty_lines_note, score_peptide_file
+
+    if args.support:
+        if "," in (args.assay or ""):
+            from molprior.errors import InputError
+
+            raise InputError("with --support, --assay names the one allele the measurements are of")
+        model_dir = _adapt_allele(_mhc_allele(args), args.support, f"{args.output}.model", args.model).model_dir
+    alleles = [a.strip() for a in args.assay.split(",") if a.strip()] if args.assay else None
+    outcome = score_peptide_file(load_predictor(model_dir), args.input, args.output, alleles, args.chunk_rows)
+    print(f"scored {outcome.scored} peptide/allele pairs of {outcome.peptides} peptides "
+          f"({outcome.errors} rows with an error) -> {outcome.output}")
+    if outcome.empty_lines:
+        print(f"note: {empty_lines_note(outcome.empty_lines)}")
+    for message in outcome.allele_errors:
+        print(f"allele error: {message}", file=sys.stderr)
+    return 1 if outcome.scored == 0 and outcome.peptides else 0

@@ -54,6 +54,20 @@ def resolve_model_dir(model: str | Path | None, kind: str = "generator") -> Path
     return found
 
 
+def resolve_model_kind(model: str | Path | None, kinds: tuple[str, ...] = ("fewshot", "mhc")) -> tuple[str, Path]:
+    """Which of ``kinds`` ``model`` is, and its local directory (``None``: the shipped model of
+    the first kind), so that one command can take a few-shot or an MHC model alike."""
+    if model is None:
+        return kinds[0], resolve_model_dir(None, kinds[0])
+    local = local_model_dir(model)  # an MLflow URI is downloaded once
+    for kind in kinds:
+        found = _model_in(local, MARKERS[kind])
+        if found is not None:
+            return kind, found
+    names = " or ".join(KIND_NAMES[k] for k in kinds)
+    raise MissingError(f"{model} holds no {' or '.join(MARKERS[k] for k in kinds)}: not a molprior {names} model")
+
+
 def local_model_dir(model: str | Path) -> Path:
     """``model`` itself when it is a local path, else its MLflow artifacts downloaded to a
     temporary directory, which is removed when this process exits (:func:`remove_downloads`).

@@ -171,3 +171,35 @@ def test_score_refuses_a_directory_or_the_input_as_output_with_a_message(mhc_mod
         assert err.startswith("molprior peptides: error: --output ") and "Traceback" not in err
         assert ("is a directory" if output == tmp_path else "would replace the input") in err
     assert peptides.read_bytes() == before
+
+
+def test_adapt_and_predict_take_an_mhc_model_as_they_take_an_assay_model(mhc_model, tmp_path, capsys, monkeypatch):
+    """``molprior adapt|predict`` with an MHC model: the allele is the assay; the same outputs
+    as ``molprior peptides adapt|score``."""
+    monkeypatch.chdir(tmp_path)
+    held = pd.read_csv(mhc_model[2])
+    support = tmp_path / "b3501.csv"
+    held.head(32)[["peptide", "ic50", "measurement_inequality"]].to_csv(support, index=False)
+    assert main(["adapt", "--model", str(mhc_model[0]), "-i", str(support), "-o", str(tmp_path / "x")]) == 2
+    assert "give it as --assay" in capsys.readouterr().err
+    assert main(["adapt", "--model", str(mhc_model[0]), "-i", str(support), "--assay", "B3501",
+                 "-o", str(tmp_path / "adapted")]) == 0
+    assert "adapted HLA-B*35:01 to 32 measurements" in capsys.readouterr().out
+    peptides = tmp_path / "peptides.txt"
+    peptides.write_text("\n".join(GOOD) + "\n")
+    args = ["-i", str(peptides), "--assay", "HLA-B*35:01,HLA-A*02:01"]
+    assert main(["predict", "--model", str(tmp_path / "adapted"), *args, "-o", str(tmp_path / "a.csv")]) == 0
+    assert main(["peptides", "score", "--model", str(tmp_path / "adapted"), "--peptides", str(peptides),
+                 "--alleles", "HLA-B*35:01,HLA-A*02:01", "-o", str(tmp_path / "b.csv")]) == 0
+    ours, theirs = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert ours["allele"].tolist() == ["HLA-B*35:01", "HLA-A*02:01"] * 5 and ours["error"].isna().all()
+    # adapting on the fly, as predict --support does for an assay: the same model, the same scores
+    assert main(["predict", "--model", str(mhc_model[0]), "--support", str(support), "-i", str(peptides),
+                 "--assay", "HLA-B*35:01", "-o", str(tmp_path / "c.csv")]) == 0
+    on_the_fly = pd.read_csv(tmp_path / "c.csv")
+    b3501 = ours[ours["allele"] == "HLA-B*35:01"]
+    assert on_the_fly["ic50_nm"].tolist() == b3501["ic50_nm"].tolist() and len(on_the_fly) == 5
+    assert main(["predict", "--model", str(mhc_model[0]), "--support", str(support), *args,
+                 "-o", str(tmp_path / "d.csv")]) == 2
+    assert "the one allele the measurements are of" in capsys.readouterr().err

@@ -86,3 +86,18 @@ def test_a_failed_download_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(mlflow.exceptions.MlflowException):
         local_model_dir("models:/no-such-model/1")
     assert not list(tmp_path.glob("molprior-*"))
+
+
+def test_a_models_kind_is_known_by_what_it_holds(tmp_path):
+    from molprior.errors import MissingError
+    from molprior.tracking.artifacts import SHIPPED_FEWSHOT, SHIPPED_MHC, resolve_model_kind
+
+    assert resolve_model_kind(None) == ("fewshot", SHIPPED_FEWSHOT)
+    assert resolve_model_kind(SHIPPED_FEWSHOT) == ("fewshot", SHIPPED_FEWSHOT)
+    assert resolve_model_kind(str(SHIPPED_MHC)) == ("mhc", SHIPPED_MHC)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "mhc.json").write_text("{}")
+    assert resolve_model_kind(tmp_path) == ("mhc", tmp_path / "model")  # a training output's model/
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MissingError, match="holds no model.json or mhc.json: not a molprior few-shot or MHC model"):
+        resolve_model_kind(tmp_path / "empty")
