@@ -34,13 +34,12 @@ from torch.func import functional_call
 from molprior.errors import InputError
 from molprior.meta import gp
 from molprior.meta.finetune import fine_tune
-from molprior.meta.losses import binary_loss, objective
+from molprior.meta.losses import OBJECTIVES, binary_loss, objective
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.meta.protonet import prototype_layer, prototype_logits
 from molprior.models.heads import TaskModel
 
 ALGORITHMS = ("maml", "protonet", "adkf", "finetune")
-TASK_TYPES = ("classification", "regression", "affinity")
 
 
 @dataclass
@@ -58,8 +57,8 @@ class LearnerConfig:
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise InputError(f"unknown algorithm {self.algorithm!r}; choose one of {ALGORITHMS}")
-        if self.task_type not in TASK_TYPES:
-            raise InputError(f"unknown task type {self.task_type!r}; choose one of {TASK_TYPES}")
+        if self.task_type not in OBJECTIVES:  # any registered objective (molprior.meta.losses)
+            raise InputError(f"unknown task type {self.task_type!r}; choose one of {tuple(OBJECTIVES)}")
         if self.task_type != "classification" and (self.algorithm == "protonet" or self.maml.get("proto_init")):
             raise InputError("prototypes need classes: use maml without proto_init, or finetune, for regression")
         if self.task_type != "classification" and self.algorithm == "adkf":
@@ -99,13 +98,18 @@ class FewShotLearner(nn.Module):
         return self.maml.model
 
     # ---- losses -------------------------------------------------------------------------
+    @property
+    def standardised(self) -> bool:
+        """Whether support targets are standardised (regression), as the objective says."""
+        return objective(self.config.task_type).standardise_targets
+
     def _loss(self, relations: torch.Tensor | None):
         return objective(self.config.task_type).loss_for(relations)
 
     def normalise(self, targets: torch.Tensor) -> tuple[torch.Tensor, float, float]:
         """Support targets in the units the model is trained in, with the mean and spread used
-        (only regression targets are standardised)."""
-        if self.config.task_type != "regression":
+        (those of an objective that standardises them: regression)."""
+        if not self.standardised:
             return targets.float(), 0.0, 1.0
         mean = float(targets.mean())
         std = float(targets.std()) if targets.numel() > 1 else 1.0
@@ -132,7 +136,7 @@ class FewShotLearner(nn.Module):
         if self.config.algorithm != "maml":
             raise InputError(f"{self.config.algorithm} is not meta-trained")
         s_targets, mean, std = self.normalise(support_targets)
-        q_targets = (query_targets.float() - mean) / std if self.config.task_type == "regression" else query_targets
+        q_targets = (query_targets.float() - mean) / std if self.standardised else query_targets
         return self.maml.query_loss(support, s_targets, query, q_targets, self._loss(support_relations),
                                     self._loss(query_relations))
 
@@ -158,8 +162,8 @@ class FewShotLearner(nn.Module):
             if positives == 0 or positives == targets.numel():
                 raise InputError(f"the support holds only {'actives' if positives else 'inactives'} "
                                  f"({targets.numel()} molecules): adaptation needs both classes")
-        elif self.config.task_type == "regression" and targets.numel() < 2:
-            raise InputError("a regression support needs at least 2 measurements")
+        elif self.standardised and targets.numel() < 2:
+            raise InputError(f"a {self.config.task_type} support needs at least 2 measurements")
         elif targets.numel() == 0:
             raise InputError("the support is empty")
 
@@ -247,6 +251,6 @@ class FewShotLearner(nn.Module):
             out = functional_call(self.model.head, head, (batch,))
         else:
             out = functional_call(self.model, adapted.params, (batch,))
-        if self.config.task_type == "regression":
+        if self.standardised:
             out = out * adapted.target_std + adapted.target_mean
         return out

@@ -48,10 +48,12 @@ Loss = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tenso
 @dataclass(frozen=True)
 class Objective:
     """What a kind of task trains its model on and how the model's raw outputs read: the loss
-    (on raw outputs) and the transform that turns raw outputs into predictions."""
+    (on raw outputs), the transform that turns raw outputs into predictions, and whether a
+    support's targets are standardised (by its mean and spread) before adaptation."""
 
     loss: Loss
     output: Callable[[torch.Tensor], torch.Tensor]
+    standardise_targets: bool = False
 
     def loss_for(self, relations: torch.Tensor | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The loss with these censoring codes fixed: ``loss(outputs, targets)``, as MAML's inner loop takes it."""
@@ -61,11 +63,12 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {}
 
 
-def register_objective(name: str, loss: Loss, output: Callable[[torch.Tensor], torch.Tensor]) -> None:
+def register_objective(name: str, loss: Loss, output: Callable[[torch.Tensor], torch.Tensor],
+                       standardise_targets: bool = False) -> None:
     """Make ``name`` an objective a task model can be trained on (a name is registered once)."""
     if name in OBJECTIVES:
         raise InputError(f"objective {name!r} is already registered")
-    OBJECTIVES[name] = Objective(loss, output)
+    OBJECTIVES[name] = Objective(loss, output, standardise_targets)
 
 
 def objective(name: str) -> Objective:
@@ -83,7 +86,7 @@ def _identity(outputs: torch.Tensor) -> torch.Tensor:
 register_objective("classification", lambda outputs, labels, relations=None: binary_loss(outputs, labels),
                    torch.sigmoid)
 #: Measured values (pXC50...), censored or not: the outputs are the values.
-register_objective("regression", censored_mse, _identity)
+register_objective("regression", censored_mse, _identity, standardise_targets=True)
 #: MHC binding: censored squared error on the sigmoid, MHCflurry's transformed affinity
 #: ``1 - log(ic50)/log(50000)`` (0-1).
 register_objective("affinity", lambda outputs, scores, relations=None: censored_mse(torch.sigmoid(outputs), scores,

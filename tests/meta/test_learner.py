@@ -87,3 +87,30 @@ def test_prototypes_need_classes():
         LearnerConfig(algorithm="protonet", task_type="regression")
     with pytest.raises(ValueError, match="unknown algorithm"):
         LearnerConfig(algorithm="reptile")
+
+
+def test_a_registered_objective_is_a_task_type_the_learner_adapts_and_meta_trains_on(assay, monkeypatch):
+    """A third kind of task registers its objective; the learner takes it as it takes the others
+    (here: pXC50 values read through ``10 * sigmoid``, not standardised)."""
+    from molprior.errors import InputError
+    from molprior.meta.losses import OBJECTIVES, Objective
+
+    def scaled_mse(outputs, targets, relations=None):
+        return ((10 * torch.sigmoid(outputs) - targets) ** 2).mean()
+
+    monkeypatch.setitem(OBJECTIVES, "bounded_value", Objective(scaled_mse, lambda out: 10 * torch.sigmoid(out)))
+    bank, index, _, values, support, query = assay
+    learner = _learner(algorithm="maml", task_type="bounded_value", maml={"anil": True, "inner_steps": 10})
+    targets = torch.as_tensor(values[support])
+    adapted = learner.adapt(bank.batch(index[support]), targets)
+    assert (adapted.target_mean, adapted.target_std) == (0.0, 1.0)  # not standardised
+    before = scaled_mse(learner.predict(learner.adapt(bank.batch(index[support]), targets, steps=0),
+                                        bank.batch(index[support])), targets)
+    after = scaled_mse(learner.predict(adapted, bank.batch(index[support])), targets)
+    assert after < before  # the inner loop follows the registered loss
+    loss = learner.train().meta_loss(bank.batch(index[support]), targets, bank.batch(index[query[:16]]),
+                                     torch.as_tensor(values[query[:16]]))
+    loss.backward()
+    assert torch.isfinite(loss) and any(p.grad is not None and p.grad.abs().sum() > 0 for p in learner.parameters())
+    with pytest.raises(InputError, match="unknown task type 'binding'; choose one of .*'bounded_value'"):
+        LearnerConfig(task_type="binding")
