@@ -188,8 +188,9 @@ def _predict_peptides(args: argparse.Namespace, model_dir) -> int:
     ``--assay`` (an allele or a comma-separated genotype; else the input's ``allele`` column),
     as ``molprior peptides score`` does; with ``--support``, the allele's measurements adapt
     the model first."""
+    from molprior.cli.peptides import report_scoring
     from molprior.serialization import load_predictor
-    from molprior.workflows.peptide_scoring import empty_lines_note, score_peptide_file
+    from molprior.workflows.peptide_scoring import score_peptide_file
 
     if args.support:
         if "," in (args.assay or ""):
@@ -198,11 +199,5 @@ def _predict_peptides(args: argparse.Namespace, model_dir) -> int:
             raise InputError("with --support, --assay names the one allele the measurements are of")
         model_dir = _adapt_allele(_mhc_allele(args), args.support, f"{args.output}.model", args.model).model_dir
     alleles = [a.strip() for a in args.assay.split(",") if a.strip()] if args.assay else None
-    outcome = score_peptide_file(load_predictor(model_dir), args.input, args.output, alleles, args.chunk_rows)
-    print(f"scored {outcome.scored} peptide/allele pairs of {outcome.peptides} peptides "
-          f"({outcome.errors} rows with an error) -> {outcome.output}")
-    if outcome.empty_lines:
-        print(f"note: {empty_lines_note(outcome.empty_lines)}")
-    for message in outcome.allele_errors:
-        print(f"allele error: {message}", file=sys.stderr)
-    return 1 if outcome.scored == 0 and outcome.peptides else 0
+    return report_scoring(score_peptide_file(load_predictor(model_dir), args.input, args.output, alleles,
+                                             args.chunk_rows))

@@ -69,11 +69,18 @@ def add_parser(commands) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from molprior.serialization import load_predictor
     from molprior.tracking.artifacts import resolve_model_dir
-    from molprior.workflows.peptide_scoring import empty_lines_note, score_peptide_file
+    from molprior.workflows.peptide_scoring import score_peptide_file
 
     predictor = load_predictor(resolve_model_dir(args.model, "mhc"))
-    outcome = score_peptide_file(predictor, args.peptides, args.output, args.alleles, args.chunk_rows,
-                                 args.mhcflurry_columns)
+    return report_scoring(score_peptide_file(predictor, args.peptides, args.output, args.alleles, args.chunk_rows,
+                                             args.mhcflurry_columns))
+
+
+def report_scoring(outcome) -> int:
+    """Print what a peptide scoring run did (``molprior peptides score`` and ``molprior predict``
+    with an MHC model); exit code 1 when nothing could be scored."""
+    from molprior.workflows.peptide_scoring import empty_lines_note
+
     rate = outcome.peptides / outcome.seconds if outcome.seconds else 0.0
     print(f"scored {outcome.scored} peptide/allele pairs of {outcome.peptides} peptides "
           f"({outcome.errors} rows with an error) in {outcome.seconds:.1f} s ({rate:.0f} peptides/s) -> {outcome.output}")
