@@ -26,7 +26,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from molprior.evaluation.mhc_baselines import PerAlleleForest
-from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
+from molprior.meta.mhc_predictor import MHCPredictor
+from molprior.meta.scorer import Representation
 from molprior.meta.allele_learner import score_loss
 from molprior.meta.finetune import fine_tune
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
@@ -64,8 +65,8 @@ def train_from_scratch(features: torch.Tensor, scores: torch.Tensor, relations: 
     return model.eval()
 
 
-def nearest_allele_scores(predictor: MHCPredictor, support_body: PeptideBody, support_scores: np.ndarray,
-                          query_body: PeptideBody) -> tuple[str, np.ndarray]:
+def nearest_allele_scores(predictor: MHCPredictor, support_body: Representation, support_scores: np.ndarray,
+                          query_body: Representation) -> tuple[str, np.ndarray]:
     """The trained allele whose model best ranks the support (Spearman), and its query scores."""
     best, best_rho = None, -np.inf
     for allele in predictor.supported:

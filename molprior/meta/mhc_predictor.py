@@ -1,11 +1,13 @@
-"""The MHC class I affinity predictor: peptide encoder, shared body, one head per allele (and a
-body adapter for alleles with many measurements), and each allele's reference score
-distribution for percentile ranks (saved and loaded by :mod:`molprior.serialization.mhc`).
+"""The MHC class I affinity predictor: peptide encoder and the one scorer
+(:mod:`molprior.meta.scorer`) over the allele model, with one head per allele (and a body
+adapter for alleles with many measurements), and each allele's reference score distribution
+for percentile ranks (saved and loaded by :mod:`molprior.serialization.mhc`).
 
 A peptide is embedded once (graph encoder, :mod:`molprior.models.peptide_encoder`), the shared
 body runs once, and every allele of a genotype is one small head on the body's output (alleles
-with their own body adapter rerun the small body on the same embedding): scoring a peptide
-against six alleles costs little more than against one.
+with their own body adapter rerun the body on the same embedding): scoring a peptide against
+six alleles costs little more than against one.  What is MHC's own here is the post-processing:
+IC50s and percentile ranks among random natural-frequency peptides.
 """
 
 from __future__ import annotations
@@ -22,31 +24,23 @@ import torch
 from molprior.chem.amino_acids import random_peptides
 from molprior.data.mhc import score_to_ic50
 from molprior.files import atomic_path
-from molprior.meta.allele_learner import AFFINITY
-from molprior.meta.learner import FewShotLearner
-from molprior.models.allele_model import PeptideFeatures
+from molprior.meta.learner import Adapted, FewShotLearner
+from molprior.meta.scorer import FeatureRows, Representation, Scorer
 from molprior.models.body_adapter import adapted_body
-from molprior.models.fixed_blocks import rowwise_in_fixed_blocks
 from molprior.models.peptide_encoder import PeptideEncoder
 
 QUANTILES = 1001  # reference score quantiles per allele and length (0.1% steps)
 REFERENCE_PER_LENGTH = 5000
 
 
-@dataclass
-class PeptideBody:
-    """What the allele heads read for a batch of peptides: their embeddings and the shared
-    body's output (rows in the same order; indexable like a tensor).  Without embeddings
-    (``None``) only alleles without a body adapter can be scored."""
-
-    embedding: torch.Tensor | None
-    shared: torch.Tensor
-
-    def __len__(self) -> int:
-        return self.shared.shape[0]
-
-    def __getitem__(self, rows) -> "PeptideBody":
-        return PeptideBody(None if self.embedding is None else self.embedding[rows], self.shared[rows])
+def allele_head(learner: FewShotLearner, head: dict[str, torch.Tensor],
+                adapter: dict[str, torch.Tensor] | None = None) -> Adapted:
+    """An allele's head for the scorer: its head parameters (in the head's own names) and, with
+    a body ``adapter``, the body's parameters under it."""
+    params = {f"head.{name}": value for name, value in head.items()}
+    if adapter is not None:
+        params.update({f"body.{name}": value for name, value in adapted_body(learner.model.body, adapter).items()})
+    return Adapted(params)
 
 
 @dataclass
@@ -54,13 +48,40 @@ class MHCPredictor:
     """Everything needed to score peptides against the alleles it knows."""
 
     peptide_encoder: PeptideEncoder
-    learner: FewShotLearner  # the allele learner (task type affinity)
-    heads: dict[str, dict[str, torch.Tensor]]  # allele -> head parameters (fast weights)
+    scorer: Scorer  # the allele learner (task type affinity) and one head per allele
     alleles: dict[str, dict] = field(default_factory=dict)  # allele -> measurements, origin
     reference: dict[str, np.ndarray] = field(default_factory=dict)  # allele -> lengths x QUANTILES
     metadata: dict = field(default_factory=dict)
-    bodies: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # allele -> body adapter
-    _materialised: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
+    adapters: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # allele -> body adapter
+
+    @classmethod
+    def build(cls, peptide_encoder: PeptideEncoder, learner: FewShotLearner, heads: dict[str, dict[str, torch.Tensor]],
+              alleles: dict[str, dict] | None = None, reference: dict[str, np.ndarray] | None = None,
+              metadata: dict | None = None, adapters: dict[str, dict[str, torch.Tensor]] | None = None
+              ) -> "MHCPredictor":
+        """A predictor from each allele's head parameters (the head's own names) and body adapters."""
+        predictor = cls(peptide_encoder, Scorer(learner), dict(alleles or {}), dict(reference or {}),
+                        dict(metadata or {}))
+        for allele, head in heads.items():
+            predictor.set_head(allele, head, (adapters or {}).get(allele))
+        return predictor
+
+    @property
+    def learner(self) -> FewShotLearner:
+        return self.scorer.learner
+
+    def set_head(self, allele: str, head: dict[str, torch.Tensor],
+                 adapter: dict[str, torch.Tensor] | None = None) -> None:
+        """Give ``allele`` this head and body adapter (``None``: the shared body)."""
+        if adapter is None:
+            self.adapters.pop(allele, None)
+        else:
+            self.adapters[allele] = adapter
+        self.scorer.heads[allele] = allele_head(self.learner, head, adapter)
+
+    def head(self, allele: str) -> dict[str, torch.Tensor]:
+        """``allele``'s head parameters, in the head's own names (what model files keep)."""
+        return self.scorer.heads[allele].head()
 
     @property
     def lengths(self) -> tuple[int, int]:
@@ -68,40 +89,17 @@ class MHCPredictor:
 
     @property
     def supported(self) -> list[str]:
-        return sorted(self.heads)
+        return self.scorer.names
 
     @torch.inference_mode()
-    def body(self, peptides: Sequence[str], batch_size: int = 64) -> PeptideBody:
-        """Embeddings and shared body output for peptides (what every allele's head reads)."""
-        embeddings = self.peptide_encoder.embed(list(peptides), batch_size)
-        shared = rowwise_in_fixed_blocks(lambda rows: self.learner.model.represent(PeptideFeatures(rows)), embeddings)
-        return PeptideBody(embeddings, shared)
+    def body(self, peptides: Sequence[str], batch_size: int = 64, shared: bool | None = None) -> Representation:
+        """Embeddings of peptides and the shared body's output (what alleles without a body
+        adapter read; computed when such an allele is known, or as ``shared`` says)."""
+        return self.scorer.represent(FeatureRows(self.peptide_encoder.embed(list(peptides), batch_size)), shared)
 
-    def set_body_adapter(self, allele: str, adapter: dict[str, torch.Tensor] | None) -> None:
-        """Give ``allele`` its own body adapter (``None``: back to the shared body)."""
-        self._materialised.pop(allele, None)
-        if adapter is None:
-            self.bodies.pop(allele, None)
-        else:
-            self.bodies[allele] = adapter
-
-    @torch.inference_mode()
-    def scores_from_body(self, body: PeptideBody, allele: str) -> np.ndarray:
+    def scores_from_body(self, body: Representation, allele: str) -> np.ndarray:
         """Transformed affinities (0-1) of one allele from :meth:`body`'s output."""
-        model = self.learner.model
-        representation = body.shared
-        if allele in self.bodies:
-            if body.embedding is None:
-                raise ValueError(f"{allele} has its own body adapter: scoring it needs the peptide embeddings")
-            if allele not in self._materialised:
-                self._materialised[allele] = adapted_body(model.body, self.bodies[allele])
-            body_params = self._materialised[allele]
-            representation = rowwise_in_fixed_blocks(
-                lambda rows: torch.func.functional_call(model.body, body_params, (rows,)), body.embedding)
-        head = self.heads[allele]
-        logits = rowwise_in_fixed_blocks(lambda rows: torch.func.functional_call(model.head, head, (rows,)),
-                                         representation)
-        return AFFINITY.output(logits).numpy().astype(np.float64)
+        return self.scorer.outputs(body, allele)[0]
 
     def predict_ic50(self, peptides: Sequence[str], allele: str) -> np.ndarray:
         """Predicted IC50 (nM) of peptides for one allele."""
@@ -121,22 +119,22 @@ class MHCPredictor:
             ranks[rows] = 100.0 - np.interp(scores[rows], quantiles, grid)
         return ranks
 
-    def set_reference(self, allele: str, reference_body: dict[int, PeptideBody]) -> None:
+    def set_reference(self, allele: str, reference_body: dict[int, Representation]) -> None:
         """Store ``allele``'s score quantiles on the reference peptides (body outputs by length)."""
         levels = np.linspace(0.0, 1.0, QUANTILES)
         self.reference[allele] = np.stack([np.quantile(self.scores_from_body(reference_body[length], allele), levels)
                                            for length in range(self.lengths[0], self.lengths[1] + 1)])
 
-    def reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0) -> dict[int, PeptideBody]:
+    def reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0) -> dict[int, Representation]:
         """Body outputs of the reference set: ``per_length`` random peptides of each supported
         length, residues drawn from natural amino-acid frequencies (seeded: the same set for every
         model)."""
         rng = np.random.default_rng(seed)
-        return {length: self.body(random_peptides(per_length, length, rng))
+        return {length: self.body(random_peptides(per_length, length, rng), shared=True)
                 for length in range(self.lengths[0], self.lengths[1] + 1)}
 
     def shared_reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0,
-                              cache_dir: str | Path | None = None) -> dict[int, PeptideBody]:
+                              cache_dir: str | Path | None = None) -> dict[int, Representation]:
         """:meth:`reference_body` without the embeddings (enough for an allele without a body
         adapter, e.g. one ``molprior peptides adapt`` adds), cached on disk by the encoder's and
         the shared body's weights: adapting the next allele of the same model skips embedding
@@ -149,8 +147,9 @@ class MHCPredictor:
         path = Path(cache_dir or reference_cache_dir()) / f"{key.hexdigest()[:24]}.npz"
         if path.exists():
             with np.load(path) as stored:
-                return {int(length): PeptideBody(None, torch.from_numpy(stored[length])) for length in stored.files}
-        reference = {length: PeptideBody(None, body.shared) for length, body in self.reference_body(per_length, seed).items()}
+                return {int(length): Representation(None, torch.from_numpy(stored[length])) for length in stored.files}
+        reference = {length: Representation(None, body.shared)
+                     for length, body in self.reference_body(per_length, seed).items()}
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **{str(length): body.shared.numpy() for length, body in reference.items()})

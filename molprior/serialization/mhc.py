@@ -41,9 +41,9 @@ def save_predictor(predictor: MHCPredictor, directory: str | Path) -> Path:
     order = predictor.supported
     adapters = {}
     for i, allele in enumerate(order):
-        tensors.update({f"heads.{i}.{k}": v.detach().contiguous() for k, v in predictor.heads[allele].items()})
+        tensors.update({f"heads.{i}.{k}": v.detach().contiguous() for k, v in predictor.head(allele).items()})
         adapters.update({f"bodies.{i}.{k}": v.detach().contiguous()
-                         for k, v in predictor.bodies.get(allele, {}).items()})
+                         for k, v in predictor.adapters.get(allele, {}).items()})
         if allele in predictor.reference:
             tensors[f"reference.{i}"] = torch.from_numpy(np.ascontiguousarray(predictor.reference[allele], np.float32))
     with atomic_path(directory / "alleles.safetensors") as tmp:
@@ -104,4 +104,4 @@ def load_predictor(directory: str | Path) -> MHCPredictor:
         if f"reference.{i}" in tensors:
             reference[allele] = tensors[f"reference.{i}"].numpy().astype(np.float64)
         alleles[allele] = info
-    return MHCPredictor(peptide_encoder, learner, heads, alleles, reference, description.get("metadata", {}), bodies)
+    return MHCPredictor.build(peptide_encoder, learner, heads, alleles, reference, description.get("metadata", {}), bodies)

@@ -37,7 +37,7 @@ import molprior
 from molprior.errors import InputError
 from molprior.files import verify_manifest, write_text
 from molprior.inference.isolation import score_isolating_failures
-from molprior.inference.scorer import SUPPORT_FILE, UNCERTAINTY, Scorer
+from molprior.inference.assay_scoring import SUPPORT_FILE, UNCERTAINTY, AssayScorer
 from molprior.serialization import ModelFormatError, read_json_object
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,10 @@ class ScoringModel:
             raise ModelFormatError(f"{index_file}: not a heads index (needs 'default' and an 'assays' table)")
         self.default_assay: str = index["default"]
         self.directories = {assay: heads_dir / str(sub) for assay, sub in index["assays"].items()}
-        self.scorers: dict[str, Scorer] = {}
+        self.scorers: dict[str, AssayScorer] = {}
         for assay, directory in self.directories.items():
             verify_manifest(directory, required=True)
-            self.scorers[assay] = Scorer.load(directory)
+            self.scorers[assay] = AssayScorer.load(directory)
 
     @property
     def score_columns(self) -> list[str]:
@@ -157,8 +157,8 @@ class ScoringModel:
         return out
 
 
-def score_rows(scorer: Scorer, smiles: list[str]) -> pd.DataFrame:
-    """``scorer.score(smiles)`` (columns: :attr:`Scorer.output_columns`), one row per molecule in
+def score_rows(scorer: AssayScorer, smiles: list[str]) -> pd.DataFrame:
+    """``scorer.score(smiles)`` (columns: :attr:`AssayScorer.output_columns`), one row per molecule in
     order whatever the molecules are: a batch the scorer fails on as a whole is scored again in
     halves (:func:`~molprior.inference.isolation.score_isolating_failures`), so only the
     molecules it fails on get an error, the others their scores."""

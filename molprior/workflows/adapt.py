@@ -18,7 +18,7 @@ from molprior.data.readers import InputSpec
 from molprior.errors import InputError
 from molprior.data.tasks import FewShotTask, tasks_from_table
 from molprior.files import write_csv, write_manifest
-from molprior.inference.scorer import SUPPORT_FILE
+from molprior.inference.assay_scoring import SUPPORT_FILE
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import FewShotLearner
 from molprior.tracking import runs

@@ -70,13 +70,13 @@ def adapt_allele(predictor: MHCPredictor, allele: str, measurements: str | Path,
     features = predictor.peptide_encoder.embed(table["peptide"].tolist())
     scores = torch.from_numpy(np.array(table["score"], dtype=np.float32))
     relations = torch.from_numpy(np.array(table["score_relation"], dtype=np.int64))
-    replaced = allele in predictor.heads
+    replaced = allele in predictor.supported
     if steps is None and len(table) > MAX_FEW_SHOT:  # beyond what the inner loop was meta-trained for
         steps = int(predictor.metadata.get("config", {}).get("adapt_steps", 50))
         log.info("%d measurements: %d inner steps (as for the model's own alleles with fewer than %s)",
                  len(table), steps, predictor.metadata.get("config", {}).get("finetune_min", 1000))
-    predictor.heads[allele] = predictor.learner.adapt(PeptideFeatures(features), scores, relations, steps).head()
-    predictor.set_body_adapter(allele, None)  # a replaced allele's fine-tuned body goes with its old head
+    # a replaced allele's fine-tuned body adapter goes with its old head
+    predictor.set_head(allele, predictor.learner.adapt(PeptideFeatures(features), scores, relations, steps).head())
     predictor.alleles[allele] = {
         "measurements": len(table), "binders": int(np.nansum(labels)),
         "head": f"inner loop ({steps or predictor.learner.maml.config.inner_steps} steps) on {len(table)} measurements",

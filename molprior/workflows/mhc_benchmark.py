@@ -33,7 +33,8 @@ from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
 from molprior.meta.allele_learner import AFFINITY, allele_model_config
-from molprior.meta.mhc_predictor import MHCPredictor, PeptideBody
+from molprior.meta.mhc_predictor import MHCPredictor
+from molprior.meta.scorer import FeatureRows, Representation
 from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
 from molprior.models.peptide_encoder import PeptideEncoder
@@ -79,7 +80,7 @@ def few_shot(config: MHCBenchmarkConfig, features: torch.Tensor, random_features
     rows = []
     learner = predictor.learner
     with torch.no_grad():
-        body = PeptideBody(features, learner.model.represent(PeptideFeatures(features)))
+        body = Representation(FeatureRows(features), learner.model.represent(PeptideFeatures(features)))
     for task in tasks:
         rng = np.random.default_rng([config.seed, zlib.crc32(task.assay.encode())])  # the same draws every run
         log.info("few-shot: %s (%d measurements)", task.assay, len(task))
@@ -264,7 +265,7 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
         own = allele_parameters(learner, features, [t for t in train if len(t) >= train_config.finetune_min],
                                 train_config)
         finetune_seconds = time.perf_counter() - start
-        predictor = MHCPredictor(encoder, learner, own.heads, own.info, bodies=own.bodies)
+        predictor = MHCPredictor.build(encoder, learner, own.heads, own.info, adapters=own.bodies)
         log.info("few-shot protocol on %d held-out alleles", len(held))
         few = few_shot(config, features, random_features, predictor, held, jobs)
         cv = cross_validation(config, features, learner, held, jobs, train_config)

@@ -215,7 +215,7 @@ def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: b
                     "data_sha256": file_hash(config.data), "encoder": origin, "held_out": list(config.held_out),
                     "train_alleles": train_alleles, "val_alleles": val_alleles, "metrics": metrics,
                     "config": asdict(config)}
-        predictor = MHCPredictor(encoder, learner, heads, info, {}, metadata, own.bodies)
+        predictor = MHCPredictor.build(encoder, learner, heads, info, {}, metadata, own.bodies)
         reference = predictor.reference_body(config.reference_per_length, config.seed)
         for allele in predictor.supported:
             predictor.set_reference(allele, reference)

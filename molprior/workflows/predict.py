@@ -25,7 +25,7 @@ from molprior.data import leakage
 from molprior.data.readers import SMILES_ALIASES, find_column, is_line_list, iter_line_list, iter_text_table
 from molprior.errors import InputError
 from molprior.files import atomic_path, check_output_path
-from molprior.inference.scorer import Scorer
+from molprior.inference.assay_scoring import AssayScorer
 from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
 from molprior.tracking.pyfunc import HEADS_INDEX, ScoringModel
 
@@ -43,7 +43,7 @@ class PredictOutcome:
     seen: int | None = None  # scored molecules the model was meta-trained on (None: the model does not say)
 
 
-def load_scorer(model: str | Path, assay: str | None = None) -> Scorer:
+def load_scorer(model: str | Path, assay: str | None = None) -> AssayScorer:
     """An adapted model from a directory, ``runs:/`` or ``models:/`` URI, ready to score; for
     a packaged (pyfunc) model, its head for ``assay`` (default: the model's default assay)."""
     root = local_model_dir(model)
@@ -56,7 +56,7 @@ def load_scorer(model: str | Path, assay: str | None = None) -> Scorer:
         return packaged.scorers[wanted]
     if assay is not None:
         raise InputError(f"--assay is for packaged models with several heads; {model} is one adapted model")
-    return Scorer.load(resolve_model_dir(root, kind="fewshot"))
+    return AssayScorer.load(resolve_model_dir(root, kind="fewshot"))
 
 
 def iter_molecules(path: str | Path, smiles_column: str | None = None,
@@ -101,7 +101,7 @@ def _smiles_frame(rows: list[tuple[int, list[str]]]) -> pd.DataFrame:
                          "error": ""}, index=pd.Index([n for n, _ in rows], name="line"))
 
 
-def score_frame(scorer: Scorer, frame: pd.DataFrame, column: str, jobs: int = 1) -> tuple[pd.DataFrame, list[str]]:
+def score_frame(scorer: AssayScorer, frame: pd.DataFrame, column: str, jobs: int = 1) -> tuple[pd.DataFrame, list[str]]:
     """``frame`` (with its ``error`` column) plus the scores, in the output's layout; also the
     standardised SMILES of the rows scored."""
     todo = (frame["error"] == "").to_numpy()

@@ -30,7 +30,7 @@ def predictor(mhc_model):
 
 
 def test_the_model_knows_its_training_alleles_and_where_it_came_from(mhc_model, predictor):
-    assert predictor.supported == TRAINED and "HLA-B*35:01" not in predictor.heads
+    assert predictor.supported == TRAINED and "HLA-B*35:01" not in predictor.scorer.heads
     assert predictor.lengths == (8, 15)
     meta = predictor.metadata
     assert meta["held_out"] == ["HLA-B*35:01"] and meta["val_alleles"] == ["HLA-A*02:02", "HLA-A*26:02"]
@@ -47,19 +47,21 @@ def test_the_model_knows_its_training_alleles_and_where_it_came_from(mhc_model, 
         assert info["role"] == ("meta-validation" if allele in meta["val_alleles"] else "meta-train")
         # finetune_min = 200: every allele has its head and body adapter fine-tuned
         assert info["head"] == f"head and rank-8 body adapter fine-tuned on all {len(rows)} measurements (2 epochs)"
-    assert sorted(predictor.bodies) == TRAINED
+    assert sorted(predictor.adapters) == TRAINED
     history = json.loads((mhc_model[0].parent / "history.json").read_text())
     assert history[0]["epoch"] == -1 and [h["epoch"] for h in history[1:]] == [0, 1]
 
 
 def test_predictions_are_consistent_and_independent_of_the_batch(predictor):
-    body = predictor.body(EPITOPES)
-    assert len(body) == 5 and body.embedding.shape[0] == body.shared.shape[0] == 5
-    for part in ("embedding", "shared"):
-        torch.testing.assert_close(getattr(predictor.body(EPITOPES, batch_size=2), part), getattr(body, part),
+    body = predictor.body(EPITOPES, shared=True)
+    assert len(body) == 5 and body.inputs.x.shape[0] == body.shared.shape[0] == 5
+    parts = {"embedding": lambda b: b.inputs.x, "shared": lambda b: b.shared}
+    for part in parts.values():
+        torch.testing.assert_close(part(predictor.body(EPITOPES, batch_size=2, shared=True)), part(body),
                                    atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(getattr(predictor.body(EPITOPES[2:3]), part), getattr(body[2:3], part),
+        torch.testing.assert_close(part(predictor.body(EPITOPES[2:3], shared=True)), part(body[2:3]),
                                    atol=1e-5, rtol=1e-5)
+    assert predictor.body(EPITOPES).shared is None  # every allele has its own body: none reads the shared one
     for allele in TRAINED:
         scores = predictor.scores_from_body(body, allele)
         assert scores.dtype == np.float64 and ((scores > 0) & (scores < 1)).all()
@@ -79,15 +81,19 @@ def test_a_body_adapter_is_the_alleles_own_body(mhc_model):
     predictor = load_predictor(mhc_model[0])
     body = predictor.body(EPITOPES)
     adapted = predictor.scores_from_body(body, "HLA-A*02:01")
-    adapter = predictor.bodies["HLA-A*02:01"]
+    adapter = predictor.adapters["HLA-A*02:01"]
     assert set(adapter) >= {"1.lora_a", "1.lora_b", "1.bias", "4.weight"} and adapter["1.lora_a"].shape[0] == 8
     shared = {name: p.detach().clone() for name, p in predictor.learner.model.body.named_parameters()
               if name != "1.weight"}
-    predictor.set_body_adapter("HLA-A*02:01", {**adapter, **shared, LORA_B: torch.zeros_like(adapter[LORA_B])})
+    head = predictor.head("HLA-A*02:01")
+    predictor.set_head("HLA-A*02:01", head, {**adapter, **shared, LORA_B: torch.zeros_like(adapter[LORA_B])})
     as_shared = predictor.scores_from_body(body, "HLA-A*02:01")
-    predictor.set_body_adapter("HLA-A*02:01", None)
-    assert "HLA-A*02:01" not in predictor.bodies
+    predictor.set_head("HLA-A*02:01", head)
+    assert "HLA-A*02:01" not in predictor.adapters
     np.testing.assert_allclose(predictor.scores_from_body(body, "HLA-A*02:01"), as_shared, rtol=1e-5)
+    # read from the shared body's output or by running the body on the embeddings: the same scores
+    np.testing.assert_array_equal(predictor.scores_from_body(predictor.body(EPITOPES, shared=True), "HLA-A*02:01"),
+                                  predictor.scores_from_body(body, "HLA-A*02:01"))
     assert np.abs(adapted - as_shared).max() > 1e-4
 
 
@@ -135,7 +141,7 @@ def test_the_shared_reference_body_is_cached_per_model(mhc_model, tmp_path, monk
     first = predictor.shared_reference_body(20, seed=3, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 1
     for length, body in first.items():
-        assert body.embedding is None
+        assert body.inputs is None
         torch.testing.assert_close(body.shared, full[length].shared)
 
     def no_embedding(*args, **kwargs):
@@ -144,7 +150,7 @@ def test_the_shared_reference_body_is_cached_per_model(mhc_model, tmp_path, monk
     monkeypatch.setattr(predictor.peptide_encoder, "embed", no_embedding)
     again = predictor.shared_reference_body(20, seed=3, cache_dir=tmp_path)
     assert all(torch.equal(again[length].shared, first[length].shared) for length in first)
-    with pytest.raises(ValueError, match="HLA-A\\*02:01 has its own body adapter"):
+    with pytest.raises(ValueError, match="HLA-A\\*02:01 sets more than the head's weights"):
         predictor.scores_from_body(again[9], "HLA-A*02:01")
     with torch.no_grad():
         predictor.learner.model.body[4].bias.add_(0.1)  # another model: another cache entry

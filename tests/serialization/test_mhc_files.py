@@ -29,9 +29,9 @@ def test_save_and_load_round_trip(predictor, tmp_path):
     assert files == ["adapters.safetensors", "alleles.safetensors", "checksums.json", "encoder", "mhc.json"]
     again = load_predictor(directory)
     assert again.supported == predictor.supported and again.alleles == predictor.alleles
-    assert sorted(again.bodies) == sorted(predictor.bodies) == TRAINED
-    for allele, adapter in predictor.bodies.items():
-        assert all(torch.equal(again.bodies[allele][k], v) for k, v in adapter.items())
+    assert sorted(again.adapters) == sorted(predictor.adapters) == TRAINED
+    for allele, adapter in predictor.adapters.items():
+        assert all(torch.equal(again.adapters[allele][k], v) for k, v in adapter.items())
     assert again.metadata == predictor.metadata
     for allele in TRAINED:
         np.testing.assert_allclose(again.reference[allele], predictor.reference[allele], rtol=1e-6)
@@ -50,9 +50,9 @@ def test_a_model_of_the_first_format_loads_without_adapters(mhc_model, tmp_path)
     (copy / "mhc.json").write_text(json.dumps({**description, "format": "molprior-mhc/1"}))
     write_manifest(copy)
     old = load_predictor(copy)
-    assert old.bodies == {} and old.supported == TRAINED
+    assert old.adapters == {} and old.supported == TRAINED
     body = old.body(EPITOPES)
-    expected = torch.sigmoid(torch.func.functional_call(old.learner.model.head, old.heads["HLA-A*02:01"],
+    expected = torch.sigmoid(torch.func.functional_call(old.learner.model.head, old.head("HLA-A*02:01"),
                                                         (body.shared,))).numpy()
     np.testing.assert_allclose(old.scores_from_body(body, "HLA-A*02:01"), expected, rtol=1e-6)
 

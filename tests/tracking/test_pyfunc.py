@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from molprior.errors import InputError
 from molprior.files import ChecksumError
-from molprior.inference.scorer import Scorer
+from molprior.inference.assay_scoring import AssayScorer
 from molprior.tracking import registry
 from molprior.tracking.pyfunc import ScoringModel, log_fewshot_pyfunc, write_heads
 from molprior.tracking.runs import tracked_run
@@ -57,7 +57,7 @@ def test_the_registered_model_scores_with_per_row_errors(champion):
     assert "unparseable" in out.loc[3, "error"] and out.loc[4, "error"] and out.loc[[3, 4], "probability_active"].isna().all()
     good = out.drop(index=[3, 4])
     assert (good["error"] == "").all()
-    expected = Scorer.load(adapted).score(smiles)["probability_active"].to_numpy()
+    expected = AssayScorer.load(adapted).score(smiles)["probability_active"].to_numpy()
     assert good["probability_active"].to_numpy() == pytest.approx(expected, abs=1e-6)
     other = model.predict(pd.DataFrame({"smiles": smiles[:2], "assay": [ASSAY, "CHEMBL1_Ki"]}))
     assert other.loc[0, "error"] == "" and "unknown assay 'CHEMBL1_Ki'" in other.loc[1, "error"]
@@ -77,7 +77,7 @@ def test_unusual_molecules_are_their_rows_errors(champion):
     assert "unparseable" in out["error"][mixed.index("C1CC")]
     good = out["smiles"].isin(smiles)
     assert (out.loc[good, "error"] == "").all()
-    expected = Scorer.load(adapted).score(smiles)["probability_active"].to_numpy()
+    expected = AssayScorer.load(adapted).score(smiles)["probability_active"].to_numpy()
     assert out.loc[good, "probability_active"].to_numpy() == pytest.approx(expected, abs=1e-6)
 
 
@@ -86,7 +86,7 @@ def test_a_batch_the_scorer_fails_on_is_scored_row_by_row(champion, monkeypatch,
     _, adapted = champion
     smiles = _molecules(9)
     guilty = {smiles[2], smiles[7]}
-    score = Scorer.score
+    score = AssayScorer.score
     calls = []
 
     def failing(self, batch, jobs=1):
@@ -95,7 +95,7 @@ def test_a_batch_the_scorer_fails_on_is_scored_row_by_row(champion, monkeypatch,
             raise RuntimeError("featuriser crashed\n  on this molecule")
         return score(self, batch, jobs)
 
-    monkeypatch.setattr(Scorer, "score", failing)
+    monkeypatch.setattr(AssayScorer, "score", failing)
     model = ScoringModel(write_heads({ASSAY: adapted}, tmp_path / "heads"))
     out = model.score(pd.DataFrame({"smiles": smiles}))
     assert out["smiles"].tolist() == smiles
@@ -103,8 +103,8 @@ def test_a_batch_the_scorer_fails_on_is_scored_row_by_row(champion, monkeypatch,
     assert all(errors[s] == "cannot score: featuriser crashed: on this molecule" for s in guilty)
     good = ~out["smiles"].isin(guilty)
     assert (out.loc[good, "error"] == "").all() and out.loc[~good, "probability_active"].isna().all()
-    monkeypatch.setattr(Scorer, "score", score)
-    expected = Scorer.load(adapted).score([s for s in smiles if s not in guilty])["probability_active"].to_numpy()
+    monkeypatch.setattr(AssayScorer, "score", score)
+    expected = AssayScorer.load(adapted).score([s for s in smiles if s not in guilty])["probability_active"].to_numpy()
     assert out.loc[good, "probability_active"].to_numpy() == pytest.approx(expected, abs=1e-6)
     assert len(calls) < 2 * len(smiles)  # halves, not every molecule on its own
 
@@ -198,7 +198,7 @@ def test_mlflow_models_serve_scores_over_http(champion, tmp_path):
             assert (row["error"] == "" and 0 <= score <= 1) or (row["error"] and (score is None or math.isnan(score)))
         assert "unparseable" in rows[mixed.index("C1CC")]["error"]
         assert [r["error"] for r in (rows[0], rows[-1])] == ["", ""]
-        expected = Scorer.load(champion[1]).score([smiles[0], smiles[1]])["probability_active"].tolist()
+        expected = AssayScorer.load(champion[1]).score([smiles[0], smiles[1]])["probability_active"].tolist()
         assert [rows[0]["probability_active"], rows[-1]["probability_active"]] == pytest.approx(expected, abs=1e-6)
 
         # a request malformed as a whole fails with a clear message, without the server's stack trace

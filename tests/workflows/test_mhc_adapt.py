@@ -78,8 +78,8 @@ def test_a_new_allele_from_16_measurements(mhc_model, tmp_path):
         with torch.no_grad():
             return float(loss(torch.func.functional_call(head, params, (body.shared,)), targets))
 
-    assert support_loss(adapted.heads["HLA-B*35:01"]) < support_loss(dict(head.named_parameters()))
-    assert "HLA-B*35:01" not in adapted.bodies  # a few measurements adapt the head on the shared body
+    assert support_loss(adapted.head("HLA-B*35:01")) < support_loss(dict(head.named_parameters()))
+    assert "HLA-B*35:01" not in adapted.adapters  # a few measurements adapt the head on the shared body
     scores = adapted.scores_from_body(adapted.body(EPITOPES), "HLA-B*35:01")
     ranks = adapted.percentile("HLA-B*35:01", np.array([len(p) for p in EPITOPES]), scores)
     assert ((ranks >= 0) & (ranks <= 100)).all()
@@ -89,14 +89,14 @@ def test_adapting_an_allele_the_model_has_replaces_its_head_and_body_adapter(mhc
     """Re-adapting HLA-A*02:01 (fine-tuned with a body adapter in the base model) from 32 of its
     measurements: the new head reads the shared body, the other alleles keep theirs."""
     base = load_predictor(mhc_model[0])
-    assert "HLA-A*02:01" in base.bodies
+    assert "HLA-A*02:01" in base.adapters
     table = pd.read_csv(mhc_model[0].parent.parent / "mhc.csv")
     path = tmp_path / "a0201.csv"
     table[table["allele"] == "HLA-A*02:01"].head(32).to_csv(path, index=False)
     outcome = adapt_allele(load_predictor(mhc_model[0]), "HLA-A*02:01", path, tmp_path / "adapted")
     assert outcome.replaced and outcome.measurements == 32
     adapted = load_predictor(outcome.model_dir)
-    assert "HLA-A*02:01" not in adapted.bodies and sorted(adapted.bodies) == sorted(set(base.bodies) - {"HLA-A*02:01"})
+    assert "HLA-A*02:01" not in adapted.adapters and sorted(adapted.adapters) == sorted(set(base.adapters) - {"HLA-A*02:01"})
     assert adapted.alleles["HLA-A*02:01"]["role"] == "adapted"
     np.testing.assert_array_equal(adapted.predict_ic50(EPITOPES, "HLA-B*07:02"), base.predict_ic50(EPITOPES, "HLA-B*07:02"))
     assert not np.allclose(adapted.predict_ic50(EPITOPES, "HLA-A*02:01"), base.predict_ic50(EPITOPES, "HLA-A*02:01"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from molprior.inference.scorer import Scorer
+from molprior.inference.assay_scoring import AssayScorer
 from molprior.workflows.predict import iter_molecules, run_predict
 from _fewshot import MOLECULEACE_DIR
 
@@ -76,7 +76,7 @@ def test_output_bytes_do_not_depend_on_chunking_order_jobs_or_threads(fewshot_mo
 
 def test_a_molecule_scores_the_same_alone_as_in_a_library(fewshot_models):
     _, adapted = fewshot_models
-    scorer = Scorer.load(adapted)
+    scorer = AssayScorer.load(adapted)
     smiles = pd.read_csv(MOLECULEACE_DIR / "CHEMBL214_Ki.csv")["smiles"].head(300).tolist()
     together = scorer.score(smiles)["probability_active"].to_numpy()
     for i in (0, 1, 77, 128, 297):
@@ -92,7 +92,7 @@ def test_scores_match_the_scorer_on_the_same_molecules(fewshot_models, tmp_path)
     run_predict(adapted, library, tmp_path / "out.csv", chunk_rows=5)
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     ok = out[out["error"] == ""]
-    direct = Scorer.load(adapted).score(ok["smiles"].tolist())
+    direct = AssayScorer.load(adapted).score(ok["smiles"].tolist())
     assert ok["probability_active"].astype(float).to_numpy() == pytest.approx(direct["probability_active"].to_numpy(),
                                                                               abs=1e-6)
 
@@ -111,7 +111,7 @@ def test_a_failed_run_leaves_the_previous_output_intact(fewshot_models, tmp_path
     run_predict(adapted, library, tmp_path / "out.csv", chunk_rows=10)
     good = (tmp_path / "out.csv").read_bytes()
     calls = {"n": 0}
-    original = Scorer.score
+    original = AssayScorer.score
 
     def dies_on_the_third_chunk(self, smiles, jobs=1):
         calls["n"] += 1
@@ -119,7 +119,7 @@ def test_a_failed_run_leaves_the_previous_output_intact(fewshot_models, tmp_path
             raise KeyboardInterrupt
         return original(self, smiles, jobs)
 
-    monkeypatch.setattr(Scorer, "score", dies_on_the_third_chunk)
+    monkeypatch.setattr(AssayScorer, "score", dies_on_the_third_chunk)
     with pytest.raises(KeyboardInterrupt):
         run_predict(adapted, library, tmp_path / "out.csv", chunk_rows=10)
     assert (tmp_path / "out.csv").read_bytes() == good

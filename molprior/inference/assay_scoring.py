@@ -1,9 +1,10 @@
-"""One adapted few-shot model, ready to score lists of molecules.
+"""A few-shot model adapted to one assay, ready to score lists of molecules.
 
-:class:`Scorer` is the whole inference path: standardise each SMILES as training did,
-featurise it, run the adapted encoder and head, and measure how close it lies to the
-support set.  It needs no training code, no files beyond the model directory and no
-MLflow, so the CLI, the pyfunc model and a Spark UDF all score identically.
+:class:`AssayScorer` is the whole inference path: standardise each SMILES as training did,
+featurise it, run the one scorer (:mod:`molprior.meta.scorer`; one head, named by the assay)
+and measure how close each molecule lies to the support set.  It needs no training code, no
+files beyond the model directory and no MLflow, so the CLI, the pyfunc model and a Spark UDF
+all score identically.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from molprior.chem.fingerprints import ecfp, tanimoto
 from molprior.data.curation import standardize_items
 from molprior.data.leakage import load_seen
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
-from molprior.meta.losses import objective
-from molprior.models.fixed_blocks import BLOCK_ROWS, fixed_blocks
+from molprior.meta.scorer import BankRows, Scorer
 from molprior.serialization import ModelFormatError, load_learner
 
 SUPPORT_FILE = "support.csv"
@@ -34,17 +33,16 @@ BATCH = 4096  # molecules featurised at a time (the forward pass takes fixed blo
 
 
 @dataclass
-class Scorer:
-    """An adapted model plus the fingerprints of the molecules it was adapted to."""
+class AssayScorer:
+    """The scorer of a model adapted to one assay, plus the fingerprints of its support."""
 
-    learner: FewShotLearner
-    adapted: Adapted
+    scorer: Scorer
     support_fingerprints: np.ndarray | None
     description: dict
     seen: np.ndarray | None = None  # hashed keys of the meta-training molecules (molprior.data.leakage)
 
     @classmethod
-    def load(cls, directory: str | Path) -> "Scorer":
+    def load(cls, directory: str | Path) -> "AssayScorer":
         """The adapted model in ``directory`` (checksums verified before loading)."""
         directory = Path(directory)
         learner, description = load_learner(directory)
@@ -56,7 +54,12 @@ class Scorer:
                           description.pop("adapted_state", {}))
         support = directory / SUPPORT_FILE
         fingerprints = ecfp(pd.read_csv(support)["smiles"].tolist()) if support.exists() else None
-        return cls(learner, adapted, fingerprints, description, load_seen(directory))
+        assay = str(description.get("metadata", {}).get("assay", ""))
+        return cls(Scorer(learner, {assay: adapted}), fingerprints, description, load_seen(directory))
+
+    @property
+    def learner(self) -> FewShotLearner:
+        return self.scorer.learner
 
     @property
     def regression(self) -> bool:
@@ -74,7 +77,8 @@ class Scorer:
 
     @property
     def assay(self) -> str:
-        return str(self.description.get("metadata", {}).get("assay", ""))
+        """The assay the model was adapted to (the name of its one head)."""
+        return next(iter(self.scorer.heads))
 
     def score(self, smiles: Sequence[str], jobs: int = 1) -> pd.DataFrame:
         """Scores for ``smiles`` in order: ``smiles`` (standardised; empty when it failed),
@@ -109,40 +113,13 @@ class Scorer:
         ok = [s for s in smiles if s in bank]
         if not ok:
             return {}
-        indices = bank.indices(ok)
-        values, spread = self._outputs(bank, indices, ok, errors)
+        inputs = BankRows(bank, bank.indices(ok))
+        row_errors: dict[int, str] = {}
+        values, spread = self.scorer.outputs(self.scorer.represent(inputs), self.assay, row_errors)
+        errors.update({ok[row]: reason for row, reason in row_errors.items()})
         if self.support_fingerprints is not None:
-            fingerprints = bank.fingerprints[indices] if bank.fingerprints is not None else ecfp(ok)
+            fingerprints = bank.fingerprints[inputs.indices] if bank.fingerprints is not None else ecfp(ok)
             best = tanimoto(fingerprints, self.support_fingerprints).max(axis=1)
         else:
             best = np.full(len(ok), np.nan)
         return {s: (float(v), float(u), float(b)) for s, v, u, b in zip(ok, values, spread, best) if s not in errors}
-
-    def _outputs(self, bank: MoleculeBank, indices: np.ndarray, smiles: list[str],
-                 errors: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and spreads of the bank's molecules ``indices`` in fixed-size blocks (the same
-        bits for a molecule whatever else is scored with it, see
-        :mod:`molprior.models.fixed_blocks`).  A block whose forward pass fails is scored
-        molecule by molecule, so that only the molecules that fail get an error (in
-        ``errors``; their score is NaN)."""
-        values = np.full(len(indices), np.nan)
-        spread = np.full(len(indices), np.nan)
-        for rows, n_real in fixed_blocks(len(indices)):
-            try:
-                block = self._forward(bank, indices[rows])
-                values[rows[:n_real]], spread[rows[:n_real]] = block[0][:n_real], block[1][:n_real]
-            except Exception:  # noqa: BLE001 - isolate the molecule that breaks the model
-                for row in rows[:n_real]:
-                    try:
-                        single = self._forward(bank, np.full(BLOCK_ROWS, indices[row]))
-                        values[row], spread[row] = single[0][0], single[1][0]
-                    except Exception as error:  # noqa: BLE001 - becomes that row's error
-                        errors[smiles[row]] = f"scoring failed: {type(error).__name__}: {error}"
-        return values, spread
-
-    def _forward(self, bank: MoleculeBank, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
-            out, spread = self.learner.predict_with_spread(self.adapted, bank.batch(indices))
-        out = objective(self.learner.config.task_type).output(out)
-        out = out.to(torch.float64).numpy()
-        return out, np.full(len(out), np.nan) if spread is None else spread.to(torch.float64).numpy()
