@@ -314,6 +314,16 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def is_mhc_config(path: str | Path | None) -> bool:
+    """Whether a YAML configuration (a file or a preset) is the MHC model's: it sets a key only
+    :class:`MHCTrainConfig` has (``data``, ``held_out``, ``val_alleles``, ``finetune_*``, ...),
+    as the ``mhc`` preset and an MHC run's ``settings.yaml`` do."""
+    if path is None:
+        return False
+    only_mhc = {f.name for f in fields(MHCTrainConfig)} - {f.name for f in fields(MetaTrainConfig)}
+    return bool(only_mhc & set(read_yaml_mapping(path)))
+
+
 def load_yaml_config(cls, path: str | Path | None, **overrides: Any):
     """The typed configuration ``cls`` (a dataclass: its fields are the defaults, in one place)
     from a YAML file of its keys (``None``: the defaults), with the ``overrides`` that are not

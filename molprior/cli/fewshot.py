@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option, input_spec, int_list, jobs, name_list
 
@@ -17,7 +18,8 @@ def add_parser(commands) -> None:
         description="Each assay is a task. The encoder (the shipped prior, a pretraining run, or random) and a task "
                     "head are meta-trained on the meta-training assays; the checkpoint with the best ΔAUPRC on the "
                     "meta-validation assays is exported to OUTPUT/model and logged to MLflow. Test assays are never "
-                    "read.")
+                    "read. Given allele measurements (peptide, allele, ic50; or the mhc preset), each allele is a "
+                    "task and the MHC model is trained as `molprior peptides train` does, without registering it.")
     metatrain.add_argument("-i", "--input", help="assay file, MoleculeACE directory or dataset:NAME (default from --config)")
     metatrain.add_argument("--output", "-o", required=True, help="output directory")
     metatrain.add_argument("--config", help=f"YAML configuration: a file or a preset (e.g. {DEFAULT_CONFIG}, fsmol_adkf)")
@@ -32,9 +34,9 @@ def add_parser(commands) -> None:
     metatrain.add_argument("--inner-steps", type=int)
     metatrain.add_argument("--inner-lr", type=float)
     metatrain.add_argument("--val-assays", type=name_list, metavar="A,B,...",
-                           help="meta-validation assays (checkpoint choice): " + NAMES_HELP)
+                           help="meta-validation assays or alleles (checkpoint choice): " + NAMES_HELP)
     metatrain.add_argument("--test-assays", type=name_list, metavar="A,B,...",
-                           help="assays never to read; written as --val-assays")
+                           help="assays (alleles) never to read; written as --val-assays")
     metatrain.add_argument("--epochs", type=int, help="validations (each after steps_per_epoch meta-steps)")
     metatrain.add_argument("--resume", action="store_true",
                            help="continue from the newest usable checkpoint in --output, in the same MLflow run "
@@ -82,9 +84,62 @@ def add_parser(commands) -> None:
     predict.set_defaults(handler=run_predict)
 
 
+def _allele_measurements(args: argparse.Namespace) -> bool:
+    """Whether ``metatrain`` is given allele measurements: ``--format mhc``, an input that reads
+    as MHC measurements (peptide and allele columns) or an MHC configuration (the ``mhc``
+    preset, an MHC run's settings.yaml)."""
+    from molprior.config import is_mhc_config
+    from molprior.data.readers import sniff_format
+
+    if args.format != "auto":
+        return args.format == "mhc"
+    if args.input and Path(args.input).is_file():
+        return sniff_format(args.input) == "mhc"
+    return is_mhc_config(args.config)
+
+
+def _metatrain_alleles(args: argparse.Namespace) -> int:
+    """``molprior metatrain`` on allele measurements: the MHC model (``molprior peptides train``
+    without registering), each allele a task.  ``--val-assays`` are the meta-validation
+    alleles, ``--test-assays`` the alleles left out entirely."""
+    from molprior.config import MHCTrainConfig, load_yaml_config
+    from molprior.errors import InputError
+    from molprior.workflows.mhc_train import run_mhc_training
+
+    unsupported = [flag for flag, value in (("--algorithm", args.algorithm), ("--task-type", args.task_type),
+                                            ("--resume", args.resume or None)) if value is not None]
+    if args.algorithm == "maml":
+        unsupported.remove("--algorithm")
+    if unsupported:
+        raise InputError(f"{', '.join(unsupported)}: the MHC model is meta-trained with MAML on the affinity "
+                         "objective and does not resume; leave them out for allele measurements")
+    config = load_yaml_config(MHCTrainConfig, args.config if args.config else "mhc", data=args.input, prior=args.prior,
+                              val_alleles=args.val_assays, held_out=args.test_assays, support_sizes=args.support_sizes)
+    config.maml = {**config.maml, **_maml_flags(args)}
+    if args.epochs is not None:
+        config.trainer = {**config.trainer, "max_epochs": args.epochs}
+    outcome = run_mhc_training(config, args.output, progress=not args.quiet and sys.stderr.isatty())
+    metrics = outcome.metrics
+    print(f"MHC model: {len(outcome.predictor.supported)} alleles; best meta-validation ROC-AUC "
+          f"{metrics['best_val_roc_auc']:.3f}")
+    print(f"model: {outcome.model_dir}")
+    print(f"MLflow: runs:/{outcome.run_id}/model")
+    return 0
+
+
+def _maml_flags(args: argparse.Namespace) -> dict:
+    """The MAML settings given on the command line."""
+    return {key: value for key, value in (("first_order", args.first_order), ("anil", args.anil),
+                                          ("learn_inner_lr", args.meta_sgd), ("inner_steps", args.inner_steps),
+                                          ("inner_lr", args.inner_lr)) if value is not None}
+
+
 def run_metatrain(args: argparse.Namespace) -> int:
     from molprior.config import MetaTrainConfig, load_yaml_config
     from molprior.workflows.metatrain import run_metatraining
+
+    if _allele_measurements(args):
+        return _metatrain_alleles(args)
 
     config = load_yaml_config(
         MetaTrainConfig, args.config, input=args.input, prior=args.prior, val_assays=args.val_assays, test_assays=args.test_assays,
@@ -96,12 +151,7 @@ def run_metatrain(args: argparse.Namespace) -> int:
         learner["algorithm"] = args.algorithm
     if args.task_type:
         learner["task_type"] = args.task_type
-    maml = dict(learner.get("maml", {}))
-    for key, value in (("first_order", args.first_order), ("anil", args.anil), ("learn_inner_lr", args.meta_sgd),
-                       ("inner_steps", args.inner_steps), ("inner_lr", args.inner_lr)):
-        if value is not None:
-            maml[key] = value
-    config.learner = {**learner, "maml": maml}
+    config.learner = {**learner, "maml": {**learner.get("maml", {}), **_maml_flags(args)}}
     if args.epochs is not None:
         config.trainer = {**config.trainer, "max_epochs": args.epochs}
     outcome = run_metatraining(config, args.output, jobs=jobs(args.jobs), progress=not args.quiet and sys.stderr.isatty(),

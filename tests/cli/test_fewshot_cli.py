@@ -156,3 +156,39 @@ def test_predict_needs_an_adapted_model_or_a_support(tmp_path, capsys):
     (tmp_path / "library.csv").write_text("smiles\nCCO\n")
     code = main(["predict", "--input", str(tmp_path / "library.csv"), "--output", str(tmp_path / "s.csv")])
     assert code == 2 and "--support" in capsys.readouterr().err
+
+
+def test_metatrain_on_allele_measurements_trains_the_mhc_model(mhc_model, tmp_path, monkeypatch, capsys):
+    """``molprior metatrain`` given an MHC run's settings.yaml (an MHC configuration) trains the
+    MHC model as ``molprior peptides train`` did: the same weights, heads and reference."""
+    from molprior.files import file_hash
+    from molprior.serialization import load_predictor
+
+    model_dir = mhc_model[0]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MOLPRIOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["-q", "metatrain", "--config", str(model_dir.parent / "settings.yaml"), "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "MHC model: 5 alleles; best meta-validation ROC-AUC" in out and "runs:/" in out
+    again = load_predictor(tmp_path / "out" / "model")
+    assert again.supported == load_predictor(model_dir).supported
+    assert file_hash(tmp_path / "out" / "model" / "alleles.safetensors") == file_hash(model_dir / "alleles.safetensors")
+
+
+def test_metatrain_knows_allele_measurements_by_their_columns_or_format(mhc_model, tmp_path, capsys):
+    from argparse import Namespace
+
+    from molprior.cli.fewshot import _allele_measurements
+
+    def given(**options):
+        return Namespace(**{"format": "auto", "input": None, "config": None, **options})
+
+    alleles = mhc_model[2]  # peptide, allele, measurement columns
+    assays = long_file(tmp_path / "assays.csv")
+    assert _allele_measurements(given(input=str(alleles)))
+    assert not _allele_measurements(given(input=str(assays)))
+    assert _allele_measurements(given(config="mhc")) and not _allele_measurements(given(config="metatrain"))
+    assert _allele_measurements(given(format="mhc", input=str(assays)))
+    assert main(["metatrain", "-i", str(alleles), "--algorithm", "adkf", "-o", str(tmp_path / "o")]) == 2
+    assert "--algorithm" in capsys.readouterr().err
