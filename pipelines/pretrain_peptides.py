@@ -40,7 +40,7 @@ def held_out_sets(n: int, seed: int = 0) -> dict[str, list[str]]:
     """``n`` peptides measured on the MHC benchmark's held-out alleles (none is in the peptide
     prior's corpus) and ``n`` MOSES molecules past the lines the corpus reads, as canonical
     SMILES."""
-    from molprior.chem.peptides import check_peptide, peptide_to_smiles
+    from molprior.immunology.peptides import check_peptide, peptide_to_smiles
     from molprior.chem.standardize import canonical_smiles
 
     config = yaml.safe_load(CONFIG.read_text())

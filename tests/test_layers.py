@@ -12,6 +12,7 @@ PACKAGE = Path(molprior.__file__).parent
 LAYERS = (
     ("errors", "files", "parallel", "priors", "presets"),
     ("chem",),
+    ("immunology",),
     ("data", "metrics"),
     ("models",),
     ("meta",),

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide, peptide_to_smiles
+from molprior.immunology.peptides import DEFAULT_LENGTHS, check_peptide, peptide_to_smiles
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.tokenizer import TokenizationError, smiles_to_selfies_tokens
 from molprior.data.curation import CurationOptions, standardize_table

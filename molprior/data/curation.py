@@ -2,7 +2,7 @@
 
 Each distinct input is standardised once (in worker processes when ``n_jobs > 1``):
 SMILES through :func:`molprior.chem.standardize.standardize_smiles`, peptides through
-:func:`molprior.chem.peptides.check_peptide` and then ``Chem.MolFromSequence``.
+:func:`molprior.immunology.peptides.check_peptide` and then ``Chem.MolFromSequence``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide, peptide_to_smiles
+from molprior.immunology.peptides import DEFAULT_LENGTHS, check_peptide, peptide_to_smiles
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.standardize import StandardizeOptions, standardize_smiles
 from molprior.data.schema import problems_table

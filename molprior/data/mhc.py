@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from molprior.chem.alleles import AlleleError, normalize_allele
-from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide
+from molprior.immunology.alleles import AlleleError, normalize_allele
+from molprior.immunology.peptides import DEFAULT_LENGTHS, check_peptide
 from molprior.data.labels import BINDER_NM
 from molprior.data.schema import ABOVE, BELOW, EXACT
 from molprior.data.tasks import FewShotTask

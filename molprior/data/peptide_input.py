@@ -1,7 +1,7 @@
 """A user's peptide list, read in chunks: one peptide per line, or a CSV with a peptide column.
 
 Every row keeps its line in the file (``row``; a CSV header is line 1), the text as given,
-the normalised peptide (see :func:`molprior.chem.peptides.check_peptide`) or the reason it
+the normalised peptide (see :func:`molprior.immunology.peptides.check_peptide`) or the reason it
 is unusable, and notes on what normalisation did.  Alleles are passed through as written:
 the scorer resolves them against its model's supported alleles.
 """
@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 
 import pandas as pd
 
-from molprior.chem.peptides import DEFAULT_LENGTHS, check_peptide
+from molprior.immunology.peptides import DEFAULT_LENGTHS, check_peptide
 from molprior.data.readers import choose_delimiter, iter_text_table, open_text
 from molprior.errors import InputError
 

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from molprior.chem.input_kinds import input_kind
+from molprior.data.input_kinds import input_kind
 from molprior.data.schema import EXACT, RELATION_CODES
 from molprior.errors import InputError
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class FewShotTask:
     """One task: an assay's (or an allele's) measured inputs, the same record for every kind.
 
-    ``inputs`` are of a registered input kind (:mod:`molprior.chem.input_kinds`): canonical
+    ``inputs`` are of a registered input kind (:mod:`molprior.data.input_kinds`): canonical
     SMILES (``kind="smiles"``) or peptide sequences (``"peptide"``);
     ``labels`` are 0/1 (NaN where undetermined; ``None`` for a task measured only as values);
     ``values`` the measured values (pXC50 for MoleculeACE, the transformed affinity for an

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
-from molprior.chem.amino_acids import SCHEMES, encode_peptides
+from molprior.immunology.amino_acids import SCHEMES, encode_peptides
 from molprior.errors import InputError
 
 class PerAlleleForest:

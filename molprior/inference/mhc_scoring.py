@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from molprior.chem.alleles import AlleleError, resolve_allele
+from molprior.immunology.alleles import AlleleError, resolve_allele
 from molprior.data.mhc import binder_call, score_to_ic50
 from molprior.data.peptide_input import peptide_rows
 from molprior.errors import InputError

@@ -21,7 +21,7 @@ from molprior.meta.finetune import fine_tune
 from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.meta.losses import objective
 from molprior.meta.maml import MAMLConfig
-from molprior.models.body_adapter import adapted_body, init_adapter
+from molprior.immunology.body_adapter import adapted_body, init_adapter
 from molprior.models.allele_model import AlleleModelConfig, allele_task_model
 
 
@@ -69,7 +69,7 @@ class AlleleFineTune:
 def fine_tune_allele(learner: FewShotLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
                      epochs: int = 30, lr: float = 1e-3, body_lr: float = 1e-3, rank: int = 8,
                      batch_size: int = 128, seed: int = 0) -> AlleleFineTune:
-    """Head and body adapter (:mod:`molprior.models.body_adapter`) trained on an allele's
+    """Head and body adapter (:mod:`molprior.immunology.body_adapter`) trained on an allele's
     peptide embeddings ``features``, starting from the meta-learned head and the shared body
     (for alleles with many measurements, where a full training run beats a few inner steps).
     The head learns at ``lr``, the adapter at ``body_lr``; the shared body is not changed."""

@@ -1,7 +1,7 @@
 """Featurised inputs for the neural few-shot methods: graphs plus ECFP bits, by input.
 
 A :class:`MoleculeBank` holds every input of a benchmark or a meta-training set once (molecules
-by SMILES, or peptides by sequence: any registered :mod:`~molprior.chem.input_kinds`, one kind
+by SMILES, or peptides by sequence: any registered :mod:`~molprior.data.input_kinds`, one kind
 per bank); episodes address it by position and get PyG batches (with the fingerprint as
 ``fp``) built straight from the shared arrays.
 """
@@ -16,7 +16,7 @@ import torch
 
 from molprior.chem.cache import FeatureCache
 from molprior.chem.graphs import MolGraphs
-from molprior.chem.input_kinds import input_kind
+from molprior.data.input_kinds import input_kind
 from molprior.errors import InputError
 
 

@@ -21,16 +21,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from molprior.chem.amino_acids import random_peptides
 from molprior.data.mhc import score_to_ic50
 from molprior.files import atomic_path
+from molprior.immunology.amino_acids import random_peptides
+from molprior.immunology.body_adapter import adapted_body
+from molprior.immunology.percentiles import REFERENCE_PER_LENGTH, percentile_ranks, quantile_table
 from molprior.meta.learner import Adapted, FewShotLearner
 from molprior.meta.scorer import FeatureRows, Representation, Scorer
-from molprior.models.body_adapter import adapted_body
 from molprior.models.peptide_encoder import PeptideEncoder
 
-QUANTILES = 1001  # reference score quantiles per allele and length (0.1% steps)
-REFERENCE_PER_LENGTH = 5000
 
 
 def allele_head(learner: FewShotLearner, head: dict[str, torch.Tensor],
@@ -107,23 +106,13 @@ class MHCPredictor:
 
     def percentile(self, allele: str, lengths: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Percentile rank (0-100; lower binds better) of each score among the allele's reference
-        peptides of the same length: the share of random natural-frequency peptides predicted
-        to bind at least as well."""
-        table = self.reference[allele]
-        low = self.lengths[0]
-        ranks = np.empty(len(scores))
-        grid = np.linspace(0.0, 100.0, table.shape[1])
-        for length in np.unique(lengths):
-            rows = lengths == length
-            quantiles = table[int(np.clip(length, *self.lengths)) - low]
-            ranks[rows] = 100.0 - np.interp(scores[rows], quantiles, grid)
-        return ranks
+        peptides of the same length (:mod:`molprior.immunology.percentiles`)."""
+        return percentile_ranks(self.reference[allele], self.lengths, lengths, scores)
 
     def set_reference(self, allele: str, reference_body: dict[int, Representation]) -> None:
         """Store ``allele``'s score quantiles on the reference peptides (body outputs by length)."""
-        levels = np.linspace(0.0, 1.0, QUANTILES)
-        self.reference[allele] = np.stack([np.quantile(self.scores_from_body(reference_body[length], allele), levels)
-                                           for length in range(self.lengths[0], self.lengths[1] + 1)])
+        self.reference[allele] = quantile_table([self.scores_from_body(reference_body[length], allele)
+                                                 for length in range(self.lengths[0], self.lengths[1] + 1)])
 
     def reference_body(self, per_length: int = REFERENCE_PER_LENGTH, seed: int = 0) -> dict[int, Representation]:
         """Body outputs of the reference set: ``per_length`` random peptides of each supported

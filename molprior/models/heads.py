@@ -8,7 +8,7 @@ targets the fingerprint carries the local SAR that a 16-molecule support cannot 
 Where the encoder is a fixed prior whose embeddings are computed once (the MHC model's peptide
 embeddings), the model has no encoder and reads those features; a shared *body* (an MLP with
 LayerNorm at both ends, :class:`BodyConfig`) may then sit between them and the head, and it
-is what a per-task body adapter (:mod:`molprior.models.body_adapter`) updates.
+is what a per-task body adapter (:mod:`molprior.immunology.body_adapter`) updates.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molprior.chem.alleles import normalize_allele
+from molprior.immunology.alleles import normalize_allele
 from molprior.data.mhc import load_measurements
 from molprior.errors import InputError
 from molprior.files import file_hash, write_csv

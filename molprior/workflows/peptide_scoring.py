@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molprior.chem.alleles import AlleleError
+from molprior.immunology.alleles import AlleleError
 from molprior.data.peptide_input import iter_peptide_rows
 from molprior.errors import InputError
 from molprior.files import atomic_path, check_output_path

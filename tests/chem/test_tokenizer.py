@@ -52,7 +52,7 @@ def test_serialisation_round_trip(vocabulary):
 
 
 def test_extend_keeps_every_old_id_and_appends_new_tokens(vocabulary):
-    from molprior.chem.peptides import peptide_to_smiles
+    from molprior.immunology.peptides import peptide_to_smiles
 
     peptide = smiles_to_selfies_tokens(peptide_to_smiles("SIINFEKL"))
     extended = vocabulary.extend([peptide, smiles_to_selfies_tokens("CCCl")], max_length=200)

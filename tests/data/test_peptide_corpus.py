@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from molprior.chem.peptides import peptide_to_smiles
+from molprior.immunology.peptides import peptide_to_smiles
 from molprior.data.corpus import CorpusError, excluded_alleles, load_corpus, load_peptide_corpus, merge_corpora
 from molprior.presets import PRESETS_DIR
 

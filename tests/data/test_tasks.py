@@ -54,7 +54,7 @@ def test_keep_also_slices_the_split_the_feature_rows_and_the_metadata():
 
 def test_a_peptide_task_has_the_ecfp4_of_its_peptides_and_an_unknown_kind_is_refused():
     from molprior.chem.fingerprints import ecfp
-    from molprior.chem.peptides import peptide_to_smiles
+    from molprior.immunology.peptides import peptide_to_smiles
 
     peptides = FewShotTask("HLA-A*02:01", ["SIINFEKL", "GILGFVFTL"], np.array([1.0, 0.0]), kind="peptide")
     assert np.array_equal(peptides.fingerprints, ecfp([peptide_to_smiles(p) for p in peptides.inputs]))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from molprior.chem.amino_acids import encode_peptides
+from molprior.immunology.amino_acids import encode_peptides
 from molprior.data.mhc import allele_tasks, ic50_to_score, measurements_from_frame
 from molprior.meta.allele_learner import AFFINITY, allele_learner, fine_tune_allele, score_loss
 from molprior.meta.learner import FewShotLearner

@@ -41,8 +41,8 @@ def test_a_subset_bank_holds_the_same_features():
 
 
 def test_a_peptide_bank_holds_peptide_graphs_and_keeps_its_kind():
-    from molprior.chem.peptide_graphs import peptide_graphs
-    from molprior.chem.peptides import peptide_to_smiles
+    from molprior.immunology.peptide_graphs import peptide_graphs
+    from molprior.immunology.peptides import peptide_to_smiles
 
     peptides = ["NLVPMVATV", "GILGFVFTL", "SLYNTVATL"]
     bank, errors = MoleculeBank.build(peptides + ["NLVPMVATV", "nlvpmvatv"], fingerprint_bits=2048, kind="peptide")

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-from molprior.chem.amino_acids import random_peptides
+from molprior.immunology.amino_acids import random_peptides
 from molprior.data.mhc import load_measurements, score_to_ic50
 from molprior.metrics.classification import roc_auc
 from molprior.files import file_hash
-from molprior.meta.mhc_predictor import QUANTILES
+from molprior.immunology.percentiles import QUANTILES
 from molprior.serialization import load_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def test_a_body_adapter_is_the_alleles_own_body(mhc_model):
     """Scores of an allele with a body adapter come from its adapted body: zeroing the adapter's
     low-rank update and restoring the shared body's other parameters gives the shared body's
     scores, and dropping the adapter falls back to them."""
-    from molprior.models.body_adapter import LORA_B
+    from molprior.immunology.body_adapter import LORA_B
 
     predictor = load_predictor(mhc_model[0])
     body = predictor.body(EPITOPES)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
-from molprior.models.body_adapter import LORA_A, LORA_B, adapted_body, adapter_size, init_adapter
+from molprior.immunology.body_adapter import LORA_A, LORA_B, adapted_body, adapter_size, init_adapter
 
 CONFIG = AlleleModelConfig(body_hidden=32, body_dim=8, head_hidden=8)
 

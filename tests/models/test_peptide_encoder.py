@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from molprior.chem.peptide_graphs import peptide_graphs
+from molprior.immunology.peptide_graphs import peptide_graphs
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.serialization import load_encoder
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from molprior.chem.featurize import featurize_smiles
-from molprior.chem.peptides import peptide_to_smiles
+from molprior.immunology.peptides import peptide_to_smiles
 from molprior.chem.tokenizer import SelfiesVocabulary, smiles_to_selfies_tokens
 from molprior.config import PretrainConfig
 from molprior.models.encoder import EncoderConfig

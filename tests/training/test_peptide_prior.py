@@ -8,7 +8,7 @@ import yaml
 from torch_geometric.data import Batch
 
 from molprior.chem.featurize import featurize_smiles
-from molprior.chem.peptides import peptide_to_smiles
+from molprior.immunology.peptides import peptide_to_smiles
 from molprior.files import verify_manifest
 from molprior.tracking.artifacts import SHIPPED_PRIOR
 from molprior.serialization import load_encoder, load_generator

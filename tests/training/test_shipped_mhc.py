@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from molprior.data.mhc import binder_labels
 from molprior.files import verify_manifest
-from molprior.meta.mhc_predictor import QUANTILES
+from molprior.immunology.percentiles import QUANTILES
 from molprior.serialization import load_predictor
 from molprior.tracking.artifacts import SHIPPED_MHC, resolve_model_dir
 

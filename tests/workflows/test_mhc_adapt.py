@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from molprior.files import file_hash
-from molprior.meta.mhc_predictor import QUANTILES
+from molprior.immunology.percentiles import QUANTILES
 from molprior.serialization import load_predictor
 from molprior.meta.allele_learner import score_loss
 from molprior.workflows.mhc_adapt import MIN_MEASUREMENTS, adapt_allele, run_adapt_allele

@@ -1,4 +1,4 @@
-"""Tests for molprior.chem.peptides: sequence checks with positions, sequence/HELM -> RDKit."""
+"""Tests for molprior.immunology.peptides: sequence checks with positions, sequence/HELM -> RDKit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
-from molprior.chem.peptides import (
+from molprior.immunology.peptides import (
     DEFAULT_LENGTHS,
     STANDARD_RESIDUES,
     PeptideCheck,

@@ -7,10 +7,10 @@ import pytest
 
 from molprior.chem.featurize import featurize_smiles
 from molprior.chem.fingerprints import ecfp
-from molprior.chem.input_kinds import (INPUT_KINDS, InputKind, input_kind, peptide_problem,
+from molprior.data.input_kinds import (INPUT_KINDS, InputKind, input_kind, peptide_problem,
                                        register_input_kind)
-from molprior.chem.peptide_graphs import peptide_graphs
-from molprior.chem.peptides import peptide_to_smiles
+from molprior.immunology.peptide_graphs import peptide_graphs
+from molprior.immunology.peptides import peptide_to_smiles
 
 #: CMV pp65, influenza M1 and HIV gag epitopes.
 EPITOPES = ["NLVPMVATV", "GILGFVFTL", "SLYNTVATL"]

@@ -10,7 +10,7 @@ import pytest
 from rdkit import Chem
 
 from molprior.chem.features import reference_graph
-from molprior.chem.peptide_graphs import peptide_graphs
+from molprior.immunology.peptide_graphs import peptide_graphs
 
 MHC_FILE = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"

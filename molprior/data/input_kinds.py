@@ -8,8 +8,8 @@ a new kind of input (say, a HELM string) registers its pair with :func:`register
 - ``smiles``: canonical SMILES (:mod:`molprior.chem.standardize`); the molecule's graph
   (:mod:`molprior.chem.featurize`) and ECFP4.
 - ``peptide``: sequences of standard residues in upper case, two or more (what
-  :func:`~molprior.chem.peptides.check_peptide` writes); the all-atom peptide's graph, built
-  from residue templates (:mod:`molprior.chem.peptide_graphs`), and the ECFP4 of its SMILES.
+  :func:`~molprior.immunology.peptides.check_peptide` writes); the all-atom peptide's graph, built
+  from residue templates (:mod:`molprior.immunology.peptide_graphs`), and the ECFP4 of its SMILES.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 from molprior.chem.featurize import featurize_smiles
 from molprior.chem.fingerprints import ecfp_with_errors
 from molprior.chem.graphs import MolGraphs
-from molprior.chem.peptide_graphs import peptide_graphs
-from molprior.chem.peptides import check_peptide, peptide_to_smiles
+from molprior.immunology.peptide_graphs import peptide_graphs
+from molprior.immunology.peptides import check_peptide, peptide_to_smiles
 
 if TYPE_CHECKING:
     from molprior.chem.cache import FeatureCache

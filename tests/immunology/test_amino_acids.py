@@ -1,11 +1,11 @@
-"""Tests for molprior.chem.amino_acids: BLOSUM62, background frequencies, peptide encodings."""
+"""Tests for molprior.immunology.amino_acids: BLOSUM62, background frequencies, peptide encodings."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from molprior.chem.amino_acids import (
+from molprior.immunology.amino_acids import (
     AMINO_ACIDS, BLOSUM62, BLOSUM62_SCALE, NATURAL_FREQUENCIES, encode_peptides, random_peptides,
 )
 

@@ -1,4 +1,4 @@
-"""Tests for molprior.chem.alleles: allele spellings, resolution against supported alleles."""
+"""Tests for molprior.immunology.alleles: allele spellings, resolution against supported alleles."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from molprior.chem.alleles import AlleleError, closest_alleles, normalize_allele, parse_genotype, resolve_allele
+from molprior.immunology.alleles import AlleleError, closest_alleles, normalize_allele, parse_genotype, resolve_allele
 
 MHC = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
 

@@ -24,7 +24,7 @@ from rdkit import Chem
 
 from molprior.chem.features import reference_graph
 from molprior.chem.graphs import MolGraphs
-from molprior.chem.peptides import STANDARD_RESIDUES
+from molprior.immunology.peptides import STANDARD_RESIDUES
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.errors import InputError
 

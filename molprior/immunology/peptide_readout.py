@@ -1,0 +1,58 @@
+"""The residue-positional peptide readout: atom embeddings pooled per residue and laid out by
+position, the way MHC predictors align peptides of different lengths.
+
+A mean over all atoms would lose what matters most for MHC binding, *where* each residue sits
+(the anchor residues at P2 and at the C-terminus).  So the atoms of each residue are averaged
+and the peptide becomes: its first ``terminal_slots`` residues, its last ``terminal_slots``
+residues, the mean of the residues in between (empty for the shortest peptides), the mean of
+all atoms, and a one-hot of its length.  :class:`~molprior.models.peptide_encoder.PeptideEncoder`
+puts it on the graph encoder's atom embeddings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from molprior.immunology.peptide_graphs import PeptideGraphs
+
+
+def _segment_mean(values: torch.Tensor, segment: torch.Tensor, segments: int) -> torch.Tensor:
+    """Mean of the rows of ``values`` in each segment (zeros for an empty segment)."""
+    total = values.new_zeros(segments, values.size(1)).index_add_(0, segment, values)
+    count = values.new_zeros(segments).index_add_(0, segment, values.new_ones(segment.size(0)))
+    return total / count.clamp(min=1).unsqueeze(1)
+
+
+def readout_width(hidden_dim: int, terminal_slots: int, lengths: tuple[int, int]) -> int:
+    """Width of the readout of ``hidden_dim``-wide atom embeddings."""
+    return (2 * terminal_slots + 2) * hidden_dim + lengths[1] - lengths[0] + 1
+
+
+def residue_positions(atoms: torch.Tensor, atom_peptide: torch.Tensor, peptides: PeptideGraphs,
+                      terminal_slots: int, lengths: tuple[int, int]) -> torch.Tensor:
+    """One row per peptide of ``peptides`` (:func:`readout_width` wide) from the embeddings of
+    their atoms (``atoms``, in the graphs' order; ``atom_peptide`` the peptide of each atom)."""
+    n = len(peptides)
+    residue_lengths = peptides.lengths
+    first_residue = np.concatenate([[0], np.cumsum(residue_lengths)[:-1]]).astype(np.int64)
+    atom_residue = torch.from_numpy(first_residue[atom_peptide.numpy()] + peptides.residue)
+    residues = _segment_mean(atoms, atom_residue, int(residue_lengths.sum()))
+
+    k = terminal_slots
+    offsets = np.arange(k)
+    starts = first_residue[:, None] + np.minimum(offsets[None, :], residue_lengths[:, None] - 1)
+    ends = first_residue[:, None] + np.maximum(residue_lengths[:, None] - k + offsets[None, :], 0)
+    slots = torch.from_numpy(np.concatenate([starts, ends], axis=1).reshape(-1))
+    terminal = residues[slots].reshape(n, 2 * k * residues.size(1))
+
+    position = np.concatenate([np.arange(length) for length in residue_lengths]) if n else np.zeros(0, np.int64)
+    residue_peptide = np.repeat(np.arange(n), residue_lengths)
+    middle_rows = np.flatnonzero((position >= k) & (position < np.repeat(residue_lengths, residue_lengths) - k))
+    middle = _segment_mean(residues[torch.from_numpy(middle_rows)], torch.from_numpy(residue_peptide[middle_rows]), n)
+    whole = _segment_mean(atoms, atom_peptide, n)
+
+    low, high = lengths
+    length_index = torch.from_numpy(np.clip(residue_lengths, low, high) - low)
+    length_onehot = torch.nn.functional.one_hot(length_index, high - low + 1).to(atoms.dtype)
+    return torch.cat([terminal, middle, whole, length_onehot], dim=1)
