@@ -18,19 +18,20 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
-#: Test directories (relative to tests/) whose tests run whole jobs: trainings, workflows, benchmarks.
-INTEGRATION_DIRS = ("training", "workflows")
+#: Test directories (relative to tests/) whose tests run whole jobs: trainings, workflows, benchmarks,
+#: the shipped models, the pipelines/ scripts.
+INTEGRATION_DIRS = ("integration", "pipelines", "training", "workflows")
 #: Fixtures that train or meta-train a model: a test using one is an integration test.
 TRAINED_FIXTURES = {"fewshot_models", "mhc_model"}
-#: The top-level test files that test one module (the others test pipelines/ scripts end to end).
-UNIT_TOP_LEVEL = {"test_config.py", "test_files.py", "test_layers.py", "test_parallel.py"}
+#: The top-level test files: each tests one top-level module (or, test_layers, the package's imports).
+UNIT_TOP_LEVEL = {"test_config.py", "test_files.py", "test_layers.py", "test_parallel.py", "test_presets.py"}
 
 
 def pytest_collection_modifyitems(config, items):
     """Sort every test into one kind, so that ``pytest -m unit`` (seconds to minutes) can run
     alone: ``cli`` (tests/cli: the ``molprior`` command), ``integration`` (tests/training,
-    tests/workflows, the top-level pipeline tests, anything marked ``slow`` or using a trained
-    model fixture) and ``unit`` (the rest: one module's behaviour)."""
+    tests/workflows, tests/integration, tests/pipelines, anything marked ``slow`` or using a
+    trained model fixture) and ``unit`` (the rest: one module's behaviour)."""
     tests = Path(__file__).resolve().parent
     for item in items:
         parts = Path(str(item.fspath)).resolve().relative_to(tests).parts

@@ -94,3 +94,55 @@ def test_no_import_cycle_between_packages():
 
     for package in sorted(graph):
         visit(package, ())
+
+
+# ---- the tests mirror the package -----------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+PIPELINES = TESTS.parent / "pipelines"
+#: Test directories that mirror no package: whole jobs across packages (shipped models, the
+#: notebooks, packaging, DDP, a tracking server) and the pipelines/ scripts (tests/pipelines
+#: mirrors pipelines/ instead).
+ACROSS_PACKAGES = {"integration"}
+#: Modules tested, for now, only through other modules' tests (the CLI's subcommands through
+#: tests/cli/test_main.py, the training modules through the workflows that run them): a list
+#: that only shrinks; a new module comes with its own test file.
+WITHOUT_OWN_TEST_FILE = {
+    "__main__", "errors", "cli/benchmark", "cli/benchmark_mhc", "cli/benchmark_regression", "cli/data", "cli/demo",
+    "cli/pipeline", "cli/registry", "data/prepare", "evaluation/learner_methods", "evaluation/mhc",
+    "evaluation/plots", "inference/assay_scoring", "meta/protonet", "models/readouts", "serialization/fewshot",
+    "serialization/formats", "tracking/lineage", "tracking/pyfunc_model", "tracking/run_logger",
+    "training/allele_data", "training/allele_module", "training/metatrain_data", "training/metatrain_module",
+    "training/multitask_data", "training/outer_loop", "training/pretrain_data", "workflows/adapt",
+    "workflows/inputs", "workflows/mhc_registry", "workflows/mhc_train", "workflows/resume",
+}
+
+
+def _modules() -> set[str]:
+    """Every module of molprior as ``package/module`` (a top-level one as ``module``; a package
+    whose ``__init__`` is its code, such as ``presets``, as the package)."""
+    found = {str(p.relative_to(PACKAGE).with_suffix("")) for p in PACKAGE.rglob("*.py")
+             if p.name != "__init__.py" and "priors" not in p.parts}
+    return found | {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()
+                    and set(p.glob("*.py")) == {p / "__init__.py"} and p.name != "priors"}  # priors: model files
+
+
+def test_every_test_file_mirrors_a_module_and_every_module_has_one():
+    modules = _modules()
+    stray = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        parts = path.relative_to(TESTS).parts
+        if parts[0] in ACROSS_PACKAGES or path == Path(__file__).resolve():  # this file: the package's layout
+            continue
+        name = path.stem.removeprefix("test_")
+        if parts[0] == "pipelines":
+            if not (PIPELINES / f"{name}.py").exists():
+                stray.append(f"{path.relative_to(TESTS)}: no pipelines/{name}.py")
+        elif "/".join(parts[:-1] + (name,)) not in modules:
+            stray.append(f"{path.relative_to(TESTS)}: no molprior/{'/'.join(parts[:-1] + (name,))}.py")
+    assert not stray, "a test file is named after the module it tests:\n" + "\n".join(stray)
+    tested = {"/".join(p.relative_to(TESTS).parts[:-1] + (p.stem.removeprefix("test_"),)) for p in TESTS.rglob("test_*.py")}
+    missing = sorted(modules - tested - WITHOUT_OWN_TEST_FILE)
+    assert not missing, "give these modules a test file of their own (tests/<package>/test_<module>.py): " + ", ".join(missing)
+    assert not WITHOUT_OWN_TEST_FILE & tested, "they have a test file now: take them off WITHOUT_OWN_TEST_FILE"
+    assert WITHOUT_OWN_TEST_FILE <= modules, "a module listed in WITHOUT_OWN_TEST_FILE no longer exists"

@@ -10,7 +10,7 @@ peptide bonds: the same arrays as :func:`molprior.chem.features.reference_graph`
 which is what scoring a million peptides needs.
 
 Each atom also carries the position of its residue, so the encoder's atom embeddings can be
-pooled per residue (:mod:`molprior.models.peptide_encoder`).
+pooled per residue (:mod:`molprior.immunology.peptide_readout`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from rdkit import Chem
 
 from molprior.chem.features import reference_graph
 from molprior.chem.graphs import MolGraphs
-from molprior.immunology.peptides import STANDARD_RESIDUES
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.errors import InputError
+from molprior.immunology.peptides import STANDARD_RESIDUES
 
 N_TERMINAL, INTERNAL, C_TERMINAL = 0, 1, 2
 _CONTEXT = "G"  # the neighbour residue the templates are read from (glycine: no side chain)

@@ -1,5 +1,5 @@
 """Registry look-ups and promotion: against the local sqlite store here; the same commands
-against a real ``mlflow server`` in test_server.py."""
+against a real ``mlflow server`` in tests/integration/test_tracking_server.py."""
 
 from __future__ import annotations
 

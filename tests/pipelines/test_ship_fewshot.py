@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("ship_fewshot", ROOT / "pipelines" / "ship_fewshot.py")
 ship = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ship)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "pipelines" / "bench_predict.py"
 RUN_FIELDS = {"tool", "molecules", "repeat", "wall_s", "molecules_per_s", "peak_rss_bytes", "peak_pss_bytes",
               "max_process_rss_bytes", "cpu_s", "other_cpu_s", "max_processes", "rows_written", "rows_scored",

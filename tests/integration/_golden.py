@@ -1,7 +1,7 @@
 """Scores of the models shipped in molprior/priors on fixed real inputs, computed on the
 machine that wrote ``golden/shipped_scores.json``: another machine must agree within
 :data:`TOLERANCE`.  Rebuild the file (after retraining a shipped model) with
-``python tests/inference/_golden.py``."""
+``python tests/integration/_golden.py``."""
 
 from __future__ import annotations
 

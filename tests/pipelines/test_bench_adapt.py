@@ -7,7 +7,7 @@ from pathlib import Path
 
 import mlflow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_adapt_reports_and_logs():
