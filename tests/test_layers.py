@@ -112,7 +112,7 @@ WITHOUT_OWN_TEST_FILE = {
     "cli/pipeline", "cli/registry", "data/prepare", "evaluation/learner_methods", "evaluation/mhc",
     "evaluation/plots", "inference/assay_scoring", "meta/protonet", "models/readouts", "serialization/fewshot",
     "serialization/formats", "tracking/lineage", "tracking/pyfunc_model", "tracking/run_logger",
-    "training/allele_data", "training/allele_module", "training/metatrain_data", "training/metatrain_module",
+    "training/metatrain_data", "training/metatrain_module",
     "training/multitask_data", "training/outer_loop", "training/pretrain_data", "workflows/adapt",
     "workflows/inputs", "workflows/mhc_registry", "workflows/mhc_train", "workflows/resume",
 }

@@ -1,13 +1,16 @@
 """Support/query episodes for few-shot evaluation and meta-training.
 
-Two ways to draw a support of ``k`` molecules from one assay; the query is every other
+Three ways to draw a support of ``k`` molecules from one assay; the query is every other
 labelled molecule of the assay:
 
 * **FS-Mol's** (:func:`fsmol_episode`): stratified so that the support keeps the assay's class
   ratio, exactly as FS-Mol's ``StratifiedTaskSampler`` draws it (scikit-learn's
   ``StratifiedShuffleSplit(train_size=k, random_state=draw)``), draws 0 to 9;
 * **balanced** (:func:`fewshot_episodes`): ``k/2`` actives and ``k/2`` inactives whatever the
-  assay's ratio (the MoleculeACE and MoleculeNet protocols, and meta-training).
+  assay's ratio (the MoleculeACE and MoleculeNet protocols, and meta-training on assays);
+* **random** (:func:`random_episode`): ``k`` random measurements holding at least one of each
+  class whenever the task has both (the MHC protocol: an allele's measurements are what a lab
+  happened to measure, binders or not, and meta-training on alleles).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 #: The episode protocols of :func:`draw_episodes`.
-PROTOCOLS = ("fsmol", "balanced")
+PROTOCOLS = ("fsmol", "balanced", "random")
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,29 @@ def training_episode(labels: np.ndarray, support_size: int, query_size: int, rng
     return Episode(episode.support, query)
 
 
+def random_episode(labels: np.ndarray, support_size: int, rng: np.random.Generator) -> Episode:
+    """A random support of ``support_size`` holding at least one labelled positive and one
+    labelled negative whenever the task has both (a random one of each, then random others);
+    the query is the rest (both sorted)."""
+    labels = np.asarray(labels, dtype=np.float64)
+    order = rng.permutation(len(labels))
+    ordered = labels[order]
+    positives, negatives = order[ordered == 1], order[ordered == 0]
+    if support_size >= 2 and len(positives) and len(negatives):
+        first = np.array([positives[0], negatives[0]])
+        order = np.concatenate([first, order[~np.isin(order, first)]])
+    return Episode(np.sort(order[:support_size]), np.sort(order[support_size:]))
+
+
+def random_training_episode(labels: np.ndarray, support_size: int, query_size: int,
+                            rng: np.random.Generator) -> Episode:
+    """A meta-training episode of the random protocol: :func:`random_episode` and at most
+    ``query_size`` random measurements of the rest as the query."""
+    episode = random_episode(labels, support_size, rng)
+    query = rng.choice(episode.query, size=min(query_size, len(episode.query)), replace=False)
+    return Episode(episode.support, query)
+
+
 def episode_seed(seed: int, assay: str, support_size: int) -> int:
     """A seed shared by all methods for one (assay, support size)."""
     return int(np.random.SeedSequence([seed, support_size, zlib.crc32(assay.encode())]).generate_state(1)[0])
@@ -136,6 +162,12 @@ def draw_episodes(task: "FewShotTask", support_size: int, n_draws: int, seed: in
             log.warning("assay %s at support size %d: %d of %d FS-Mol draws cannot be made (%d molecules, %d actives)",
                         task.assay, k, n_draws - len(made), n_draws, len(task.labels), int((task.labels == 1).sum()))
         return made
+    if protocol == "random":
+        if len(task.labels) < k + 2:
+            log.warning("task %s skipped at support size %d: %d measurements", task.assay, k, len(task.labels))
+            return []
+        rng = np.random.default_rng(episode_seed(seed, task.assay, k))
+        return [(draw, random_episode(task.labels, k, rng)) for draw in range(n_draws)]
     if protocol != "balanced":
         raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if not can_sample(task.labels, k // 2, k - k // 2):

@@ -3,7 +3,8 @@
 A :class:`MoleculeBank` holds every input of a benchmark or a meta-training set once (molecules
 by SMILES, or peptides by sequence: any registered :mod:`~molprior.data.input_kinds`, one kind
 per bank); episodes address it by position and get PyG batches (with the fingerprint as
-``fp``) built straight from the shared arrays.
+``fp``) built straight from the shared arrays.  A :class:`FeatureBank` holds precomputed
+features the same way (the MHC model's peptide embeddings: the encoder is the fixed prior there).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from molprior.chem.cache import FeatureCache
 from molprior.chem.graphs import MolGraphs
 from molprior.data.input_kinds import input_kind
 from molprior.errors import InputError
+from molprior.models.allele_model import PeptideFeatures
 
 
 @dataclass
@@ -77,3 +79,35 @@ class MoleculeBank:
         if self.fingerprints is not None:
             batch.fp = torch.from_numpy(self.fingerprints[indices].astype(np.float32))
         return batch
+
+
+@dataclass
+class FeatureBank:
+    """Precomputed features of distinct inputs, one row each (the MHC model's peptide
+    embeddings), read as :class:`MoleculeBank` is: positions by input, batches of rows."""
+
+    features: torch.Tensor
+    inputs: Sequence[str]
+    position: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.inputs) != len(self.features):
+            raise ValueError("one row of features per input")
+        self.position = {s: i for i, s in enumerate(self.inputs)}
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.position
+
+    def indices(self, inputs: Sequence[str]) -> np.ndarray:
+        """Rows of ``inputs``; ``KeyError`` names the first one missing."""
+        try:
+            return np.fromiter((self.position[s] for s in inputs), dtype=np.int64, count=len(inputs))
+        except KeyError as missing:
+            raise KeyError(f"{missing.args[0]!r} has no features in the bank") from None
+
+    def batch(self, indices: np.ndarray) -> PeptideFeatures:
+        """Rows ``indices`` as the encoder-less task model's input."""
+        return PeptideFeatures(self.features[torch.from_numpy(np.asarray(indices, dtype=np.int64))])

@@ -48,12 +48,14 @@ Loss = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tenso
 @dataclass(frozen=True)
 class Objective:
     """What a kind of task trains its model on and how the model's raw outputs read: the loss
-    (on raw outputs), the transform that turns raw outputs into predictions, and whether a
-    support's targets are standardised (by its mean and spread) before adaptation."""
+    (on raw outputs), the transform that turns raw outputs into predictions, whether a
+    support's targets are standardised (by its mean and spread) before adaptation, and whether
+    the targets are a task's ``values`` (with their censoring relations) or its ``labels``."""
 
     loss: Loss
     output: Callable[[torch.Tensor], torch.Tensor]
     standardise_targets: bool = False
+    reads_values: bool = False
 
     def loss_for(self, relations: torch.Tensor | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The loss with these censoring codes fixed: ``loss(outputs, targets)``, as MAML's inner loop takes it."""
@@ -64,11 +66,11 @@ OBJECTIVES: dict[str, Objective] = {}
 
 
 def register_objective(name: str, loss: Loss, output: Callable[[torch.Tensor], torch.Tensor],
-                       standardise_targets: bool = False) -> None:
+                       standardise_targets: bool = False, reads_values: bool = False) -> None:
     """Make ``name`` an objective a task model can be trained on (a name is registered once)."""
     if name in OBJECTIVES:
         raise InputError(f"objective {name!r} is already registered")
-    OBJECTIVES[name] = Objective(loss, output, standardise_targets)
+    OBJECTIVES[name] = Objective(loss, output, standardise_targets, reads_values)
 
 
 def objective(name: str) -> Objective:
@@ -86,8 +88,9 @@ def _identity(outputs: torch.Tensor) -> torch.Tensor:
 register_objective("classification", lambda outputs, labels, relations=None: binary_loss(outputs, labels),
                    torch.sigmoid)
 #: Measured values (pXC50...), censored or not: the outputs are the values.
-register_objective("regression", censored_mse, _identity, standardise_targets=True)
+register_objective("regression", censored_mse, _identity, standardise_targets=True, reads_values=True)
 #: MHC binding: censored squared error on the sigmoid, MHCflurry's transformed affinity
 #: ``1 - log(ic50)/log(50000)`` (0-1).
 register_objective("affinity", lambda outputs, scores, relations=None: censored_mse(torch.sigmoid(outputs), scores,
-                                                                                    relations), torch.sigmoid)
+                                                                                    relations), torch.sigmoid,
+                   reads_values=True)

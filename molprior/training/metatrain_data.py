@@ -16,11 +16,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from molprior.data.episodes import Episode, can_sample, training_episode
-from molprior.errors import InputError
-from molprior.data.episodes import draw_episodes
+from molprior.data.episodes import Episode, can_sample, draw_episodes, random_training_episode, training_episode
 from molprior.data.tasks import FewShotTask
+from molprior.errors import InputError
 from molprior.meta.batches import MoleculeBank
+from molprior.meta.losses import objective
 
 
 @dataclass
@@ -44,13 +44,13 @@ class EpisodeBatch:
 def episode_batch(task: FewShotTask, indices: np.ndarray, episode: Episode, bank: MoleculeBank,
                   task_type: str) -> EpisodeBatch:
     """Tensors of ``episode`` of ``task`` (``indices``: the task's molecules in ``bank``)."""
-    if task_type == "regression":
+    if objective(task_type).reads_values:
         if task.values is None:
-            raise InputError(f"assay {task.assay} has no measured values for a regression head")
+            raise InputError(f"assay {task.assay} has no measured values for a {task_type} head")
         targets = task.values
     else:
         targets = task.labels
-    relations = task.relations if task_type == "regression" else None
+    relations = task.relations if objective(task_type).reads_values else None
 
     def part(rows):
         return torch.as_tensor(targets[rows], dtype=torch.float32), (
@@ -62,14 +62,31 @@ def episode_batch(task: FewShotTask, indices: np.ndarray, episode: Episode, bank
                         q_targets, s_relations, q_relations)
 
 
+#: Measurements a random-protocol training task needs beyond its support (for a query).
+RANDOM_QUERY_MIN = 9
+
+
+def drawable(task: FewShotTask, support_size: int, protocol: str) -> bool:
+    """Whether a training episode of ``protocol`` (``balanced`` or ``random``, see
+    :mod:`molprior.data.episodes`) can be drawn from ``task`` at ``support_size``."""
+    if protocol == "random":
+        return len(task) >= support_size + RANDOM_QUERY_MIN
+    return can_sample(task.labels, support_size // 2, support_size - support_size // 2)
+
+
 class TrainingEpisodes(Dataset):
-    """``length`` random training episodes; item ``i`` of epoch ``e`` is seeded by ``(seed, e, i)``."""
+    """``length`` random training episodes; item ``i`` of epoch ``e`` is seeded by ``(seed, e, i)``.
+    ``protocol`` draws the supports: ``balanced`` (assays) or ``random`` (alleles)."""
 
     def __init__(self, tasks: Sequence[FewShotTask], bank: MoleculeBank, support_sizes: Sequence[int],
-                 query_size: int, task_type: str, length: int, seed: int = 0):
-        self.tasks = [t for t in tasks if any(can_sample(t.labels, k // 2, k - k // 2) for k in support_sizes)]
+                 query_size: int, task_type: str, length: int, seed: int = 0, protocol: str = "balanced"):
+        if protocol not in ("balanced", "random"):
+            raise InputError(f"unknown training protocol {protocol!r}; choose balanced or random")
+        self.protocol = protocol
+        self.tasks = [t for t in tasks if any(drawable(t, k, protocol) for k in support_sizes)]
         if not self.tasks:
-            raise InputError(f"no meta-training assay has enough actives and inactives for support sizes {list(support_sizes)}")
+            raise InputError(f"no meta-training task is large enough for support sizes {list(support_sizes)}"
+                             + (" with actives and inactives" if protocol == "balanced" else ""))
         self.indices = [bank.indices(t.inputs) for t in self.tasks]
         self.bank, self.support_sizes, self.query_size = bank, list(support_sizes), query_size
         self.task_type, self.length, self.seed, self.epoch = task_type, length, seed, 0
@@ -83,8 +100,9 @@ class TrainingEpisodes(Dataset):
             t = int(rng.integers(len(self.tasks)))
             k = int(rng.choice(self.support_sizes))
             task = self.tasks[t]
-            if can_sample(task.labels, k // 2, k - k // 2):
-                episode = training_episode(task.labels, k, self.query_size, rng)
+            if drawable(task, k, self.protocol):
+                draw = random_training_episode if self.protocol == "random" else training_episode
+                episode = draw(task.labels, k, self.query_size, rng)
                 return episode_batch(task, self.indices[t], episode, self.bank, self.task_type)
 
 
@@ -108,11 +126,11 @@ class ValidationAssay:
         return self.bank.batch(self.indices)
 
     def targets(self, rows: np.ndarray) -> torch.Tensor:
-        values = self.task.values if self.task_type == "regression" else self.task.labels
+        values = self.task.values if objective(self.task_type).reads_values else self.task.labels
         return torch.as_tensor(values[rows], dtype=torch.float32)
 
     def relations(self, rows: np.ndarray) -> torch.Tensor | None:
-        if self.task_type != "regression" or self.task.relations is None:
+        if not objective(self.task_type).reads_values or self.task.relations is None:
             return None
         return torch.as_tensor(self.task.relations[rows], dtype=torch.long)
 

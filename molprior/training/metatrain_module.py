@@ -1,24 +1,27 @@
-"""The LightningModule that meta-trains a few-shot learner (MAML family or ProtoNet).
+"""The LightningModule that meta-trains a few-shot learner (MAML family, ProtoNet, ADKF) on
+any kind of task: assays over molecular graphs, MHC alleles over peptide embeddings.
 
 Manual optimisation: every step takes a list of episodes, sums their meta-objectives
 (:meth:`FewShotLearner.meta_loss`: the query loss after adapting to the support, which for
 second-order MAML differentiates through the inner loop), and takes one outer Adam step.
 The pretrained encoder may get a smaller outer learning rate than the head
 (``encoder_lr_scale``).  Validation adapts to each fixed meta-validation episode exactly as
-inference will and logs the mean ΔAUPRC and ROC-AUC (``val_delta_auprc`` is what checkpoints
-are chosen and early stopping decided on).
+inference will and logs the mean ΔAUPRC and ROC-AUC (the module's ``selection_metric``, ΔAUPRC
+for assays and ROC-AUC at 500 nM for alleles, is what checkpoints are chosen and early stopping
+decided on).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from molprior.metrics.classification import delta_auprc, roc_auc
 from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
-from molprior.models.heads import HeadConfig, TaskModel
+from molprior.models.heads import BodyConfig, HeadConfig, TaskModel
 from molprior.training.metatrain_data import EpisodeBatch, ValidationAssay
 from molprior.training.outer_loop import OuterLoopModule
 
@@ -43,16 +46,25 @@ class MetaOptimConfig:
 
 
 class MetaTrainModule(OuterLoopModule):
-    """Meta-trains ``FewShotLearner(TaskModel(encoder, head), learner)``."""
-
-    selection_metric = "val_delta_auprc"
+    """Meta-trains ``FewShotLearner(TaskModel(encoder, head), learner)``: on graphs (an
+    ``encoder``), or with ``input_dim`` on precomputed features through an optional shared
+    ``body`` (the MHC model: peptide embeddings of the fixed prior).  Checkpoints are chosen on
+    ``selection_metric``: ``val_delta_auprc`` (assays) or ``val_roc_auc`` (alleles)."""
 
     def __init__(self, encoder: dict | None = None, head: dict | None = None, learner: dict | None = None,
-                 optim: dict | None = None):
+                 optim: dict | None = None, input_dim: int | None = None, body: dict | None = None,
+                 selection_metric: str = "val_delta_auprc"):
         super().__init__()
         self.save_hyperparameters()
         self.learner_config = LearnerConfig(**(learner or {}))
-        model = TaskModel(GraphEncoder(EncoderConfig(**(encoder or {}))), HeadConfig(**(head or {})))
+        if selection_metric not in ("val_delta_auprc", "val_roc_auc"):
+            raise ValueError(f"checkpoints are chosen on val_delta_auprc or val_roc_auc, not {selection_metric!r}")
+        self.selection_metric = selection_metric
+        if input_dim is None:
+            model = TaskModel(GraphEncoder(EncoderConfig(**(encoder or {}))), HeadConfig(**(head or {})))
+        else:
+            model = TaskModel(None, HeadConfig(**(head or {})), body=None if body is None else BodyConfig(**body),
+                              input_dim=input_dim)
         self.learner = FewShotLearner(model, self.learner_config)
         self.optim = MetaOptimConfig(**(optim or {}))
 
@@ -70,6 +82,7 @@ class MetaTrainModule(OuterLoopModule):
             table = self.learner.represent(assay.molecules().to(self.device))
         for k, episode in enumerate(assay.episodes):
             labels = assay.task.labels[episode.query]
+            known = ~np.isnan(labels)  # an allele's censored measurement may be neither binder nor not
             if table is not None:
                 rows = torch.as_tensor(episode.support, device=self.device)
                 adapted = self.learner.adapt(table[rows], assay.targets(episode.support).to(self.device),
@@ -80,11 +93,12 @@ class MetaTrainModule(OuterLoopModule):
                 adapted = self.learner.adapt(batch.support, batch.support_targets, batch.support_relations)
                 scores = self.learner.predict(adapted, batch.query)
             scores = scores.detach().cpu().numpy()
-            self.record_validation(assay.task.assay, delta_auprc=delta_auprc(labels, scores),
-                                   roc_auc=roc_auc(labels, scores))
+            if 0 < labels[known].sum() < known.sum():  # the metrics need both classes
+                self.record_validation(assay.task.assay, delta_auprc=delta_auprc(labels[known], scores[known]),
+                                       roc_auc=roc_auc(labels[known], scores[known]))
 
     def configure_optimizers(self):
-        encoder = list(self.learner.model.encoder.parameters())
+        encoder = [] if self.learner.model.encoder is None else list(self.learner.model.encoder.parameters())
         encoder_ids = {id(p) for p in encoder}
         rest = [p for p in self.parameters() if id(p) not in encoder_ids]  # the head (and any training-only outputs)
         groups = [{"params": rest, "lr": self.optim.meta_lr}]

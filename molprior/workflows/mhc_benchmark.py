@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from molprior.config import MHCTrainConfig, write_settings
+from molprior.data.episodes import random_episode
 from molprior.data.mhc import allele_tasks, load_measurements
 from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
@@ -39,7 +40,6 @@ from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.tracking import runs
-from molprior.training.allele_data import draw_support
 from molprior.workflows.mhc_train import (allele_parameters, embed_peptides, fine_tune, load_peptide_encoder,
                                           meta_train, split_alleles)
 
@@ -89,7 +89,8 @@ def few_shot(config: MHCBenchmarkConfig, features: torch.Tensor, random_features
                 log.info("%s: %d measurements, too few for support %d", task.assay, len(task), k)
                 continue
             for draw in range(config.draws):
-                support, query = draw_support(task, k, rng)
+                episode = random_episode(task.labels, k, rng)
+                support, query = episode.support, episode.query
                 s_rows, q_rows = torch.from_numpy(task.rows[support]), torch.from_numpy(task.rows[query])
                 s_scores = torch.from_numpy(task.values[support])
                 s_rel = torch.from_numpy(task.relations[support])

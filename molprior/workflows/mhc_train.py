@@ -19,24 +19,24 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from molprior.config import MHCTrainConfig, write_settings
 from molprior.data.mhc import MHCMeasurements, allele_tasks, load_measurements
+from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError, MissingError
 from molprior.files import file_hash, write_csv, write_text
-from molprior.meta.mhc_predictor import MHCPredictor
-from molprior.serialization import save_predictor
 from molprior.meta.allele_learner import AlleleFineTune, fine_tune_allele
+from molprior.meta.batches import FeatureBank
 from molprior.meta.learner import FewShotLearner
-from molprior.models.allele_model import PeptideFeatures
+from molprior.meta.maml import MAMLConfig
+from molprior.meta.mhc_predictor import MHCPredictor
+from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures
 from molprior.models.peptide_encoder import PeptideEncoder
+from molprior.serialization import load_encoder, save_predictor
 from molprior.tracking import runs
 from molprior.tracking.artifacts import resolve_model_dir
-from molprior.data.tasks import FewShotTask
-from molprior.training.allele_data import AlleleEpisodeStream, validation_episodes
-from molprior.training.allele_module import AlleleMetaModule
-from molprior.serialization import load_encoder
+from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
+from molprior.training.metatrain_module import MetaTrainModule
 from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
 from molprior.workflows.mhc_registry import algorithm_name
 
@@ -112,21 +112,35 @@ def split_alleles(measurements: MHCMeasurements, config: MHCTrainConfig) -> tupl
     return train, val
 
 
+def allele_module(input_dim: int, config: MHCTrainConfig) -> MetaTrainModule:
+    """The meta-training module of the allele model: the few-shot learner with the affinity
+    objective over an encoder-less task model (body and head of :class:`AlleleModelConfig`),
+    checkpoints chosen on ROC-AUC at 500 nM."""
+    shape = AlleleModelConfig(**config.model)
+    return MetaTrainModule(head={"hidden_dim": shape.head_hidden},
+                           learner={"algorithm": "maml", "task_type": "affinity",
+                                    "maml": MAMLConfig(**config.maml).to_dict()},
+                           optim={"meta_lr": config.meta_lr}, input_dim=input_dim, body=asdict(shape.body()),
+                           selection_metric="val_roc_auc")
+
+
 def meta_train(features: torch.Tensor, train: list[FewShotTask], val: list[FewShotTask], config: MHCTrainConfig,
                output_dir: Path, logger=None, progress: bool = True) -> tuple[FewShotLearner, dict[str, float], list]:
-    """Meta-train across ``train`` alleles; the learner with the best meta-validation ROC-AUC
-    (the untrained start included)."""
+    """Meta-train across ``train`` alleles (random supports, as the MHC protocol draws them);
+    the learner with the best meta-validation ROC-AUC (the untrained start included)."""
     torch.manual_seed(config.seed)
-    module = AlleleMetaModule(features.shape[1], config.model, config.maml, config.meta_lr)
-    stream = AlleleEpisodeStream(features, train, config.support_sizes, config.query_size, config.tasks_per_step,
-                                 config.steps_per_epoch, config.seed)
-    episodes = validation_episodes(features, val, config.val_support_size, config.val_draws, config.seed)
+    module = allele_module(features.shape[1], config)
+    bank = FeatureBank(features, _table_inputs(features, train + val))
+    episodes = TrainingEpisodes(train, bank, config.support_sizes, config.query_size, "affinity",
+                                config.steps_per_epoch * config.tasks_per_step, config.seed, protocol="random")
+    validation = validation_assays(val, bank, config.val_support_size, config.val_draws, "affinity", config.seed,
+                                   protocol="random")
     trainer = build_trainer(TrainerConfig(**{**MHC_TRAINER_DEFAULTS, **config.trainer}), output_dir, logger,
                             progress_bar=progress, monitor=module.selection_metric, mode="max", inference_mode=False,
                             sanity_val_steps=-1)
     clear_checkpoints(output_dir)
     start = copy.deepcopy(module.learner.state_dict())
-    trainer.fit(module, DataLoader(stream, batch_size=None), DataLoader(episodes, batch_size=None))
+    trainer.fit(module, datamodule=MetaDataModule(episodes, validation, config.tasks_per_step))
     history = module.history
     callback = trainer.checkpoint_callback
     best = float(callback.best_model_score) if callback and callback.best_model_score is not None else float("-inf")
@@ -136,11 +150,20 @@ def meta_train(features: torch.Tensor, train: list[FewShotTask], val: list[FewSh
         module.learner.load_state_dict(start)
         best = initial
     elif callback and callback.best_model_path:
-        module = AlleleMetaModule.load_from_checkpoint(callback.best_model_path, weights_only=False)
+        module = MetaTrainModule.load_from_checkpoint(callback.best_model_path, weights_only=False)
     learner = module.learner.eval()
     metrics = {"best_val_roc_auc": best, "initial_val_roc_auc": initial, "epochs_trained": trainer.current_epoch,
                "steps_trained": trainer.global_step}
     return learner, metrics, history
+
+
+def _table_inputs(features: torch.Tensor, tasks: Sequence[FewShotTask]) -> list[str]:
+    """The peptide of each row of the embedding table, from the tasks' rows into it."""
+    inputs = [""] * len(features)
+    for task in tasks:
+        for row, peptide in zip(task.rows, task.inputs):
+            inputs[row] = peptide
+    return inputs
 
 
 def fine_tune(learner: FewShotLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,

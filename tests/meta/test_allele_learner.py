@@ -12,13 +12,15 @@ import pytest
 import torch
 
 from molprior.immunology.amino_acids import encode_peptides
+from molprior.data.episodes import random_episode
 from molprior.data.mhc import allele_tasks, ic50_to_score, measurements_from_frame
 from molprior.meta.allele_learner import AFFINITY, allele_learner, fine_tune_allele, score_loss
 from molprior.meta.learner import FewShotLearner
 from molprior.meta.losses import ABOVE, BELOW, EXACT
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
-from molprior.training.allele_data import AlleleEpisodeStream, draw_support, validation_episodes
+from molprior.meta.batches import FeatureBank
+from molprior.training.metatrain_data import TrainingEpisodes, validation_assays
 
 MHC_FILE = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
 
@@ -42,6 +44,12 @@ def measurements():
 def tasks(measurements):
     table, rows, _ = measurements
     return allele_tasks(table, rows, ["HLA-A*02:01", "HLA-B*07:02", "HLA-B*35:01"])
+
+
+def _split(task, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Support and query of a random-protocol episode of ``task`` (as the MHC protocol draws them)."""
+    episode = random_episode(task.labels, size, rng)
+    return episode.support, episode.query
 
 
 def _learner(input_dim: int, **maml) -> FewShotLearner:
@@ -69,18 +77,18 @@ def test_score_loss_counts_censored_measurements_only_when_violated():
     assert float(exact) == pytest.approx(float(((predicted - targets) ** 2).mean()), rel=1e-5)
 
 
-def test_draw_support_splits_the_task(tasks):
+def test_a_random_episode_splits_the_task(tasks):
     task = tasks[0]
     rng = np.random.default_rng(0)
     for size in (16, 32, 128):
-        support, query = draw_support(task, size, rng)
+        support, query = _split(task, size, rng)
         assert len(support) == size and len(query) == len(task) - size
         assert not set(support) & set(query) and sorted([*support, *query]) == list(range(len(task)))
         labels = task.labels[support]
         assert (labels == 1).any() and (labels == 0).any()
 
 
-def test_draw_support_always_includes_a_binder_and_a_non_binder_when_there_is_one():
+def test_a_random_episode_always_includes_a_binder_and_a_non_binder_when_there_is_one():
     """300 real HLA-B*35:01 non-binders and a single binder: every support must hold the binder
     (a random support of 16 misses it 19 times in 20, and twenty redraws still a third of the time)."""
     table = pd.read_csv(MHC_FILE)
@@ -90,41 +98,45 @@ def test_draw_support_always_includes_a_binder_and_a_non_binder_when_there_is_on
     task = allele_tasks(one, rows, ["HLA-B*35:01"])[0]
     assert np.nansum(task.labels) == 1 and (task.labels == 0).sum() == 300
     rng = np.random.default_rng(0)
-    missing = sum(not (task.labels[draw_support(task, 16, rng)[0]] == 1).any() for _ in range(200))
+    missing = sum(not (task.labels[random_episode(task.labels, 16, rng).support] == 1).any() for _ in range(200))
     assert missing == 0, f"{missing} of 200 supports of 16 have no binder"
 
 
-def test_episode_stream_draws_reproducible_meta_batches(measurements, tasks):
+def _bank(measurements) -> FeatureBank:
+    _, rows, features = measurements
+    return FeatureBank(features, sorted(rows, key=rows.get))
+
+
+def test_alleles_are_training_episodes_of_the_random_protocol(measurements, tasks):
     _, _, features = measurements
-    stream = AlleleEpisodeStream(features, tasks, support_sizes=[16, 32], query_size=64, meta_batch=3,
-                                 batches_per_epoch=4, seed=7)
-    assert [t.assay for t in stream.tasks] == [t.assay for t in tasks]  # all have > 16 + 8 measurements
-    assert len(stream) == 4
-    first = list(stream)
-    again = list(stream)
-    assert len(first) == 4 and all(len(batch) == 3 for batch in first)
-    for episode in (e for batch in first for e in batch):
+    episodes = TrainingEpisodes(tasks, _bank(measurements), support_sizes=[16, 32], query_size=64,
+                                task_type="affinity", length=12, seed=7, protocol="random")
+    assert [t.assay for t in episodes.tasks] == [t.assay for t in tasks]  # all have >= 16 + 9 measurements
+    first = [episodes[i] for i in range(len(episodes))]
+    for episode in first:
         task = next(t for t in tasks if t.assay == episode.assay)
         assert len(episode.support) in (16, 32) and len(episode.query) == min(64, len(task) - len(episode.support))
         assert episode.support.x.shape[1] == features.shape[1]
-        assert episode.support_scores.dtype == torch.float32 and episode.query_relations.dtype == torch.int64
-        assert len(episode.query_labels) == len(episode.query)
-    flat = [(e.assay, e.support_scores.tolist()) for b in first for e in b]
-    assert flat == [(e.assay, e.support_scores.tolist()) for b in again for e in b]
-    stream.epoch = 1
-    assert flat != [(e.assay, e.support_scores.tolist()) for b in stream for e in b]
-    small = AlleleEpisodeStream(features, tasks, [64], 32, 2, 1)  # B*35:01 (60 measurements) cannot be drawn
-    assert [t.assay for t in small.tasks] == ["HLA-A*02:01", "HLA-B*07:02"]
+        assert episode.support_targets.dtype == torch.float32 and episode.query_relations.dtype == torch.int64
+        scores = set(task.values.tolist())
+        assert set(episode.support_targets.tolist()) <= scores  # the transformed affinities, not the labels
+    flat = [(e.assay, e.support_targets.tolist()) for e in first]
+    assert flat == [(e.assay, e.support_targets.tolist()) for e in (episodes[i] for i in range(len(episodes)))]
+    episodes.epoch = 1
+    assert flat != [(e.assay, e.support_targets.tolist()) for e in (episodes[i] for i in range(len(episodes)))]
+    small = TrainingEpisodes(tasks, _bank(measurements), [64], 32, "affinity", 2, protocol="random")
+    assert [t.assay for t in small.tasks] == ["HLA-A*02:01", "HLA-B*07:02"]  # B*35:01 (60) cannot be drawn
 
 
-def test_validation_episodes_are_fixed(measurements, tasks):
-    _, _, features = measurements
-    episodes = validation_episodes(features, tasks[:2], support_size=32, draws=3, seed=0)
-    assert [e.assay for e in episodes] == ["HLA-A*02:01"] * 3 + ["HLA-B*07:02"] * 3
-    assert all(len(e.support) == 32 and len(e.support) + len(e.query) == len(tasks[0]) for e in episodes[:3])
-    again = validation_episodes(features, tasks[:2], support_size=32, draws=3, seed=0)
-    assert all(torch.equal(a.support.x, b.support.x) for a, b in zip(episodes, again))
-    assert not torch.equal(episodes[0].support.x, episodes[1].support.x)  # three different draws
+def test_validation_draws_of_alleles_are_fixed(measurements, tasks):
+    assays = validation_assays(tasks[:2], _bank(measurements), support_size=32, draws=3, task_type="affinity",
+                               seed=0, protocol="random")
+    assert [a.task.assay for a in assays] == ["HLA-A*02:01", "HLA-B*07:02"]
+    first = assays[0].episodes
+    assert all(len(e.support) == 32 and len(e.support) + len(e.query) == len(tasks[0]) for e in first)
+    again = validation_assays(tasks[:2], _bank(measurements), 32, 3, "affinity", 0, "random")
+    assert all(np.array_equal(a.support, b.support) for a, b in zip(first, again[0].episodes))
+    assert not np.array_equal(first[0].support, first[1].support)  # three different draws
 
 
 def test_task_model_outputs_one_logit_per_peptide(measurements):
@@ -140,7 +152,7 @@ def test_adaptation_fits_the_support_without_touching_the_initialisation(measure
     task = tasks[0]
     learner = _learner(features.shape[1]).eval()
     before = {k: v.clone() for k, v in learner.state_dict().items()}
-    support, query = draw_support(task, 64, np.random.default_rng(0))
+    support, query = _split(task, 64, np.random.default_rng(0))
     x = PeptideFeatures(features[torch.from_numpy(task.rows[support])])
     adapted = learner.adapt(x, torch.from_numpy(task.values[support]), torch.from_numpy(task.relations[support]))
     head = adapted.head()
@@ -160,7 +172,7 @@ def test_meta_loss_reaches_the_body_through_the_inner_loop(measurements, tasks):
     task = tasks[1]
     for first_order in (False, True):
         learner = _learner(features.shape[1], inner_steps=3, first_order=first_order).train()
-        support, query = draw_support(task, 32, np.random.default_rng(1))
+        support, query = _split(task, 32, np.random.default_rng(1))
         part = lambda i: (PeptideFeatures(features[torch.from_numpy(task.rows[i])]),  # noqa: E731
                           torch.from_numpy(task.values[i]))
         relations = lambda i: torch.from_numpy(task.relations[i])  # noqa: E731
