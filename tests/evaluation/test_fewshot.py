@@ -98,7 +98,7 @@ def test_fsmol_protocol_draws_fsmols_supports_whatever_the_seed(fsmol_task):
     # ΔAUPRC is average precision minus the query's positive fraction, as FS-Mol computes it
     np.testing.assert_allclose(first["delta_auprc"], first["avg_precision"] - first["active_fraction"], atol=1e-12)
     with pytest.raises(ValueError, match="unknown protocol"):
-        run_fewshot([fsmol_task], [16], BASELINES, n_draws=1, protocol="random")
+        run_fewshot([fsmol_task], [16], BASELINES, n_draws=1, protocol="alternating")
 
 
 def test_fsmol_summary_and_protein_class_breakdown(fsmol_task):
