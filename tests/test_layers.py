@@ -110,7 +110,7 @@ ACROSS_PACKAGES = {"integration"}
 WITHOUT_OWN_TEST_FILE = {
     "__main__", "errors", "cli/benchmark", "cli/benchmark_mhc", "cli/benchmark_regression", "cli/data", "cli/demo",
     "cli/pipeline", "cli/registry", "data/prepare", "evaluation/learner_methods", "evaluation/mhc",
-    "evaluation/plots", "inference/assay_scoring", "meta/protonet", "models/readouts", "serialization/fewshot",
+    "evaluation/plots", "serialization/fewshot",
     "serialization/formats", "tracking/lineage", "tracking/pyfunc_model", "tracking/run_logger",
     "training/metatrain_data", "training/metatrain_module",
     "training/multitask_data", "training/outer_loop", "training/pretrain_data", "workflows/adapt",

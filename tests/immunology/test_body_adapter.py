@@ -6,8 +6,6 @@ import torch
 from molprior.immunology.body_adapter import LORA_A, LORA_B, adapted_body, adapter_size, init_adapter
 from molprior.models.heads import BodyConfig, body_network
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def body() -> torch.nn.Sequential:

@@ -1,13 +1,10 @@
 """The residue-positional readout: per-residue means laid out by position, whatever the batch."""
 
 import numpy as np
-import pytest
 import torch
 
 from molprior.immunology.peptide_graphs import peptide_graphs
 from molprior.immunology.peptide_readout import readout_width, residue_positions
-
-pytestmark = pytest.mark.unit
 
 #: HLA-A*02:01 and HLA-B*07:02 epitopes of 8 to 11 residues (CMV pp65, influenza M1, EBV, HIV gag).
 PEPTIDES = ["SLYNTVAT", "GILGFVFTL", "RPHERNGFTVL", "TPRVTGGGAM", "NLVPMVATV"]

@@ -5,8 +5,6 @@ import pytest
 
 from molprior.immunology.percentiles import QUANTILES, percentile_ranks, quantile_table
 
-pytestmark = pytest.mark.unit
-
 LENGTHS = (8, 10)
 
 

@@ -9,8 +9,6 @@ from molprior.meta.learner import Adapted
 from molprior.meta.scorer import FeatureRows, Scorer, sets_head_only
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures
 
-pytestmark = pytest.mark.unit
-
 WIDTH = 12
 
 

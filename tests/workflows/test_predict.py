@@ -74,18 +74,6 @@ def test_output_bytes_do_not_depend_on_chunking_order_jobs_or_threads(fewshot_mo
     pd.testing.assert_frame_equal(shuffled[columns].sort_index(), ordered.loc[shuffled.index, columns].sort_index())
 
 
-def test_a_molecule_scores_the_same_alone_as_in_a_library(fewshot_models):
-    _, adapted = fewshot_models
-    scorer = AssayScorer.load(adapted)
-    smiles = pd.read_csv(MOLECULEACE_DIR / "CHEMBL214_Ki.csv")["smiles"].head(300).tolist()
-    together = scorer.score(smiles)["probability_active"].to_numpy()
-    for i in (0, 1, 77, 128, 297):
-        alone = scorer.score([smiles[i]])["probability_active"].to_numpy()
-        assert alone[0] == together[i], smiles[i]
-        few = scorer.score(smiles[i:i + 3])["probability_active"].to_numpy()
-        assert (few == together[i:i + 3]).all(), smiles[i:i + 3]
-
-
 def test_scores_match_the_scorer_on_the_same_molecules(fewshot_models, tmp_path):
     _, adapted = fewshot_models
     library = _library(tmp_path / "library.csv")

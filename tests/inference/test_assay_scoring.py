@@ -1,0 +1,41 @@
+"""A model adapted to an assay scoring lists of SMILES: standardised as training did, every input a
+row in order, a bad one its reason, a molecule's score its own whatever else is scored with it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _fewshot import MOLECULEACE_DIR
+from molprior.inference.assay_scoring import AssayScorer, UNCERTAINTY
+from molprior.serialization import ModelFormatError
+
+
+def test_a_molecule_scores_the_same_alone_as_in_a_library(fewshot_models):
+    _, adapted = fewshot_models
+    scorer = AssayScorer.load(adapted)
+    smiles = pd.read_csv(MOLECULEACE_DIR / "CHEMBL214_Ki.csv")["smiles"].head(300).tolist()
+    together = scorer.score(smiles)["probability_active"].to_numpy()
+    for i in (0, 1, 77, 128, 297):
+        alone = scorer.score([smiles[i]])["probability_active"].to_numpy()
+        assert alone[0] == together[i], smiles[i]
+        few = scorer.score(smiles[i:i + 3])["probability_active"].to_numpy()
+        assert (few == together[i:i + 3]).all(), smiles[i:i + 3]
+
+
+def test_every_input_is_a_row_in_order_with_its_reason_when_it_has_no_score(fewshot_models):
+    _, adapted = fewshot_models
+    scorer = AssayScorer.load(adapted)
+    aspirin = "CC(=O)Oc1ccccc1C(=O)O"
+    out = scorer.score([aspirin, "C1CC", None, "OC(=O)c1ccccc1OC(C)=O", "  "])
+    assert list(out.columns) == ["smiles", *scorer.output_columns] == ["smiles", "probability_active", UNCERTAINTY,
+                                                                     "support_similarity", "error"]
+    assert out["smiles"].tolist() == [aspirin, "", "", aspirin, ""]  # the other spelling standardised
+    assert out["error"][0] == out["error"][3] == "" and all(out["error"][i] for i in (1, 2, 4))
+    assert out["probability_active"][0] == out["probability_active"][3] and np.isnan(out["probability_active"][1])
+    assert 0 <= out["support_similarity"][0] <= 1 and scorer.assay
+
+
+def test_a_meta_trained_model_is_not_an_adapted_one(fewshot_models):
+    meta, _ = fewshot_models
+    with pytest.raises(ModelFormatError, match="not one adapted to an assay"):
+        AssayScorer.load(meta)
