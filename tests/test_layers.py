@@ -112,7 +112,6 @@ WITHOUT_OWN_TEST_FILE = {
     "cli/pipeline", "cli/registry", "data/prepare", "evaluation/learner_methods", "evaluation/mhc",
     "evaluation/plots", "serialization/fewshot",
     "serialization/formats", "tracking/lineage", "tracking/pyfunc_model", "tracking/run_logger",
-    "training/metatrain_data", "training/metatrain_module",
     "training/multitask_data", "training/outer_loop", "training/pretrain_data", "workflows/adapt",
     "workflows/inputs", "workflows/mhc_registry", "workflows/mhc_train", "workflows/resume",
 }

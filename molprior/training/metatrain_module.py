@@ -102,7 +102,7 @@ class MetaTrainModule(OuterLoopModule):
         encoder_ids = {id(p) for p in encoder}
         rest = [p for p in self.parameters() if id(p) not in encoder_ids]  # the head (and any training-only outputs)
         groups = [{"params": rest, "lr": self.optim.meta_lr}]
-        if self.optim.encoder_lr_scale > 0:
+        if encoder and self.optim.encoder_lr_scale > 0:
             groups.append({"params": encoder, "lr": self.optim.meta_lr * self.optim.encoder_lr_scale})
         elif self.learner.encoder_fixed:  # the encoder stays as pretrained: no gradients through it at all
             for parameter in encoder:

@@ -19,8 +19,6 @@ from molprior.meta.learner import FewShotLearner
 from molprior.meta.losses import ABOVE, BELOW, EXACT
 from molprior.meta.maml import MAMLConfig
 from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures, allele_task_model
-from molprior.meta.batches import FeatureBank
-from molprior.training.metatrain_data import TrainingEpisodes, validation_assays
 
 MHC_FILE = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
 
@@ -100,43 +98,6 @@ def test_a_random_episode_always_includes_a_binder_and_a_non_binder_when_there_i
     rng = np.random.default_rng(0)
     missing = sum(not (task.labels[random_episode(task.labels, 16, rng).support] == 1).any() for _ in range(200))
     assert missing == 0, f"{missing} of 200 supports of 16 have no binder"
-
-
-def _bank(measurements) -> FeatureBank:
-    _, rows, features = measurements
-    return FeatureBank(features, sorted(rows, key=rows.get))
-
-
-def test_alleles_are_training_episodes_of_the_random_protocol(measurements, tasks):
-    _, _, features = measurements
-    episodes = TrainingEpisodes(tasks, _bank(measurements), support_sizes=[16, 32], query_size=64,
-                                task_type="affinity", length=12, seed=7, protocol="random")
-    assert [t.assay for t in episodes.tasks] == [t.assay for t in tasks]  # all have >= 16 + 9 measurements
-    first = [episodes[i] for i in range(len(episodes))]
-    for episode in first:
-        task = next(t for t in tasks if t.assay == episode.assay)
-        assert len(episode.support) in (16, 32) and len(episode.query) == min(64, len(task) - len(episode.support))
-        assert episode.support.x.shape[1] == features.shape[1]
-        assert episode.support_targets.dtype == torch.float32 and episode.query_relations.dtype == torch.int64
-        scores = set(task.values.tolist())
-        assert set(episode.support_targets.tolist()) <= scores  # the transformed affinities, not the labels
-    flat = [(e.assay, e.support_targets.tolist()) for e in first]
-    assert flat == [(e.assay, e.support_targets.tolist()) for e in (episodes[i] for i in range(len(episodes)))]
-    episodes.epoch = 1
-    assert flat != [(e.assay, e.support_targets.tolist()) for e in (episodes[i] for i in range(len(episodes)))]
-    small = TrainingEpisodes(tasks, _bank(measurements), [64], 32, "affinity", 2, protocol="random")
-    assert [t.assay for t in small.tasks] == ["HLA-A*02:01", "HLA-B*07:02"]  # B*35:01 (60) cannot be drawn
-
-
-def test_validation_draws_of_alleles_are_fixed(measurements, tasks):
-    assays = validation_assays(tasks[:2], _bank(measurements), support_size=32, draws=3, task_type="affinity",
-                               seed=0, protocol="random")
-    assert [a.task.assay for a in assays] == ["HLA-A*02:01", "HLA-B*07:02"]
-    first = assays[0].episodes
-    assert all(len(e.support) == 32 and len(e.support) + len(e.query) == len(tasks[0]) for e in first)
-    again = validation_assays(tasks[:2], _bank(measurements), 32, 3, "affinity", 0, "random")
-    assert all(np.array_equal(a.support, b.support) for a, b in zip(first, again[0].episodes))
-    assert not np.array_equal(first[0].support, first[1].support)  # three different draws
 
 
 def test_task_model_outputs_one_logit_per_peptide(measurements):
