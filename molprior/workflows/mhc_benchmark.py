@@ -34,6 +34,7 @@ from molprior.errors import InputError
 from molprior.evaluation import mhc as protocol
 from molprior.files import write_csv, write_text
 from molprior.meta.allele_learner import AFFINITY, allele_model_config
+from molprior.meta.batches import FeatureBank
 from molprior.meta.mhc_predictor import MHCPredictor
 from molprior.meta.scorer import FeatureRows, Representation
 from molprior.models.allele_model import PeptideFeatures
@@ -259,8 +260,9 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
         val = allele_tasks(kept, rows, val_alleles)
         held = allele_tasks(table, rows, list(config.held_out))
         start = time.perf_counter()
-        learner, train_metrics, history = meta_train(features, train, val, train_config, out / "metatrain",
-                                                     runs.lightning_logger(run.info.run_id), progress)
+        learner, train_metrics, history = meta_train(FeatureBank(features, peptides), train, val, train_config,
+                                                     out / "metatrain", runs.lightning_logger(run.info.run_id),
+                                                     progress)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
         own = allele_parameters(learner, features, [t for t in train if len(t) >= train_config.finetune_min],

@@ -124,13 +124,13 @@ def allele_module(input_dim: int, config: MHCTrainConfig) -> MetaTrainModule:
                            selection_metric="val_roc_auc")
 
 
-def meta_train(features: torch.Tensor, train: list[FewShotTask], val: list[FewShotTask], config: MHCTrainConfig,
+def meta_train(bank: FeatureBank, train: list[FewShotTask], val: list[FewShotTask], config: MHCTrainConfig,
                output_dir: Path, logger=None, progress: bool = True) -> tuple[FewShotLearner, dict[str, float], list]:
-    """Meta-train across ``train`` alleles (random supports, as the MHC protocol draws them);
-    the learner with the best meta-validation ROC-AUC (the untrained start included)."""
+    """Meta-train across ``train`` alleles (random supports, as the MHC protocol draws them) on
+    the peptide embeddings of ``bank``; the learner with the best meta-validation ROC-AUC (the
+    untrained start included)."""
     torch.manual_seed(config.seed)
-    module = allele_module(features.shape[1], config)
-    bank = FeatureBank(features, _table_inputs(features, train + val))
+    module = allele_module(bank.features.shape[1], config)
     episodes = TrainingEpisodes(train, bank, config.support_sizes, config.query_size, "affinity",
                                 config.steps_per_epoch * config.tasks_per_step, config.seed, protocol="random")
     validation = validation_assays(val, bank, config.val_support_size, config.val_draws, "affinity", config.seed,
@@ -155,15 +155,6 @@ def meta_train(features: torch.Tensor, train: list[FewShotTask], val: list[FewSh
     metrics = {"best_val_roc_auc": best, "initial_val_roc_auc": initial, "epochs_trained": trainer.current_epoch,
                "steps_trained": trainer.global_step}
     return learner, metrics, history
-
-
-def _table_inputs(features: torch.Tensor, tasks: Sequence[FewShotTask]) -> list[str]:
-    """The peptide of each row of the embedding table, from the tasks' rows into it."""
-    inputs = [""] * len(features)
-    for task in tasks:
-        for row, peptide in zip(task.rows, task.inputs):
-            inputs[row] = peptide
-    return inputs
 
 
 def fine_tune(learner: FewShotLearner, features: torch.Tensor, scores: torch.Tensor, relations: torch.Tensor,
@@ -226,7 +217,7 @@ def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: b
         val = allele_tasks(measurements.table, rows, val_alleles)
         log.info("meta-training across %d alleles (%d measurements); validating on %s", len(train),
                  sum(len(t) for t in train), ", ".join(val_alleles))
-        learner, metrics, history = meta_train(features, train, val, config, out,
+        learner, metrics, history = meta_train(FeatureBank(features, peptides), train, val, config, out,
                                                runs.lightning_logger(run.info.run_id), progress)
         own = allele_parameters(learner, features, train + val, config)
         heads, info = own.heads, own.info
