@@ -22,6 +22,15 @@ from molprior.errors import InputError
 from molprior.models.allele_model import PeptideFeatures
 
 
+def _positions(position: dict[str, int], inputs: Sequence[str], missing: str) -> np.ndarray:
+    """Positions of ``inputs``; ``KeyError`` names the first one missing (``missing`` with
+    ``{}`` where the input goes)."""
+    try:
+        return np.fromiter((position[s] for s in inputs), dtype=np.int64, count=len(inputs))
+    except KeyError as absent:
+        raise KeyError(missing.format(repr(absent.args[0]))) from None
+
+
 @dataclass
 class MoleculeBank:
     """Graphs (and, with ``fingerprint_bits``, ECFP4 bits) of distinct inputs of one kind
@@ -60,10 +69,7 @@ class MoleculeBank:
 
     def indices(self, smiles: Sequence[str]) -> np.ndarray:
         """Positions of ``smiles`` in the bank; ``KeyError`` names the first one missing."""
-        try:
-            return np.fromiter((self.position[s] for s in smiles), dtype=np.int64, count=len(smiles))
-        except KeyError as missing:
-            raise KeyError(f"molecule {missing.args[0]!r} is not in the bank (it did not featurise)") from None
+        return _positions(self.position, smiles, "molecule {} is not in the bank (it did not featurise)")
 
     def subset(self, smiles: Sequence[str]) -> "MoleculeBank":
         """A bank of just ``smiles`` (distinct, in first-seen order; all must be held here):
@@ -103,11 +109,12 @@ class FeatureBank:
 
     def indices(self, inputs: Sequence[str]) -> np.ndarray:
         """Rows of ``inputs``; ``KeyError`` names the first one missing."""
-        try:
-            return np.fromiter((self.position[s] for s in inputs), dtype=np.int64, count=len(inputs))
-        except KeyError as missing:
-            raise KeyError(f"{missing.args[0]!r} has no features in the bank") from None
+        return _positions(self.position, inputs, "{} has no features in the bank")
 
     def batch(self, indices: np.ndarray) -> PeptideFeatures:
         """Rows ``indices`` as the encoder-less task model's input."""
         return PeptideFeatures(self.features[torch.from_numpy(np.asarray(indices, dtype=np.int64))])
+
+
+#: What episodes address by position: graphs (assays) or precomputed features (alleles).
+Bank = MoleculeBank | FeatureBank

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from molprior.data.episodes import Episode, can_sample, draw_episodes, random_training_episode, training_episode
 from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError
-from molprior.meta.batches import MoleculeBank
+from molprior.meta.batches import Bank
 from molprior.meta.losses import objective
 
 
@@ -41,7 +41,7 @@ class EpisodeBatch:
         return EpisodeBatch(**moved)
 
 
-def episode_batch(task: FewShotTask, indices: np.ndarray, episode: Episode, bank: MoleculeBank,
+def episode_batch(task: FewShotTask, indices: np.ndarray, episode: Episode, bank: Bank,
                   task_type: str) -> EpisodeBatch:
     """Tensors of ``episode`` of ``task`` (``indices``: the task's molecules in ``bank``)."""
     if objective(task_type).reads_values:
@@ -78,7 +78,7 @@ class TrainingEpisodes(Dataset):
     """``length`` random training episodes; item ``i`` of epoch ``e`` is seeded by ``(seed, e, i)``.
     ``protocol`` draws the supports: ``balanced`` (assays) or ``random`` (alleles)."""
 
-    def __init__(self, tasks: Sequence[FewShotTask], bank: MoleculeBank, support_sizes: Sequence[int],
+    def __init__(self, tasks: Sequence[FewShotTask], bank: Bank, support_sizes: Sequence[int],
                  query_size: int, task_type: str, length: int, seed: int = 0, protocol: str = "balanced"):
         if protocol not in ("balanced", "random"):
             raise InputError(f"unknown training protocol {protocol!r}; choose balanced or random")
@@ -114,7 +114,7 @@ class ValidationAssay:
     dataclass, so that Lightning hands it over as it is rather than walking its fields.)
     """
 
-    def __init__(self, task: FewShotTask, indices: np.ndarray, bank: MoleculeBank, episodes: list[Episode],
+    def __init__(self, task: FewShotTask, indices: np.ndarray, bank: Bank, episodes: list[Episode],
                  task_type: str):
         self.task, self.indices, self.bank, self.episodes, self.task_type = task, indices, bank, episodes, task_type
 
@@ -135,7 +135,7 @@ class ValidationAssay:
         return torch.as_tensor(self.task.relations[rows], dtype=torch.long)
 
 
-def validation_assays(tasks: Sequence[FewShotTask], bank: MoleculeBank, support_size: int, draws: int,
+def validation_assays(tasks: Sequence[FewShotTask], bank: Bank, support_size: int, draws: int,
                       task_type: str, seed: int = 0, protocol: str = "balanced") -> list[ValidationAssay]:
     """The few-shot protocol's draws (``protocol``: ``balanced`` or ``fsmol``, see
     :func:`molprior.data.episodes.draw_episodes`) on the meta-validation assays, full
