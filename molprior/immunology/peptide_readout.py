@@ -5,15 +5,19 @@ A mean over all atoms would lose what matters most for MHC binding, *where* each
 (the anchor residues at P2 and at the C-terminus).  So the atoms of each residue are averaged
 and the peptide becomes: its first ``terminal_slots`` residues, its last ``terminal_slots``
 residues, the mean of the residues in between (empty for the shortest peptides), the mean of
-all atoms, and a one-hot of its length.  :class:`~molprior.models.peptide_encoder.PeptideEncoder`
-puts it on the graph encoder's atom embeddings.
+all atoms, and a one-hot of its length.  It is registered as the ``residue_positions`` readout
+(:mod:`molprior.models.readouts`), which :class:`~molprior.models.peptide_encoder.PeptideEncoder`
+puts on the graph encoder's atom embeddings.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
+from molprior.errors import InputError
 from molprior.immunology.peptide_graphs import PeptideGraphs
 
 
@@ -56,3 +60,29 @@ def residue_positions(atoms: torch.Tensor, atom_peptide: torch.Tensor, peptides:
     length_index = torch.from_numpy(np.clip(residue_lengths, low, high) - low)
     length_onehot = torch.nn.functional.one_hot(length_index, high - low + 1).to(atoms.dtype)
     return torch.cat([terminal, middle, whole, length_onehot], dim=1)
+
+
+@dataclass(frozen=True)
+class ResiduePositions:
+    """The residue-positional readout with its options: ``terminal_slots`` residues kept at each
+    end and the peptide ``lengths`` (shortest, longest) the length one-hot spans."""
+
+    terminal_slots: int = 4
+    lengths: tuple[int, int] = (8, 15)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lengths", tuple(int(n) for n in self.lengths))
+        if self.terminal_slots < 1 or len(self.lengths) != 2 or not 1 <= self.lengths[0] <= self.lengths[1]:
+            raise InputError(f"residue_positions takes terminal_slots >= 1 and lengths (shortest, longest), "
+                             f"not {self.terminal_slots}, {self.lengths}")
+
+    def width(self, hidden_dim: int) -> int:
+        return readout_width(hidden_dim, self.terminal_slots, self.lengths)
+
+    def __call__(self, atoms: torch.Tensor, batch: torch.Tensor, size: int | None = None,
+                 graphs: object = None) -> torch.Tensor:
+        if not isinstance(graphs, PeptideGraphs):
+            raise InputError("the residue_positions readout reads the residue of each atom from peptide graphs "
+                             "(molprior.immunology.peptide_graphs); a molecule's graph has none: choose "
+                             "mean, sum, max or mean+max")
+        return residue_positions(atoms, batch, graphs, self.terminal_slots, self.lengths)

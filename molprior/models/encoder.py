@@ -38,7 +38,7 @@ class EncoderConfig:
     @property
     def output_dim(self) -> int:
         """Size of the molecule embedding."""
-        return readout(self.readout).width * self.hidden_dim
+        return readout(self.readout).width(self.hidden_dim)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +73,7 @@ class GraphEncoder(nn.Module):
         )
         self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(config.num_layers))
         self.dropout = nn.Dropout(config.dropout)
+        self._readout = readout(config.readout)
 
     def atom_embeddings(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         """One embedding per atom after all message-passing layers."""
@@ -81,10 +82,11 @@ class GraphEncoder(nn.Module):
             h = h + self.dropout(torch.relu(norm(conv(h, edge_index, bonds(edge_attr)))))
         return h
 
-    def readout(self, h: torch.Tensor, batch: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    def readout(self, h: torch.Tensor, batch: torch.Tensor, size: int | None = None,
+                graphs: object = None) -> torch.Tensor:
         """The molecule embeddings: the configured readout (:mod:`molprior.models.readouts`) of
-        the atom embeddings ``h``."""
-        return readout(self.config.readout).pool(h, batch, size)
+        the atom embeddings ``h`` (``graphs``: the store the batch was built from)."""
+        return self._readout(h, batch, size, graphs)
 
     def forward(self, data) -> tuple[torch.Tensor, torch.Tensor]:
         """``(atom_embeddings, molecule_embeddings)`` of a PyG ``Batch`` (or ``Data``)."""

@@ -1,9 +1,10 @@
 """Peptide embeddings from the graph encoder: residue embeddings laid out by position.
 
 A peptide goes through the same graph encoder as any molecule (all atoms, from
-:mod:`molprior.immunology.peptide_graphs`); its atom embeddings are then read out by residue
-position (:mod:`molprior.immunology.peptide_readout`: the first and last ``terminal_slots``
-residues, the mean of those in between, the mean of all atoms, a one-hot of the length).
+:mod:`molprior.immunology.peptide_graphs`); its atom embeddings are then read out by the
+registered ``residue_positions`` readout (:mod:`molprior.models.readouts`: the first and last
+``terminal_slots`` residues, the mean of those in between, the mean of all atoms, a one-hot of
+the length).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import torch
 from torch import nn
 
 from molprior.immunology.peptide_graphs import PeptideGraphs, peptide_graphs
-from molprior.immunology.peptide_readout import readout_width, residue_positions
 from molprior.models.encoder import GraphEncoder
+from molprior.models.readouts import readout
 
 
 class PeptideEncoder(nn.Module):
@@ -24,18 +25,25 @@ class PeptideEncoder(nn.Module):
     def __init__(self, encoder: GraphEncoder, terminal_slots: int = 4, lengths: tuple[int, int] = (8, 15)):
         super().__init__()
         self.encoder = encoder
-        self.terminal_slots = terminal_slots
-        self.lengths = tuple(lengths)
+        self.positions = readout("residue_positions", terminal_slots=terminal_slots, lengths=tuple(lengths))
+
+    @property
+    def terminal_slots(self) -> int:
+        return self.positions.terminal_slots
+
+    @property
+    def lengths(self) -> tuple[int, int]:
+        return self.positions.lengths
 
     @property
     def output_dim(self) -> int:
-        return readout_width(self.encoder.config.hidden_dim, self.terminal_slots, self.lengths)
+        return self.positions.width(self.encoder.config.hidden_dim)
 
     def forward(self, peptides: PeptideGraphs) -> torch.Tensor:
         """One row per peptide, :attr:`output_dim` wide."""
         batch = peptides.graphs.to_batch()
         atoms = self.encoder.atom_embeddings(batch.x, batch.edge_index, batch.edge_attr)
-        return residue_positions(atoms, batch.batch, peptides, self.terminal_slots, self.lengths)
+        return self.positions(atoms, batch.batch, len(peptides), peptides)
 
     @torch.no_grad()  # not inference_mode: embeddings feed inner loops that take gradients
     def embed(self, peptides: Sequence[str], batch_size: int = 64) -> torch.Tensor:
