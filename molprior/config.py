@@ -1,5 +1,11 @@
 """Typed configurations, loaded from YAML files: the presets packaged with molprior
-(``molprior/presets/``: ``--config NAME``) or a file of the user's."""
+(``molprior/presets/``: ``--config NAME``) or a file of the user's.
+
+Typed all the way down: a job's configuration holds its parts' own configurations
+(:class:`~molprior.training.trainer.TrainerConfig`, :class:`~molprior.meta.learner.LearnerConfig`,
+...), and each default is defined once, in the field that holds it.  A file names only what it
+changes, at any depth; the rest keeps the defaults (:mod:`molprior.typed_configs`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,18 @@ import yaml
 
 from molprior.data.readers import InputSpec
 from molprior.errors import InputError
+from molprior.meta.learner import LearnerConfig
+from molprior.meta.maml import MAMLConfig
+from molprior.models.allele_model import AlleleModelConfig
+from molprior.models.encoder import EncoderConfig
+from molprior.models.generative import DecoderConfig
+from molprior.models.heads import HeadConfig
 from molprior.presets import config_path
+from molprior.training.metatrain_module import MetaOptimConfig
+from molprior.training.multitask_data import MultitaskConfig
+from molprior.training.pretrain_module import OptimConfig
+from molprior.training.trainer import TrainerConfig
+from molprior.typed_configs import merged, merged_mappings, nested_configs
 
 
 @dataclass
@@ -55,10 +72,13 @@ class FewShotConfig(InputConfig):
     seed: int = 0
     seeds: list[int] | None = None  # several seeds: meta-training and draws repeated per seed
     val_assays: list[str] = field(default_factory=list)  # meta-validation (checkpoint choice)
-    metatrain: dict = field(default_factory=dict)  # MetaTrainConfig keys for the meta-trained methods
+    metatrain: dict[str, Any] = field(default_factory=dict)  # what the meta-trained methods change of MetaTrainConfig
     model: str | None = None  # an already meta-trained model for maml_pretrained (skips its meta-training)
     finetune_steps: int = 100  # Adam steps on the support for gnn_scratch and pretrained_finetune
     method_draws: dict[str, int] | None = None  # fewer draws for slow methods (None: FSMOL_METHOD_DRAWS on FS-Mol)
+
+    def __post_init__(self) -> None:
+        merged(MetaTrainConfig(), self.metatrain)  # an unknown key is an error here, not after the data is read
 
     @property
     def all_seeds(self) -> list[int]:
@@ -95,7 +115,7 @@ class RegisterConfig:
 class PipelineConfig:
     """``molprior pipeline run``: pretrain -> meta-train -> benchmark -> register -> score.
 
-    ``pretrain`` holds keys of :class:`PretrainConfig` (empty: no pretraining); ``prior`` is the
+    ``pretrain`` is the pipeline's pretraining (``None``: none); ``prior`` is the
     encoder meta-training starts from (``pretrain``: this pipeline's pretraining, ``shipped``,
     or a model URI); ``fewshot.metatrain`` configures the meta-training; ``score`` scores the
     molecules of the first head's assay left out of its support through the registry URI;
@@ -106,30 +126,31 @@ class PipelineConfig:
     or a model directory or MLflow URI."""
 
     fewshot: FewShotConfig = field(default_factory=FewShotConfig)
-    pretrain: dict = field(default_factory=dict)
+    pretrain: PretrainConfig | None = None
     prior: str = "shipped"
     fewshot_model: str = "shipped"
     generate: int = 0  # molecules sampled from the shipped prior (or this pretraining)
     register: RegisterConfig = field(default_factory=RegisterConfig)
     score: bool = True
-    reuse: dict = field(default_factory=dict)
+    reuse: dict[str, str] = field(default_factory=dict)
     output: str = "pipeline-output"
     jobs: int = -1
+
+    def __post_init__(self) -> None:
+        nested_configs(self)
 
 
 @dataclass
 class PretrainConfig:
     """Generative pretraining: corpus, model shape, optimisation, Trainer flags.
 
-    ``encoder``, ``decoder``, ``optim`` and ``trainer`` hold the fields of
-    :class:`~molprior.models.encoder.EncoderConfig`, :class:`~molprior.models.generative.DecoderConfig`,
-    :class:`~molprior.training.pretrain_module.OptimConfig` and
-    :class:`~molprior.training.trainer.TrainerConfig` (their defaults where left out).
+    ``encoder`` and ``decoder`` are the model's shape (``None``: their defaults, or with
+    ``init_from`` the parent's), ``optim`` the optimisation, ``trainer`` Lightning's flags.
 
     Continued pretraining: ``init_from`` is a generator to start from (a generator or
     pretraining output directory, an MLflow URI, or ``shipped`` for the shipped prior); its
-    weights are kept, its encoder and decoder shapes are used (``encoder``/``decoder`` may
-    only repeat them), and its SELFIES vocabulary grows by the corpus's new tokens.
+    weights are kept, its encoder and decoder shapes are used (``encoder``/``decoder``, if
+    given, must equal them), and its SELFIES vocabulary grows by the corpus's new tokens.
     ``peptides`` adds a peptide corpus (a CSV/TSV with a ``peptide`` column, or one sequence
     per line) to the molecules: sequences of ``peptide_lengths`` residues become all-atom
     molecules; those measured on ``exclude_alleles`` (a list, or a YAML file whose
@@ -149,10 +170,13 @@ class PretrainConfig:
     val_fraction: float = 0.05
     batch_size: int = 128
     seed: int = 0
-    encoder: dict = field(default_factory=dict)
-    decoder: dict = field(default_factory=dict)
-    optim: dict = field(default_factory=dict)
-    trainer: dict = field(default_factory=dict)
+    encoder: EncoderConfig | None = None
+    decoder: DecoderConfig | None = None
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def __post_init__(self) -> None:
+        nested_configs(self)
 
 
 #: The project's fixed MoleculeACE split (meta-test and meta-validation; meta-train is the rest).
@@ -161,9 +185,6 @@ MOLECULEACE_TEST_ASSAYS = ["CHEMBL1862_Ki", "CHEMBL204_Ki", "CHEMBL2047_EC50", "
 MOLECULEACE_VAL_ASSAYS = ["CHEMBL1871_Ki", "CHEMBL218_EC50", "CHEMBL2971_Ki", "CHEMBL4616_EC50"]
 
 
-#: The full method's inner loop, chosen on the meta-validation assays (see the metatrain preset):
-#: ANIL (the pretrained encoder is kept, the head adapts) with 20 inner steps of 0.05.
-DEFAULT_MAML = {"anil": True, "inner_steps": 20, "inner_lr": 0.05, "first_order": False}
 #: The adkf methods (ADKF-IFT's recipe): a GP head fitted per support on the hidden layer of a
 #: wide head reading the graph embedding and ECFP4; the encoder meta-learns at a tenth of the
 #: head's rate when it starts from the prior (all of it from random weights).
@@ -212,11 +233,17 @@ class MetaTrainConfig(InputConfig):
     val_assays: list[str] = field(default_factory=lambda: list(MOLECULEACE_VAL_ASSAYS))
     test_assays: list[str] = field(default_factory=lambda: list(MOLECULEACE_TEST_ASSAYS))
     prior: str = "shipped"
-    encoder: dict = field(default_factory=dict)
-    head: dict = field(default_factory=lambda: {"fingerprint_dim": 2048})
-    learner: dict = field(default_factory=lambda: {"algorithm": "maml", "maml": dict(DEFAULT_MAML)})
-    optim: dict = field(default_factory=lambda: {"meta_lr": 3e-4, "encoder_lr_scale": 0.0})
-    trainer: dict = field(default_factory=lambda: {"max_epochs": 6, "patience": 3})
+    encoder: EncoderConfig | None = None  # a random prior's shape (None: EncoderConfig's); a loaded prior has its own
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(fingerprint_dim=2048))
+    #: the full method's inner loop, chosen on the meta-validation assays (see the metatrain
+    #: preset): ANIL (the pretrained encoder is kept, the head adapts), 20 inner steps of 0.05
+    learner: LearnerConfig = field(default_factory=lambda: LearnerConfig(
+        algorithm="maml", maml=MAMLConfig(anil=True, inner_steps=20, inner_lr=0.05)))
+    optim: MetaOptimConfig = field(default_factory=lambda: MetaOptimConfig(meta_lr=3e-4, encoder_lr_scale=0.0))
+    #: an "epoch" is ``steps_per_epoch`` outer steps, then validation; manual optimisation clips
+    #: its own gradients (``optim.gradient_clip``)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(
+        max_epochs=6, patience=3, gradient_clip_val=None, log_every_n_steps=10, checkpoint_every_n_steps=0))
     support_sizes: list[int] = field(default_factory=lambda: [16, 32, 64])
     query_size: int = 64
     tasks_per_step: int = 4
@@ -226,17 +253,13 @@ class MetaTrainConfig(InputConfig):
     val_protocol: str = "balanced"  # how validation supports are drawn: balanced, or fsmol (FS-Mol's class ratio)
     leak_guard: LeakGuardConfig | None = None  # molecules of other benchmarks kept out of meta-training
     objective: str = "episodic"
-    multitask: dict = field(default_factory=dict)
+    multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
+        nested_configs(self)
         if self.objective not in METATRAIN_OBJECTIVES:
             raise InputError(f"unknown objective {self.objective!r}; choose one of {METATRAIN_OBJECTIVES}")
-        from molprior.training.multitask_data import MultitaskConfig
-
-        _build(MultitaskConfig, self.multitask)  # an unknown key is an error here, not after the data is read
-        if isinstance(self.leak_guard, dict):
-            self.leak_guard = LeakGuardConfig(**self.leak_guard)
 
 
 #: Meta-validation alleles of the MHC model (checkpoints are chosen on them; never benchmark alleles).
@@ -253,9 +276,7 @@ class MHCTrainConfig:
     adapter (rank ``finetune_rank``) trained on all of them (``finetune_epochs``; learning rates
     ``finetune_lr`` for the head, ``finetune_body_lr`` for the adapter); the others are adapted
     by the inner loop on all their measurements.
-    ``maml`` holds :class:`~molprior.meta.maml.MAMLConfig` fields, ``model`` those of
-    :class:`~molprior.models.allele_model.AlleleModelConfig`, ``trainer`` those of
-    :class:`~molprior.training.trainer.TrainerConfig`.
+    ``maml`` is the inner loop, ``model`` the allele model's shape, ``trainer`` Lightning's flags.
     """
 
     data: str = "data/mhc/mhc_class1_human.csv.gz"
@@ -270,8 +291,8 @@ class MHCTrainConfig:
     val_support_size: int = 32
     val_draws: int = 5
     meta_lr: float = 1e-3
-    model: dict = field(default_factory=dict)
-    maml: dict = field(default_factory=lambda: {"anil": True, "inner_steps": 20, "inner_lr": 0.5})
+    model: AlleleModelConfig = field(default_factory=AlleleModelConfig)
+    maml: MAMLConfig = field(default_factory=lambda: MAMLConfig(anil=True, inner_steps=20, inner_lr=0.5))
     finetune_min: int = 1000
     finetune_epochs: int = 30
     finetune_lr: float = 1e-3
@@ -280,7 +301,11 @@ class MHCTrainConfig:
     adapt_steps: int = 50
     reference_per_length: int = 5000
     seed: int = 0
-    trainer: dict = field(default_factory=dict)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(
+        max_epochs=10, patience=4, gradient_clip_val=None, log_every_n_steps=10, checkpoint_every_n_steps=0))
+
+    def __post_init__(self) -> None:
+        nested_configs(self)
 
 
 #: Keys of a meta-training YAML that describe the data, not the method: the benchmark sets them.
@@ -326,11 +351,23 @@ def is_mhc_config(path: str | Path | None) -> bool:
 
 def load_yaml_config(cls, path: str | Path | None, **overrides: Any):
     """The typed configuration ``cls`` (a dataclass: its fields are the defaults, in one place)
-    from a YAML file of its keys (``None``: the defaults), with the ``overrides`` that are not
-    ``None`` applied; an unknown key is an :class:`InputError` that lists the known ones."""
+    from a YAML file of its keys (``None``: the defaults), with the ``overrides`` applied: a
+    command line's flags, ``None`` where a flag was not given (a nested mapping, such as
+    ``trainer={"max_epochs": None}``, changes only the keys it sets).  An unknown key is an
+    :class:`InputError` that lists the known ones."""
     values = read_yaml_mapping(path) if path is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return _build(cls, values)
+    return _build(cls, merged_mappings(values, _given(overrides)))
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` without the ``None`` values (and the mappings left empty), at any depth."""
+    out = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            value = _given(value) or None
+        if value is not None:
+            out[key] = value
+    return out
 
 
 #: The file every tracked run with a typed configuration writes into its output directory.
@@ -365,17 +402,6 @@ def write_settings(config: Any, directory: str | Path, rerun: str = "") -> Path:
 
 
 def _build(cls, values: dict[str, Any]):
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise InputError(f"unknown {cls.__name__} keys {unknown}; known: {sorted(known)}")
-    kwargs = {}
-    for name, value in values.items():
-        kind = known[name].type
-        nested = {"FewShotConfig": FewShotConfig, "RegisterConfig": RegisterConfig,
-                  "LeakGuardConfig | None": LeakGuardConfig}
-        if kind in nested and isinstance(value, dict):
-            value = _build(nested[kind], value)
-        kwargs[name] = value
-    return cls(**kwargs)
+    """``cls`` from ``values`` over its defaults (nested sections key by key)."""
+    return merged(cls(), values)
 

@@ -10,7 +10,7 @@ PACKAGE = Path(molprior.__file__).parent
 
 #: Bottom to top; a package may import its own layer's and lower layers' packages only.
 LAYERS = (
-    ("errors", "files", "parallel", "priors", "presets"),
+    ("errors", "files", "parallel", "priors", "presets", "typed_configs"),
     ("chem",),
     ("immunology",),
     ("data", "metrics"),

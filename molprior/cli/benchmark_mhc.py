@@ -57,11 +57,8 @@ def run_mhc(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     config = load_yaml_config(MHCBenchmarkConfig, args.config, data=args.input, draws=args.draws,
-                              methods=args.methods)
-    if args.prior:
-        config.train = {**config.train, "prior": args.prior}
-    if args.epochs:
-        config.train = {**config.train, "trainer": {**config.train.get("trainer", {}), "max_epochs": args.epochs}}
+                              methods=args.methods,
+                              train={"prior": args.prior or None, "trainer": {"max_epochs": args.epochs or None}})
     if args.speed_only:
         for key, value in run_speed(config, args.output, args.model, args.speed_peptides).items():
             print(f"{key}: {value:.3f}")

@@ -114,10 +114,8 @@ def _metatrain_alleles(args: argparse.Namespace) -> int:
         raise InputError(f"{', '.join(unsupported)}: the MHC model is meta-trained with MAML on the affinity "
                          "objective and does not resume; leave them out for allele measurements")
     config = load_yaml_config(MHCTrainConfig, args.config if args.config else "mhc", data=args.input, prior=args.prior,
-                              val_alleles=args.val_assays, held_out=args.test_assays, support_sizes=args.support_sizes)
-    config.maml = {**config.maml, **_maml_flags(args)}
-    if args.epochs is not None:
-        config.trainer = {**config.trainer, "max_epochs": args.epochs}
+                              val_alleles=args.val_assays, held_out=args.test_assays, support_sizes=args.support_sizes,
+                              maml=_maml_flags(args), trainer={"max_epochs": args.epochs})
     outcome = run_mhc_training(config, args.output, progress=not args.quiet and sys.stderr.isatty())
     metrics = outcome.metrics
     print(f"MHC model: {len(outcome.predictor.supported)} alleles; best meta-validation ROC-AUC "
@@ -128,10 +126,9 @@ def _metatrain_alleles(args: argparse.Namespace) -> int:
 
 
 def _maml_flags(args: argparse.Namespace) -> dict:
-    """The MAML settings given on the command line."""
-    return {key: value for key, value in (("first_order", args.first_order), ("anil", args.anil),
-                                          ("learn_inner_lr", args.meta_sgd), ("inner_steps", args.inner_steps),
-                                          ("inner_lr", args.inner_lr)) if value is not None}
+    """The MAML settings of the command line (``None`` where a flag was not given)."""
+    return {"first_order": args.first_order, "anil": args.anil, "learn_inner_lr": args.meta_sgd,
+            "inner_steps": args.inner_steps, "inner_lr": args.inner_lr}
 
 
 def run_metatrain(args: argparse.Namespace) -> int:
@@ -145,15 +142,8 @@ def run_metatrain(args: argparse.Namespace) -> int:
         MetaTrainConfig, args.config, input=args.input, prior=args.prior, val_assays=args.val_assays, test_assays=args.test_assays,
         support_sizes=args.support_sizes, format=None if args.format == "auto" else args.format,
         smiles_column=args.smiles_column, target_columns=args.target_columns, assay_column=args.assay_column,
-        value_column=args.value_column)
-    learner = dict(config.learner)
-    if args.algorithm:
-        learner["algorithm"] = args.algorithm
-    if args.task_type:
-        learner["task_type"] = args.task_type
-    config.learner = {**learner, "maml": {**learner.get("maml", {}), **_maml_flags(args)}}
-    if args.epochs is not None:
-        config.trainer = {**config.trainer, "max_epochs": args.epochs}
+        value_column=args.value_column, trainer={"max_epochs": args.epochs},
+        learner={"algorithm": args.algorithm, "task_type": args.task_type, "maml": _maml_flags(args)})
     outcome = run_metatraining(config, args.output, jobs=jobs(args.jobs), progress=not args.quiet and sys.stderr.isatty(),
                                resume=args.resume)
     metrics = outcome.metrics

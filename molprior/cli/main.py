@@ -15,6 +15,7 @@ from molprior import __version__
 from molprior.cli import benchmark, data, demo, fewshot, peptides, pipeline, pretrain, registry
 from molprior.cli.signals import exits_on_sigterm
 from molprior.errors import UserError
+from molprior.tracking.artifacts import one_download_per_uri
 
 EXIT_BUG, EXIT_USER_ERROR = 1, 2
 COMMANDS = (data, pretrain, fewshot, benchmark, pipeline, registry, peptides, demo)
@@ -54,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)
     try:
-        return int(args.handler(args) or 0)
+        with one_download_per_uri():  # a model named by an MLflow URI is fetched once per command
+            return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -74,6 +74,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     from molprior.config import PretrainConfig, load_yaml_config
     from molprior.data.corpus import CorpusError
     from molprior.errors import InputError
+    from molprior.typed_configs import merged
     from molprior.workflows.pretrain import run_pretraining
 
     config = load_yaml_config(PretrainConfig, args.config)
@@ -89,7 +90,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     overrides = {"max_epochs": args.epochs, "accelerator": args.accelerator, "strategy": args.strategy,
                  "num_nodes": args.num_nodes,
                  "devices": int(args.devices) if args.devices and args.devices.isdigit() else args.devices}
-    config.trainer = {**config.trainer, **{k: v for k, v in overrides.items() if v is not None}}
+    config.trainer = merged(config.trainer, {k: v for k, v in overrides.items() if v is not None})
     try:
         outcome = run_pretraining(config, args.output, resume=args.resume, jobs=jobs(args.jobs),
                                   progress=not args.quiet and sys.stderr.isatty())

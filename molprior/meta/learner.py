@@ -32,6 +32,7 @@ from torch import nn
 from torch.func import functional_call
 
 from molprior.errors import InputError
+from molprior.typed_configs import nested_configs
 from molprior.meta import gp
 from molprior.meta.finetune import fine_tune
 from molprior.meta.losses import OBJECTIVES, binary_loss, objective
@@ -44,26 +45,27 @@ ALGORITHMS = ("maml", "protonet", "adkf", "finetune")
 
 @dataclass
 class LearnerConfig:
-    """How a learner adapts; ``maml`` holds :class:`MAMLConfig` fields."""
+    """How a learner adapts: its algorithm, the objective (``task_type``), MAML's inner loop
+    (``maml``), the GP head's fitting (``gp``, for adkf) and plain fine-tuning's steps."""
 
     algorithm: str = "maml"
     task_type: str = "classification"
-    maml: dict = field(default_factory=dict)
-    gp: dict = field(default_factory=dict)  # GPConfig fields, for adkf
+    maml: MAMLConfig = field(default_factory=MAMLConfig)
+    gp: gp.GPConfig = field(default_factory=gp.GPConfig)
     finetune_steps: int = 50
     finetune_lr: float = 1e-3
     finetune_head_only: bool = False
 
     def __post_init__(self) -> None:
+        nested_configs(self)  # a saved model's or a file's mappings (old models: only the keys they set)
         if self.algorithm not in ALGORITHMS:
             raise InputError(f"unknown algorithm {self.algorithm!r}; choose one of {ALGORITHMS}")
         if self.task_type not in OBJECTIVES:  # any registered objective (molprior.meta.losses)
             raise InputError(f"unknown task type {self.task_type!r}; choose one of {tuple(OBJECTIVES)}")
-        if self.task_type != "classification" and (self.algorithm == "protonet" or self.maml.get("proto_init")):
+        if self.task_type != "classification" and (self.algorithm == "protonet" or self.maml.proto_init):
             raise InputError("prototypes need classes: use maml without proto_init, or finetune, for regression")
         if self.task_type != "classification" and self.algorithm == "adkf":
             raise InputError("the adkf head is written for binary labels: use maml or finetune for regression")
-        gp.GPConfig(**self.gp)  # an unknown key is an error here, not at the first adaptation
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,8 +92,8 @@ class FewShotLearner(nn.Module):
     def __init__(self, model: TaskModel, config: LearnerConfig = LearnerConfig()):
         super().__init__()
         self.config = config
-        self.maml = MAML(model, MAMLConfig(**config.maml))
-        self.gp = gp.GPConfig(**config.gp)
+        self.maml = MAML(model, config.maml)
+        self.gp = config.gp
 
     @property
     def model(self) -> TaskModel:

@@ -11,7 +11,9 @@ import atexit
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from molprior.errors import MissingError
 
@@ -87,16 +89,39 @@ def local_model_dir(model: str | Path) -> Path:
         if text.startswith("models:/") and registry and registry != tracking_uri():
             check_tracking_server(registry)
         mlflow.set_tracking_uri(tracking_uri())
+        if _shared_downloads is not None and text in _shared_downloads and _shared_downloads[text].exists():
+            return _shared_downloads[text]
         destination = _download_dir()
         try:
-            return Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=str(destination)))
+            downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=str(destination)))
         except BaseException:
             shutil.rmtree(destination, ignore_errors=True)
             raise
+        if _shared_downloads is not None:
+            _shared_downloads[text] = downloaded
+        return downloaded
     path = Path(model)
     if not path.exists():
         raise MissingError(f"no such model directory: {path}")
     return path
+
+
+#: While :func:`one_download_per_uri` is active: where each MLflow URI was downloaded to.
+_shared_downloads: dict[str, Path] | None = None
+
+
+@contextmanager
+def one_download_per_uri() -> Iterator[None]:
+    """Within the block an MLflow URI is downloaded once, however often it is resolved: one
+    command names one model and may look at it twice (which kind it is, then the model), and
+    both looks see the same version even if an alias moves in between."""
+    global _shared_downloads
+    outer = _shared_downloads
+    _shared_downloads = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _shared_downloads = outer
 
 
 #: The download directories of each process (by pid: a forked child removes its own only).

@@ -289,6 +289,20 @@ def ensure_experiment(name: str) -> None:
     mlflow.set_experiment(name)
 
 
+def config_params(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A run's parameters from its typed configuration: every setting that is set, nested ones
+    as ``learner.maml.inner_steps``."""
+    from dataclasses import asdict, is_dataclass
+
+    params = {}
+    for key, value in (asdict(config) if is_dataclass(config) else config).items():
+        if isinstance(value, dict):
+            params.update(config_params(value, f"{prefix}{key}."))
+        elif value is not None and value != []:
+            params[f"{prefix}{key}"] = value
+    return params
+
+
 def _param(value: Any) -> str:
     text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."

@@ -23,7 +23,10 @@ from molprior.evaluation.fewshot import (BASELINES, Method, by_protein_class, fo
 from molprior.evaluation.calibration import calibration_summary
 from molprior.evaluation.plots import plot_metric_vs_support
 from molprior.files import write_csv
+from molprior.meta.learner import LearnerConfig
+from molprior.models.heads import HeadConfig
 from molprior.tracking import runs
+from molprior.typed_configs import merged, merged_mappings
 from molprior.workflows.inputs import prepare
 from molprior.workflows.progress import progress_bar
 
@@ -42,9 +45,11 @@ class FewShotOutcome:
     outputs: dict[str, Path]
 
 
-def _base_metatrain(config: FewShotConfig, seed: int) -> MetaTrainConfig:
-    return MetaTrainConfig(**{**config.metatrain, "input": config.input, "val_assays": config.val_assays,
-                              "test_assays": config.test_assays, "seed": seed})
+def benchmark_metatrain_config(config: FewShotConfig, seed: int) -> MetaTrainConfig:
+    """The benchmark's meta-training: ``config.metatrain`` over the defaults, on the input's
+    assays other than its test and validation ones (which choose the checkpoints)."""
+    return merged(MetaTrainConfig(), {**config.metatrain, "input": config.input, "val_assays": config.val_assays,
+                                      "test_assays": config.test_assays, "seed": seed})
 
 
 def _to_metatrain(names: list[str], config: FewShotConfig) -> list[str]:
@@ -65,7 +70,7 @@ def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable
         if not config.val_assays:
             raise InputError(f"{to_train} are meta-trained and choose their checkpoints on meta-validation assays: "
                              "give --val-assays")
-        train, val = split_tasks(prepared, _base_metatrain(config, config.seed))
+        train, val = split_tasks(prepared, benchmark_metatrain_config(config, config.seed))
         meta_tasks = train + val
     return build_bank(tasks + meta_tasks, jobs, left_out=left_out)
 
@@ -80,20 +85,20 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
     import torch
 
     from molprior.evaluation.learner_methods import learner_method
-    from molprior.meta.learner import FewShotLearner, LearnerConfig
+    from molprior.meta.learner import FewShotLearner
     from molprior.models.encoder import EncoderConfig, GraphEncoder
-    from molprior.models.heads import HeadConfig, TaskModel
+    from molprior.models.heads import TaskModel
     from molprior.serialization import load_learner
     from molprior.workflows.adapt import load_fewshot_model
     from molprior.workflows.metatrain import load_prior_encoder, run_metatraining
 
-    base = _base_metatrain(config, seed)
-    head = HeadConfig(**base.head)
+    base = benchmark_metatrain_config(config, seed)
+    head = base.head
     methods: dict[str, Method] = {}
     for name in names:
         torch.manual_seed(seed)
         if name == "gnn_scratch":
-            learner = FewShotLearner(TaskModel(GraphEncoder(EncoderConfig(**base.encoder)), head),
+            learner = FewShotLearner(TaskModel(GraphEncoder(base.encoder or EncoderConfig()), head),
                                      LearnerConfig(algorithm="finetune", finetune_steps=config.finetune_steps))
         elif name == "pretrained_finetune":
             encoder, _ = load_prior_encoder(base.prior if base.prior != "random" else "shipped")
@@ -102,25 +107,37 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
         elif name == "molprior" or (name == "maml_pretrained" and config.model):
             learner, _, _ = load_fewshot_model(config.model)
         else:
-            variant = MetaTrainConfig(**{**vars(base)})
-            if name == "protonet":
-                variant.learner = {**base.learner, "algorithm": "protonet"}
-            elif name == "maml_scratch":  # without a prior the encoder has to be meta-trained too
-                variant.prior = "random"
-                variant.optim = {**base.optim, "encoder_lr_scale": 1.0}
-            elif name in ("adkf", "adkf_scratch"):  # the GP head; the encoder learns from the tasks
-                given = config.metatrain  # the user's settings win over the ADKF recipe's
-                variant.learner = {**ADKF_LEARNER, "gp": given.get("learner", {}).get("gp", {})}
-                variant.head = {**ADKF_HEAD, **given.get("head", {})}
-                variant.optim = {**base.optim, **ADKF_OPTIM, **given.get("optim", {})}
-                if name == "adkf_scratch":
-                    variant.prior, variant.optim["encoder_lr_scale"] = "random", 1.0
+            variant = method_metatrain_config(name, base, config.metatrain)
             log.info("meta-training %s (seed %d)", name, seed)
             outcome = run_metatraining(variant, output_dir / "models" / f"{name}-seed{seed}", prepared=prepared,
                                        bank=bank, jobs=jobs, progress=False, nested=True, run_name=f"metatrain-{name}")
             learner, _ = load_learner(outcome.model_dir)
         methods[name] = learner_method(learner, bank if score_bank is None else score_bank)
     return methods
+
+
+def method_metatrain_config(name: str, base: MetaTrainConfig, given: dict) -> MetaTrainConfig:
+    """The meta-training of the method ``name`` (one of :data:`META_METHODS`): ``base`` (the
+    benchmark's meta-training, ``given`` over the defaults) changed as the method needs."""
+    if name == "protonet":
+        return replace(base, learner=replace(base.learner, algorithm="protonet"))
+    if name == "maml_scratch":  # without a prior the encoder has to be meta-trained too
+        return replace(base, prior="random", optim=replace(base.optim, encoder_lr_scale=1.0))
+    if name in ("adkf", "adkf_scratch"):  # the GP head; the encoder learns from the tasks
+        # ADKF-IFT's recipe, the user's settings winning over it
+        variant = replace(base, learner=merged(LearnerConfig(), {**ADKF_LEARNER, "gp": given.get("learner", {}).get("gp", {})}),
+                          head=merged(HeadConfig(), {**ADKF_HEAD, **given.get("head", {})}),
+                          optim=merged(base.optim, {**ADKF_OPTIM, **given.get("optim", {})}))
+        if name == "adkf_scratch":
+            variant = replace(variant, prior="random", optim=replace(variant.optim, encoder_lr_scale=1.0))
+        return variant
+    return base
+
+
+def fsmol_table_metatrain(given: dict) -> dict:
+    """The meta-training settings of FS-Mol's table: the user's ``given`` over
+    :data:`FSMOL_TABLE_METATRAIN`, nested sections merged key by key."""
+    return merged_mappings(FSMOL_TABLE_METATRAIN, given)
 
 
 def _timed_run(tasks: list[FewShotTask], config: FewShotConfig, methods: dict[str, Method], seed: int,
@@ -183,11 +200,7 @@ def with_defaults(config: FewShotConfig, prepared: PreparedTable) -> FewShotConf
     if not config.val_assays and set(val) & set(test):  # testing on FS-Mol's valid tasks themselves
         val = []
     method_draws = config.method_draws if config.method_draws is not None else (FSMOL_METHOD_DRAWS if fsmol else {})
-    metatrain = config.metatrain
-    if fsmol:  # the user's settings over FS-Mol's table recipe (nested sections merged key by key)
-        metatrain = {**FSMOL_TABLE_METATRAIN, **metatrain}
-        metatrain.update({k: {**v, **metatrain[k]} for k, v in FSMOL_TABLE_METATRAIN.items()
-                          if isinstance(v, dict) and isinstance(config.metatrain.get(k), dict)})
+    metatrain = fsmol_table_metatrain(config.metatrain) if fsmol else config.metatrain
     return replace(config, protocol=protocol, support_sizes=sizes, test_assays=test, val_assays=val,
                    method_draws=dict(method_draws), metatrain=metatrain)
 

@@ -31,16 +31,11 @@ from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, v
 from molprior.training.metatrain_module import MetaTrainModule
 from molprior.training.multitask_data import MultitaskBatches
 from molprior.training.multitask_module import MultitaskModule
-from molprior.training.trainer import TrainerConfig, build_trainer
+from molprior.training.trainer import build_trainer
 from molprior.workflows.inputs import prepare
 from molprior.workflows.resume import resume_point
 
 log = logging.getLogger(__name__)
-
-#: Meta-training defaults: an "epoch" is ``steps_per_epoch`` outer steps, then validation.
-META_TRAINER_DEFAULTS = {"max_epochs": 20, "patience": 5, "gradient_clip_val": None, "log_every_n_steps": 10,
-                         "checkpoint_every_n_steps": 0}
-
 
 @dataclass
 class MetaTrainOutcome:
@@ -65,10 +60,11 @@ class Prior:
     seen: np.ndarray | None = None  # the molecules a few-shot start was trained or selected on
 
 
-def load_prior(prior: str, encoder: dict | None = None) -> Prior:
-    """The start named by ``prior`` (see :class:`~molprior.config.MetaTrainConfig`)."""
+def load_prior(prior: str, encoder: EncoderConfig | None = None) -> Prior:
+    """The start named by ``prior`` (see :class:`~molprior.config.MetaTrainConfig`); ``encoder``
+    is a random start's shape (``None``: the defaults)."""
     if prior == "random":
-        return Prior(GraphEncoder(EncoderConfig(**(encoder or {}))), "random initialisation")
+        return Prior(GraphEncoder(encoder or EncoderConfig()), "random initialisation")
     if prior == "shipped":
         return Prior(load_encoder(resolve_model_dir(None, kind="encoder"))[0], "shipped prior")
     path = local_model_dir(prior)
@@ -89,7 +85,7 @@ def load_prior(prior: str, encoder: dict | None = None) -> Prior:
                  lineage, leakage.load_seen(fewshot))
 
 
-def load_prior_encoder(prior: str, encoder: dict | None = None) -> tuple[GraphEncoder, str]:
+def load_prior_encoder(prior: str, encoder: EncoderConfig | None = None) -> tuple[GraphEncoder, str]:
     """The encoder meta-training starts from, and a description of where it came from."""
     start = load_prior(prior, encoder)
     return start.encoder, start.source
@@ -99,9 +95,9 @@ def start_module(config: MetaTrainConfig, num_tasks: int) -> tuple[MetaTrainModu
     """The training module of ``config.objective``, its weights at ``config.prior``'s start;
     and that start."""
     start = load_prior(config.prior, config.encoder)
-    args = (start.encoder.config.to_dict(), config.head, config.learner, config.optim)
+    args = (start.encoder.config.to_dict(), asdict(config.head), config.learner.to_dict(), asdict(config.optim))
     if config.objective == "multitask":
-        module = MultitaskModule(*args, num_tasks=num_tasks, multitask=config.multitask)
+        module = MultitaskModule(*args, num_tasks=num_tasks, multitask=asdict(config.multitask))
     else:
         module = MetaTrainModule(*args)
     model = module.learner.model
@@ -196,16 +192,6 @@ def keep_featurised(tasks: list[FewShotTask], bank: MoleculeBank) -> None:
             task.keep([i for i, s in enumerate(task.inputs) if s in bank])
 
 
-def _flat(config: MetaTrainConfig) -> dict:
-    params = {}
-    for key, value in asdict(config).items():
-        if isinstance(value, dict):
-            params.update({f"{key}.{k}": v for k, v in value.items()})
-        elif value is not None and value != []:
-            params[key] = value
-    return params
-
-
 def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: PreparedTable | None = None,
                      bank: MoleculeBank | None = None, jobs: int = 1, progress: bool = True,
                      cache_dir: str | Path | None = None, nested: bool = False,
@@ -219,7 +205,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
     (:func:`~molprior.training.trainer.last_checkpoint`; a run killed with ``kill -9`` leaves
     one every ``checkpoint_every_n_steps`` steps and at every epoch's end) in the same MLflow
     run, and its history carries on from the checkpoint's."""
-    trainer_config = TrainerConfig(**{**META_TRAINER_DEFAULTS, **config.trainer})
+    trainer_config = config.trainer
     if str(trainer_config.devices) not in ("1", "auto") or trainer_config.num_nodes != 1 or "ddp" in trainer_config.strategy:
         raise InputError("meta-training runs in one process (its validation chooses checkpoints on per-assay scores "
                          "that would need gathering across ranks): set trainer devices 1, num_nodes 1, strategy auto; "
@@ -227,7 +213,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
     out = Path(output_dir)
     checkpoint, previous_run = resume_point(out, resume)
     torch.manual_seed(config.seed)  # the head's (and a random encoder's) initial weights
-    with runs.tracked_run(run_name, params=None if previous_run else _flat(config), nested=nested,
+    with runs.tracked_run(run_name, params=None if previous_run else runs.config_params(config), nested=nested,
                           run_id=previous_run) as run:
         runs.record_run(out, run.info.run_id)
         runs.log_files([write_settings(config, out, "molprior metatrain --config {settings} -o {dir}")])

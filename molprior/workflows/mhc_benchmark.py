@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ from molprior.models.allele_model import PeptideFeatures
 from molprior.models.encoder import GraphEncoder
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.tracking import runs
+from molprior.typed_configs import nested_configs
 from molprior.workflows.mhc_train import (allele_parameters, embed_peptides, fine_tune, load_peptide_encoder,
                                           meta_train, split_alleles)
 
@@ -65,7 +66,11 @@ class MHCBenchmarkConfig:
     speed_peptides: int = 20000
     speed_alleles: int = 6
     seed: int = 0
-    train: dict = field(default_factory=dict)  # MHCTrainConfig keys
+    train: MHCTrainConfig = field(default_factory=MHCTrainConfig)  # its data and held_out are the benchmark's
+
+    def __post_init__(self) -> None:
+        nested_configs(self)
+        self.train = replace(self.train, data=self.data, held_out=list(self.held_out))
 
 
 def _mean(values) -> float:
@@ -234,7 +239,7 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
     """Run the benchmark in one tracked MLflow run; write its tables into ``output_dir``."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_config = MHCTrainConfig(**{**config.train, "data": config.data, "held_out": list(config.held_out)})
+    train_config = config.train
     with runs.tracked_run("benchmark-mhc", params={**{k: json.dumps(v) if isinstance(v, (list, dict)) else v
                                                       for k, v in asdict(config).items()}}) as run:
         runs.log_files([write_settings(config, out, "molprior benchmark mhc --config {settings} -o {dir}")])

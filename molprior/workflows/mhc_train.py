@@ -28,23 +28,20 @@ from molprior.files import file_hash, write_csv, write_text
 from molprior.meta.allele_learner import AlleleFineTune, fine_tune_allele
 from molprior.meta.batches import FeatureBank
 from molprior.meta.learner import FewShotLearner
-from molprior.meta.maml import MAMLConfig
 from molprior.meta.mhc_predictor import MHCPredictor
-from molprior.models.allele_model import AlleleModelConfig, PeptideFeatures
+from molprior.models.allele_model import PeptideFeatures
 from molprior.models.peptide_encoder import PeptideEncoder
 from molprior.serialization import load_encoder, save_predictor
 from molprior.tracking import runs
 from molprior.tracking.artifacts import resolve_model_dir
 from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
 from molprior.training.metatrain_module import MetaTrainModule
-from molprior.training.trainer import TrainerConfig, build_trainer, clear_checkpoints
+from molprior.training.trainer import build_trainer, clear_checkpoints
 from molprior.workflows.mhc_registry import algorithm_name
 
 log = logging.getLogger(__name__)
 
 PRIORS = Path(__file__).resolve().parent.parent / "priors"
-MHC_TRAINER_DEFAULTS = {"max_epochs": 10, "patience": 4, "gradient_clip_val": None, "log_every_n_steps": 10,
-                        "checkpoint_every_n_steps": 0}
 
 
 @dataclass
@@ -116,10 +113,9 @@ def allele_module(input_dim: int, config: MHCTrainConfig) -> MetaTrainModule:
     """The meta-training module of the allele model: the few-shot learner with the affinity
     objective over an encoder-less task model (body and head of :class:`AlleleModelConfig`),
     checkpoints chosen on ROC-AUC at 500 nM."""
-    shape = AlleleModelConfig(**config.model)
+    shape = config.model
     return MetaTrainModule(head={"hidden_dim": shape.head_hidden},
-                           learner={"algorithm": "maml", "task_type": "affinity",
-                                    "maml": MAMLConfig(**config.maml).to_dict()},
+                           learner={"algorithm": "maml", "task_type": "affinity", "maml": config.maml.to_dict()},
                            optim={"meta_lr": config.meta_lr}, input_dim=input_dim, body=asdict(shape.body()),
                            selection_metric="val_roc_auc")
 
@@ -135,7 +131,7 @@ def meta_train(bank: FeatureBank, train: list[FewShotTask], val: list[FewShotTas
                                 config.steps_per_epoch * config.tasks_per_step, config.seed, protocol="random")
     validation = validation_assays(val, bank, config.val_support_size, config.val_draws, "affinity", config.seed,
                                    protocol="random")
-    trainer = build_trainer(TrainerConfig(**{**MHC_TRAINER_DEFAULTS, **config.trainer}), output_dir, logger,
+    trainer = build_trainer(config.trainer, output_dir, logger,
                             progress_bar=progress, monitor=module.selection_metric, mode="max", inference_mode=False,
                             sanity_val_steps=-1)
     clear_checkpoints(output_dir)
@@ -241,7 +237,7 @@ def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: b
         mlflow.log_artifacts(str(model_dir), artifact_path="model")
         runs.log_files([out / "history.json", out / "rejected.csv"])
         mlflow.set_tags({"molprior.stage": "mhc-train", "molprior.prior": origin["path"],
-                         "molprior.algorithm": algorithm_name(config.maml)})
+                         "molprior.algorithm": algorithm_name(config.maml.to_dict())})
     return MHCTrainOutcome(out, model_dir, run.info.run_id, metrics, predictor)
 
 

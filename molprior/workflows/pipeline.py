@@ -21,7 +21,7 @@ import pandas as pd
 from molprior.chem.cache import FeatureCache
 from molprior.chem.featurize import featurize_smiles
 from molprior.parallel import available_cores
-from molprior.config import PipelineConfig, PretrainConfig, write_settings
+from molprior.config import PipelineConfig, write_settings
 from molprior.data.episodes import stratified_episode
 from molprior.errors import InputError
 from molprior.data.tasks import tasks_from_table
@@ -133,11 +133,8 @@ def _pretrain_step(config: PipelineConfig, out: Path, jobs: int, cache_dir, reus
         model_dir = resolve_model_dir(f"runs:/{run_id}/model", kind="generator")
         outcome.step_runs["pretrain"] = run_id
         log.info("pretrain: reusing run %s", run_id)
-    elif config.pretrain:
-        pretrain_config = PretrainConfig(**{k: v for k, v in config.pretrain.items() if k != "epochs"})
-        if "epochs" in config.pretrain:
-            pretrain_config.trainer = {**pretrain_config.trainer, "max_epochs": config.pretrain["epochs"]}
-        outcome.pretraining = run_pretraining(pretrain_config, out / "pretrain", jobs=jobs, progress=False,
+    elif config.pretrain is not None:
+        outcome.pretraining = run_pretraining(config.pretrain, out / "pretrain", jobs=jobs, progress=False,
                                               cache_dir=cache_dir, nested=True)
         model_dir = outcome.pretraining.model_dir
         outcome.step_runs["pretrain"] = outcome.pretraining.run_id
@@ -161,7 +158,7 @@ def _model_step(config: PipelineConfig, out: Path, prepared, jobs: int, cache_di
                 outcome) -> Path:
     """The few-shot model the pipeline benchmarks and registers (``config.fewshot_model``):
     the shipped one, one given, a reused meta-training run's, or one meta-trained here."""
-    from molprior.workflows.fewshot import _base_metatrain
+    from molprior.workflows.fewshot import benchmark_metatrain_config
     from molprior.workflows.metatrain import run_metatraining
 
     if "metatrain" in reused:
@@ -176,7 +173,7 @@ def _model_step(config: PipelineConfig, out: Path, prepared, jobs: int, cache_di
         outcome.metatrained_model = Path(model)
         return Path(model)
     else:
-        metatrain_config = _base_metatrain(config.fewshot, config.fewshot.seed)
+        metatrain_config = benchmark_metatrain_config(config.fewshot, config.fewshot.seed)
         if "prior" not in config.fewshot.metatrain:
             metatrain_config.prior = prior
         result = run_metatraining(metatrain_config, out / "metatrain", prepared=prepared, jobs=jobs, progress=False,

@@ -15,12 +15,13 @@ from molprior.data.corpus import Corpus, load_corpus, load_peptide_corpus, merge
 from molprior.errors import InputError
 from molprior.evaluation.plots import plot_loss_curves
 from molprior.files import file_hash, write_csv, write_text
-from molprior.models.generative import MoleculeVAE
+from molprior.models.encoder import EncoderConfig
+from molprior.models.generative import DecoderConfig, MoleculeVAE
 from molprior.tracking import runs
 from molprior.serialization import load_generator, save_generator
 from molprior.training.pretrain_data import PretrainDataModule
 from molprior.training.pretrain_module import PretrainModule, grow_vocabulary
-from molprior.training.trainer import TrainerConfig, build_trainer, last_checkpoint
+from molprior.training.trainer import build_trainer, last_checkpoint
 from molprior.workflows.progress import progress_bar
 from molprior.workflows.resume import resume_point
 
@@ -73,27 +74,17 @@ def load_parent(init_from: str | None) -> Parent | None:
 
 
 def _shapes(config: PretrainConfig, parent: Parent | None) -> tuple[dict, dict]:
-    """The encoder and decoder configurations: the configuration's, or the parent's (which
-    the configuration may only repeat)."""
+    """The encoder and decoder configurations: the configuration's (the defaults where it
+    gives none), or the parent's (which the configuration, if it gives one, must equal)."""
     if parent is None:
-        return config.encoder, config.decoder
+        return asdict(config.encoder or EncoderConfig()), asdict(config.decoder or DecoderConfig())
     shapes = (parent.model.encoder.config.to_dict(), parent.model.decoder.config.to_dict())
     for name, given, actual in zip(("encoder", "decoder"), (config.encoder, config.decoder), shapes):
-        differ = {k: v for k, v in given.items() if actual.get(k) != v}
+        differ = {k: v for k, v in asdict(given).items() if actual.get(k) != v} if given is not None else {}
         if differ:
             raise InputError(f"init_from {parent.name!r}: its {name} is {actual}, the configuration asks for {differ}; "
                              f"a continued pretraining keeps the parent's shape (leave {name}: out)")
     return shapes
-
-
-def _flat_params(config: PretrainConfig) -> dict:
-    params = {}
-    for key, value in asdict(config).items():
-        if isinstance(value, dict):
-            params.update({f"{key}.{k}": v for k, v in value.items()})
-        elif value is not None:
-            params[key] = value
-    return params
 
 
 def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool = False, jobs: int = 1,
@@ -119,14 +110,14 @@ def run_pretraining(config: PretrainConfig, output_dir: str | Path, resume: bool
     out = Path(output_dir)
     # The Trainer knows this process's global rank as soon as it exists (before any process
     # group is set up), whichever launcher started the process.
-    trainer = build_trainer(TrainerConfig(**config.trainer), out, progress_bar=progress)
+    trainer = build_trainer(config.trainer, out, progress_bar=progress)
     if not trainer.is_global_zero:
         _train_on_other_rank(trainer, config, out, resume, jobs, cache_dir)
         return None
 
     checkpoint, previous_run = resume_point(out, resume)
 
-    params = {**_flat_params(config), "trainer.world_size": trainer.world_size}
+    params = {**runs.config_params(config), "trainer.world_size": trainer.world_size}
     parent = load_parent(config.init_from)
     _shapes(config, parent)  # a shape the parent does not have is an error before anything runs
     with runs.tracked_run("pretrain", params=params, run_id=previous_run, nested=nested) as run:
@@ -259,7 +250,7 @@ def _module(config: PretrainConfig, vocabulary: SelfiesVocabulary, parent: Paren
     """The module to train: fresh, or holding the parent's weights grown to ``vocabulary``
     (a resumed run takes its weights from the checkpoint instead)."""
     encoder, decoder = _shapes(config, parent)
-    module = PretrainModule(vocabulary.to_dict(), encoder, decoder, config.optim)
+    module = PretrainModule(vocabulary.to_dict(), encoder, decoder, asdict(config.optim))
     if parent is not None and checkpoint is None:
         grown = grow_vocabulary(parent.model, parent.vocabulary, vocabulary, seed=config.seed)
         module.model.load_state_dict(grown.state_dict())

@@ -56,6 +56,7 @@ from molprior.meta.finetune import fine_tune
 from molprior.parallel import map_in_processes
 from molprior.models.heads import TaskModel
 from molprior.tracking import runs
+from molprior.typed_configs import merged, merged_mappings
 from molprior.workflows.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ METATRAIN_DEFAULTS = {
     "query_size": 64,
     "tasks_per_step": 4,
     "steps_per_epoch": 50,
+    "trainer": {"patience": 5},
 }
 METATRAIN_EPOCHS = 3
 
@@ -298,12 +300,10 @@ def metatrain_config(input: str | Path, assays: Sequence[str], epochs: int, seed
         if len(assays) < 2:
             raise InputError("meta-training the initialisation needs at least 2 targets; pass a model instead")
         val = [sorted(assays)[-1]]
-    values = {**copy.deepcopy(METATRAIN_DEFAULTS), "input": str(input), "val_assays": val, "test_assays": [],
-              "train_assays": [a for a in assays if a not in val], "trainer": {"max_epochs": epochs}, "seed": seed}
-    overrides = dict(overrides or {})
-    values["trainer"].update(overrides.pop("trainer", {}))
-    values.update(overrides)
-    return MetaTrainConfig(**values)
+    values = merged_mappings(METATRAIN_DEFAULTS, {
+        "input": str(input), "val_assays": val, "test_assays": [], "train_assays": [a for a in assays if a not in val],
+        "trainer": {"max_epochs": epochs}, "seed": seed})
+    return merged(MetaTrainConfig(), merged_mappings(values, overrides or {}))
 
 
 def metatraining_rows(table: pd.DataFrame, assays: Sequence[str]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_adkf_meta_training_on_fsmol_tasks_lowers_the_query_loss(prepared, tmp_p
     from molprior.training.metatrain_module import MetaTrainModule
 
     torch.manual_seed(config.seed)
-    start = MetaTrainModule(config.encoder, config.head, config.learner).learner.eval()
+    start = MetaTrainModule(asdict(config.encoder), asdict(config.head), config.learner.to_dict()).learner.eval()
     last = MetaTrainModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt",
                                                 weights_only=False).learner.eval()
     assert _query_nll(last, fixed) < _query_nll(start, fixed)

@@ -101,3 +101,26 @@ def test_a_models_kind_is_known_by_what_it_holds(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(MissingError, match="holds no model.json or mhc.json: not a molprior few-shot or MHC model"):
         resolve_model_kind(tmp_path / "empty")
+
+
+def test_a_model_uri_is_downloaded_once_per_command(tmp_path, monkeypatch):
+    from molprior.tracking.artifacts import one_download_per_uri, resolve_model_kind
+
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "tiny"
+    model.mkdir()
+    (model / "model.json").write_text("{}")
+    with runs.tracked_run("unit-test"):
+        model_id = runs.log_model_dir("tiny", model, "molprior-test")
+    uri = f"models:/{model_id}"
+    downloads = []
+    download = mlflow.artifacts.download_artifacts
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts",
+                        lambda **kwargs: downloads.append(kwargs["artifact_uri"]) or download(**kwargs))
+    with one_download_per_uri():
+        kind, found = resolve_model_kind(uri)  # what the command does first: which kind of model
+        assert kind == "fewshot" and local_model_dir(uri) == found  # ...then the model itself
+        with one_download_per_uri():  # a nested block shares the outer one's downloads
+            assert local_model_dir(uri) == found
+    assert downloads == [uri]
+    assert local_model_dir(uri) != found and downloads == [uri, uri]  # outside a command: each look downloads

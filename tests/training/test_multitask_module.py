@@ -1,8 +1,9 @@
-"""Multitask training on 20 real FS-Mol training tasks: batches, learning, export, and the
-few-shot model it leaves as the start of episodic meta-training."""
+"""Multitask training on 20 real FS-Mol training tasks: learning, export, and the few-shot
+model it leaves as the start of episodic meta-training (its batches: test_multitask_data.py)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from molprior.config import ADKF_HEAD, ADKF_LEARNER, MetaTrainConfig
 from molprior.data.prepare import prepare_table
 from molprior.serialization import load_learner, read_json_object
-from molprior.training.multitask_data import MultitaskBatches, MultitaskConfig
+from molprior.training.multitask_data import MultitaskBatches
 from molprior.training.multitask_module import MultitaskModule
 from molprior.workflows.metatrain import build_bank, run_metatraining, split_tasks, start_module
 
@@ -48,38 +49,9 @@ def _config(**extra) -> MetaTrainConfig:
         "steps_per_epoch": 10, "val_draws": 2, "trainer": {"max_epochs": 3, "patience": 10}, **extra})
 
 
-def test_a_batch_holds_each_chosen_molecules_measurements_on_their_own_assays(tasks_and_bank):
-    train, _, bank = tasks_and_bank
-    batches = MultitaskBatches(train, bank, batch_size=64, length=5, seed=3)
-    assert batches.num_tasks == 20 and len(batches) == 5
-    batch = batches[2]
-    chosen = batches.molecules[np.sort(np.random.default_rng([3, 0, 2]).choice(len(batches.molecules), 64,
-                                                                               replace=False))]
-    names = [bank.graphs.smiles[i] for i in chosen]
-    assert batch.molecules.num_graphs == 64
-    measured = list(zip(batch.rows.tolist(), batch.tasks.tolist(), batch.labels.tolist()))
-    for row, t, label in measured:
-        task = train[t]
-        assert label == task.labels[task.inputs.index(names[row])]
-    # every measurement of every chosen molecule is in the batch, once (FS-Mol has repeats within a task)
-    expected = sorted((r, t) for r, name in enumerate(names) for t, task in enumerate(train)
-                      for _ in range(task.inputs.count(name)))
-    assert sorted((r, t) for r, t, _ in measured) == expected
-    # values are standardised per assay over its own measurements
-    first = batches.values[batches.task_ids == 0]
-    assert abs(float(np.nanmean(first))) < 1e-5 and abs(float(np.nanstd(first)) - 1) < 1e-5
-    # an item is the same whatever was drawn before it (seeded by seed, epoch and position)
-    again = MultitaskBatches(train, bank, batch_size=64, length=5, seed=3)[2]
-    assert torch.equal(again.tasks, batch.tasks) and torch.equal(again.labels, batch.labels)
-    batches.epoch = 1
-    assert not torch.equal(batches[2].tasks, batch.tasks)
-
-
 def test_the_multitask_config_is_checked():
     with pytest.raises(ValueError, match="unknown objective 'multi'"):
         MetaTrainConfig(objective="multi")
-    with pytest.raises(ValueError, match="batch_size must be positive"):
-        MultitaskConfig(batch_size=0)
     with pytest.raises(ValueError, match="unknown MultitaskConfig keys"):
         MetaTrainConfig(objective="multitask", multitask={"batch": 3})
 
@@ -98,7 +70,8 @@ def test_multitask_training_learns_exports_a_few_shot_model_and_starts_meta_trai
     assert outcome.metrics["steps_trained"] == 30
 
     torch.manual_seed(config.seed)
-    start = MultitaskModule(config.encoder, config.head, config.learner, num_tasks=20, multitask=config.multitask)
+    start = MultitaskModule(asdict(config.encoder), asdict(config.head), config.learner.to_dict(), num_tasks=20,
+                            multitask=asdict(config.multitask))
     last = MultitaskModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert last.label_outputs.out_features == 20 and last.value_outputs is not None
     assert _loss(last.eval(), fixed) < _loss(start.eval(), fixed) - 0.05

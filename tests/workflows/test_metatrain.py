@@ -70,7 +70,7 @@ def test_meta_training_learns_exports_and_is_tracked(prepared, tmp_path):
     from molprior.training.metatrain_module import MetaTrainModule
 
     torch.manual_seed(0)
-    start = MetaTrainModule(TINY["encoder"], TINY["head"], config.learner).learner.eval()
+    start = MetaTrainModule(TINY["encoder"], TINY["head"], config.learner.to_dict()).learner.eval()
     last = MetaTrainModule.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt",
                                                 weights_only=False).learner.eval()
     assert _mean_query_loss(last, fixed) < _mean_query_loss(start, fixed)
