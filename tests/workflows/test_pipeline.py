@@ -126,7 +126,7 @@ def test_pipeline_pretrains_and_generates(tmp_path, moleculeace_dir):
         fewshot=FewShotConfig(input=str(data), test_assays=["CHEMBL4203_Ki"], support_sizes=[16], draws=1,
                               methods=["knn_tanimoto"]),
         pretrain={"corpus": str(moleculeace_dir.parent / "moses" / "moses_train_50k.csv.gz"), "max_molecules": 100,
-                  "epochs": 1, "batch_size": 32, "encoder": {"hidden_dim": 16, "num_layers": 1},
+                  "trainer": {"max_epochs": 1}, "batch_size": 32, "encoder": {"hidden_dim": 16, "num_layers": 1},
                   "decoder": {"latent_dim": 8, "hidden_dim": 16, "embedding_dim": 8},
                   "optim": {"sample_size": 10, "reconstruction_size": 5}},
         generate=5, output=str(tmp_path / "out"), jobs=1)
