@@ -11,7 +11,7 @@ import numpy as np
 from safetensors.torch import save_file
 
 from molprior.chem.features import FEATURIZER_VERSION
-from molprior.data.leakage import save_seen
+from molprior.data.leakage import SEEN_FILE, save_seen
 from molprior.files import atomic_path, write_manifest, write_text
 from molprior.meta.learner import Adapted, FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
@@ -34,6 +34,8 @@ def save_learner(learner: FewShotLearner, directory: str | Path, metadata: dict 
     directory.mkdir(parents=True, exist_ok=True)
     if seen is not None:
         save_seen(seen, directory)
+    else:  # a model saved over another must not inherit (and sign) that one's record
+        (directory / SEEN_FILE).unlink(missing_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()}
     if adapted is not None:
         state.update({f"maml.model.{k}": v.detach().cpu().contiguous() for k, v in adapted.params.items()})

@@ -38,6 +38,8 @@ def read_json_object(path: str | Path) -> dict[str, Any]:
         raise ModelFormatError(f"{path}: corrupt JSON ({error})") from error
     except UnicodeDecodeError as error:
         raise ModelFormatError(f"{path}: not a JSON text file ({error.reason} at byte {error.start})") from error
+    except (FileNotFoundError, IsADirectoryError) as error:
+        raise ModelFormatError(f"{path}: missing ({error.strerror})") from error
     if not isinstance(value, dict):
         raise ModelFormatError(f"{path}: expected a JSON object, found a JSON {type(value).__name__}")
     return value

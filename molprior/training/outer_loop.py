@@ -37,6 +37,7 @@ class OuterLoopModule(pl.LightningModule):
         self.automatic_optimization = False  # the outer step is taken in training_step
         self.history: list[dict[str, float]] = []
         self._validation: list[tuple[str, dict[str, float]]] = []
+        self._epoch_losses: list[tuple[float, int]] = []  # (loss, episodes) of this epoch's steps
 
     def training_step(self, batch: list, batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
@@ -47,9 +48,11 @@ class OuterLoopModule(pl.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=self.outer_gradient_clip, gradient_clip_algorithm="norm")
         optimizer.step()
         self.log("train_loss", loss, batch_size=len(batch), on_step=False, on_epoch=True, prog_bar=True)
+        self._epoch_losses.append((float(loss.detach()), len(batch)))
         return loss
 
     def on_train_epoch_start(self) -> None:
+        self._epoch_losses = []
         dataset = getattr(self.trainer.train_dataloader, "dataset", None)
         if dataset is not None and hasattr(dataset, "epoch"):
             dataset.epoch = self.current_epoch
@@ -78,9 +81,11 @@ class OuterLoopModule(pl.LightningModule):
         scheduler = self.lr_schedulers()
         if scheduler is not None:  # manual optimisation: the module steps its scheduler itself
             scheduler.step(values[self.selection_metric])
-        train = self.trainer.callback_metrics.get("train_loss")
+        # this epoch's own mean loss (Lightning reduces its train_loss only after the validation)
+        losses = self._epoch_losses
+        train = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None
         self.history.append({"epoch": self.current_epoch, "step": self.global_step, **values,
-                             **({"train_loss": float(train)} if train is not None else {})})
+                             **({"train_loss": train} if train is not None else {})})
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[HISTORY_KEY] = list(self.history)

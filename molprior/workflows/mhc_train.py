@@ -244,8 +244,9 @@ def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: b
 def run_train_and_register(config: MHCTrainConfig, output_dir: str | Path, register_as: str | None = "molprior-mhc-i",
                            alias: str = "champion", progress: bool = True):
     """Train (a tracked run), then register the model and promote it to ``alias`` if it beats
-    the holder on meta-validation ROC-AUC.  Returns (outcome, version or None, promotion or None)."""
-    from molprior.tracking.registry import promote
+    the holder on meta-validation ROC-AUC (a version that does not stays registered, unpromoted:
+    the promotion says why).  Returns (outcome, version or None, promotion or None)."""
+    from molprior.tracking.registry import Promotion, RegistryError, promote
     from molprior.workflows.mhc_registry import register_mhc
 
     with runs.tracked_run("mhc-pipeline", params={"register_as": register_as or "", "alias": alias}):
@@ -254,5 +255,9 @@ def run_train_and_register(config: MHCTrainConfig, output_dir: str | Path, regis
             return outcome, None, None
         version = register_mhc(outcome.model_dir, outcome.predictor, register_as,
                                description=f"molprior MHC class I model: {len(outcome.predictor.supported)} alleles")
-        promotion = promote(register_as, version.version, alias)
+        try:
+            promotion = promote(register_as, version.version, alias)
+        except RegistryError as refused:
+            log.warning("%s", refused)
+            promotion = Promotion(register_as, alias, str(version.version), None, False, f"not promoted: {refused}")
     return outcome, version, promotion

@@ -1,3 +1,7 @@
+"""MLflow runs as molprior's commands keep them (molprior.tracking.runs): the tracking URI, what a
+run records, the process that owns it, runs left RUNNING by ended processes, artifacts beside a
+sqlite store, and resuming a training whose run was deleted."""
+
 import os
 import socket
 import subprocess
@@ -126,18 +130,6 @@ def test_a_run_of_another_machine_is_continued_with_a_warning(caplog):
         assert mlflow.get_run(elsewhere).data.tags[runs.HOST_TAG] == socket.gethostname()
     assert "process 4242 on another-machine, which cannot be checked" in caplog.text
     assert mlflow.get_run(elsewhere).info.status == "FINISHED"
-
-
-def test_lightning_leaves_the_commands_run_open():
-    """Lightning ends its logger's run when fit returns; the command's run must stay RUNNING
-    until the command has logged its outputs (a kill then leaves it RUNNING, not FINISHED)."""
-    with runs.tracked_run("unit-test") as run:
-        logger = runs.lightning_logger(run.info.run_id)
-        logger.log_metrics({"loss": 1.0}, step=0)
-        logger.finalize("success")
-        assert mlflow.get_run(run.info.run_id).info.status == "RUNNING"
-    assert mlflow.get_run(run.info.run_id).info.status == "FINISHED"
-    assert mlflow.get_run(run.info.run_id).data.metrics["loss"] == 1.0
 
 
 def test_a_sqlite_stores_artifacts_stay_beside_its_database_whatever_the_working_directory(tmp_path, monkeypatch):

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -173,25 +172,3 @@ def test_a_killed_run_is_marked_and_resumes_in_the_same_run_from_its_best_checkp
     assert (out / "loss_curves.png").stat().st_size > 1000
     artifacts = {a.path for a in mlflow.artifacts.list_artifacts(run_id=run_id)}
     assert {"model", "encoder", "training_history.json", "loss_curves.png"} <= artifacts
-
-
-def test_a_run_alive_in_another_process_is_neither_resumed_nor_cleared(corpus, tmp_path):
-    out = tmp_path / "run"
-    (out / "checkpoints").mkdir(parents=True)
-    (out / "checkpoints" / "interrupted.ckpt").write_bytes(b"another process's checkpoint")
-    other = subprocess.Popen(["sleep", "60"])
-    try:
-        mlflow.set_tracking_uri(runs.tracking_uri())
-        runs.ensure_experiment(runs.DEFAULT_EXPERIMENT)
-        experiment = mlflow.get_experiment_by_name(runs.DEFAULT_EXPERIMENT).experiment_id
-        tags = {runs.HOST_TAG: socket.gethostname(), runs.PID_TAG: str(other.pid)}
-        live = mlflow.MlflowClient().create_run(experiment, tags=tags).info.run_id
-        (out / "mlflow_run.json").write_text(json.dumps({"run_id": live}))
-        for resume in (False, True):
-            with pytest.raises(runs.RunInUseError, match="still running"):
-                run_pretraining(_config(corpus, 1), out, resume=resume, progress=False, cache_dir=tmp_path / "cache")
-        assert (out / "checkpoints" / "interrupted.ckpt").read_bytes() == b"another process's checkpoint"
-        assert mlflow.get_run(live).info.status == "RUNNING"
-    finally:
-        other.kill()
-        other.wait()
