@@ -24,7 +24,8 @@ INTEGRATION_DIRS = ("integration", "pipelines", "training", "workflows")
 #: Fixtures that train or meta-train a model: a test using one is an integration test.
 TRAINED_FIXTURES = {"fewshot_models", "mhc_model"}
 #: The top-level test files: each tests one top-level module (or, test_layers, the package's imports).
-UNIT_TOP_LEVEL = {"test_config.py", "test_files.py", "test_layers.py", "test_parallel.py", "test_presets.py"}
+UNIT_TOP_LEVEL = {"test___main__.py", "test_config.py", "test_errors.py", "test_files.py", "test_layers.py",
+                  "test_parallel.py", "test_presets.py", "test_typed_configs.py"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -104,17 +104,8 @@ PIPELINES = TESTS.parent / "pipelines"
 #: notebooks, packaging, DDP, a tracking server) and the pipelines/ scripts (tests/pipelines
 #: mirrors pipelines/ instead).
 ACROSS_PACKAGES = {"integration"}
-#: Modules tested, for now, only through other modules' tests (the CLI's subcommands through
-#: tests/cli/test_main.py, the training modules through the workflows that run them): a list
-#: that only shrinks; a new module comes with its own test file.
-WITHOUT_OWN_TEST_FILE = {
-    "__main__", "errors", "cli/benchmark", "cli/benchmark_mhc", "cli/benchmark_regression", "cli/data", "cli/demo",
-    "cli/pipeline", "cli/registry", "data/prepare", "evaluation/learner_methods", "evaluation/mhc",
-    "evaluation/plots", "serialization/fewshot",
-    "serialization/formats", "tracking/lineage", "tracking/pyfunc_model", "tracking/run_logger",
-    "training/multitask_data", "training/outer_loop", "training/pretrain_data", "workflows/adapt",
-    "workflows/inputs", "workflows/mhc_registry", "workflows/mhc_train", "workflows/resume",
-}
+#: Modules tested only through other modules' tests: none (a new module comes with its own test file).
+WITHOUT_OWN_TEST_FILE: set[str] = set()
 
 
 def _modules() -> set[str]:

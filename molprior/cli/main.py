@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from typing import Sequence
 
 from molprior import __version__
@@ -64,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as error:
-        if args.verbose:
-            raise
+        if args.verbose:  # the traceback, whoever's the mistake; the exit status still says whose
+            traceback.print_exc()
         message = getattr(error, "message", None) or error
         if is_user_error(error):
             print(f"molprior {args.command}: error: {message}", file=sys.stderr)

@@ -1,9 +1,11 @@
-"""``molprior pretrain``'s continued-pretraining and peptide options reach the configuration."""
+"""molprior.cli.pretrain: ``molprior pretrain`` then ``molprior generate`` on a tiny model, their
+clear errors, and the continued-pretraining and peptide options reaching the configuration."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import molprior.workflows.pretrain as workflow
@@ -53,4 +55,33 @@ def test_bad_peptide_lengths_and_a_missing_parent_are_clear_errors(tmp_path, cap
     assert "--peptide-lengths takes MIN,MAX" in capsys.readouterr().err
     assert main(["pretrain", "--corpus", corpus, "--init-from", str(tmp_path / "nowhere"),
                  "--output", str(tmp_path / "b")]) == 2
+    assert "no such model directory" in capsys.readouterr().err
+
+
+def test_pretrain_then_generate(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("batch_size: 32\nencoder: {hidden_dim: 16, num_layers: 2}\n"
+                      "decoder: {latent_dim: 8, hidden_dim: 32, embedding_dim: 8}\n"
+                      "optim: {sample_size: 20, reconstruction_size: 10}\ntrainer: {max_epochs: 1}\n")
+    out = tmp_path / "prior"
+    code = main(["-q", "pretrain", "--config", str(config), "--corpus", str(ROOT / "data" / "moses" / "moses_train_50k.csv.gz"),
+                 "--max-molecules", "120", "--output", str(out), "-j", "1"])
+    assert code == 0
+    assert "final_sample_validity" in capsys.readouterr().out
+    samples = tmp_path / "samples.csv"
+    assert main(["-q", "generate", "--model", str(out), "-n", "15", "--output", str(samples), "--seed", "3"]) == 0
+    frame = pd.read_csv(samples, keep_default_na=False)
+    assert len(frame) == 15 and list(frame.columns) == ["smiles"]
+    assert "validity" in capsys.readouterr().out
+
+
+def test_pretrain_empty_corpus_is_a_clear_error(tmp_path, capsys):
+    corpus = tmp_path / "bad.smi"
+    corpus.write_text("garbage\nC1CC\n")
+    assert main(["pretrain", "--corpus", str(corpus), "--output", str(tmp_path / "out")]) == 2
+    assert "no usable molecule" in capsys.readouterr().err
+
+
+def test_generate_with_a_missing_model(tmp_path, capsys):
+    assert main(["generate", "--model", str(tmp_path / "absent"), "-n", "3", "-o", str(tmp_path / "x.csv")]) == 2
     assert "no such model directory" in capsys.readouterr().err

@@ -9,11 +9,15 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from molprior.cli.main import main
 from molprior.cli.signals import EXIT_TERMINATED
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: A command writing its output through atomic_path while a fork pool works on tasks that
 #: would take a minute; it prints the pool's worker ids once they run.
@@ -103,3 +107,34 @@ def test_sigterm_during_a_command_returns_143(guard, monkeypatch, capsys):
     assert main(["data", "list"]) == 143
     assert capsys.readouterr().err.strip() == "terminated"
     assert signal.getsignal(signal.SIGTERM) is guard  # the caller's handler is back
+
+
+def test_sigterm_during_predict_leaves_no_part_file_and_the_earlier_output(fewshot_models, tmp_path):
+    """A real ``molprior predict`` (worker pools on) on ~13,000 molecules, sent SIGTERM once its
+    temporary output exists: it exits 143 after its clean-up, the earlier scores intact."""
+    library = tmp_path / "library.csv"
+    names = ["CHEMBL234_Ki", "CHEMBL214_Ki", "CHEMBL233_Ki", "CHEMBL244_Ki"]
+    pd.concat([pd.read_csv(ROOT / "data" / "moleculeace" / f"{n}.csv")[["smiles"]] for n in names]).to_csv(
+        library, index=False)
+    output = tmp_path / "scores.csv"
+    output.write_text("smiles,probability_active\nCCO,0.5\n")  # an earlier run's scores
+    process = subprocess.Popen([sys.executable, "-m", "molprior", "predict", "--model", str(fewshot_models[1]),
+                                "--input", str(library), "--output", str(output), "--jobs", "2", "--chunk-rows",
+                                "5000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".scores.csv.*.part")):
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no .part file appeared"
+            time.sleep(0.05)
+        time.sleep(1.5)  # well into the first chunk
+        assert process.poll() is None, "predict finished before it could be terminated"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143, err[-2000:]
+    assert "terminated" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*.part"))
+    assert output.read_text() == "smiles,probability_active\nCCO,0.5\n"
