@@ -39,7 +39,7 @@ def _config(**extra) -> MetaTrainConfig:
     return MetaTrainConfig(**{
         "input": "fsmol_subset.csv", "prior": "random", "val_assays": ["split:valid"], "test_assays": [],
         "encoder": {"hidden_dim": 32, "num_layers": 2}, "head": {**ADKF_HEAD, "hidden_dim": 64},
-        "learner": {**ADKF_LEARNER, "gp": {"fit_steps": 10}}, "optim": {"meta_lr": 3e-3},
+        "learner": {**ADKF_LEARNER, "gp": {"fit_steps": 10}}, "optim": {"meta_lr": 3e-3, "encoder_lr_scale": 1.0},
         "support_sizes": [16], "query_size": 32, "tasks_per_step": 4, "steps_per_epoch": 10, "val_draws": 2,
         "trainer": {"max_epochs": 3, "patience": 10}, **extra})
 
