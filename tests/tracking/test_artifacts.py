@@ -59,13 +59,18 @@ print(path)
 """
 
 
-def test_a_downloaded_model_is_removed_when_the_process_exits(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def _logged_tiny_model(tmp_path: Path) -> str:
+    """The id of a logged model whose only file is ``model.json`` (a few-shot model's marker)."""
     model = tmp_path / "tiny"
     model.mkdir()
     (model / "model.json").write_text("{}")
     with runs.tracked_run("unit-test"):
-        model_id = runs.log_model_dir("tiny", model, "molprior-test")
+        return runs.log_model_dir("tiny", model, "molprior-test")
+
+
+def test_a_downloaded_model_is_removed_when_the_process_exits(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model_id = _logged_tiny_model(tmp_path)
     version = mlflow.register_model(f"models:/{model_id}", "tiny-test")
     temporary = tmp_path / "tmp"
     temporary.mkdir()
@@ -107,12 +112,7 @@ def test_a_model_uri_is_downloaded_once_per_command(tmp_path, monkeypatch):
     from molprior.tracking.artifacts import one_download_per_uri, resolve_model_kind
 
     monkeypatch.chdir(tmp_path)
-    model = tmp_path / "tiny"
-    model.mkdir()
-    (model / "model.json").write_text("{}")
-    with runs.tracked_run("unit-test"):
-        model_id = runs.log_model_dir("tiny", model, "molprior-test")
-    uri = f"models:/{model_id}"
+    uri = f"models:/{_logged_tiny_model(tmp_path)}"
     downloads = []
     download = mlflow.artifacts.download_artifacts
     monkeypatch.setattr(mlflow.artifacts, "download_artifacts",
