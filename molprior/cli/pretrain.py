@@ -74,23 +74,18 @@ def run_pretrain(args: argparse.Namespace) -> int:
     from molprior.config import PretrainConfig, load_yaml_config
     from molprior.data.corpus import CorpusError
     from molprior.errors import InputError
-    from molprior.typed_configs import merged
     from molprior.workflows.pretrain import run_pretraining
 
-    config = load_yaml_config(PretrainConfig, args.config)
-    if args.corpus:
-        config.corpus = args.corpus
-    for name in ("batch_size", "max_molecules", "smiles_column", "max_tokens", "init_from", "peptides",
-                 "max_peptides", "peptide_lengths", "exclude_alleles"):
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
+    flags = ("batch_size", "max_molecules", "smiles_column", "max_tokens", "init_from", "peptides", "max_peptides",
+             "peptide_lengths", "exclude_alleles")
+    devices = int(args.devices) if args.devices and args.devices.isdigit() else args.devices
+    config = load_yaml_config(PretrainConfig, args.config, corpus=args.corpus or None,
+                              **{name: getattr(args, name) for name in flags},
+                              trainer={"max_epochs": args.epochs, "accelerator": args.accelerator,
+                                       "strategy": args.strategy, "num_nodes": args.num_nodes, "devices": devices})
     if config.peptide_lengths is not None and len(config.peptide_lengths) != 2:
         print("molprior pretrain: error: --peptide-lengths takes MIN,MAX", file=sys.stderr)
         return 2
-    overrides = {"max_epochs": args.epochs, "accelerator": args.accelerator, "strategy": args.strategy,
-                 "num_nodes": args.num_nodes,
-                 "devices": int(args.devices) if args.devices and args.devices.isdigit() else args.devices}
-    config.trainer = merged(config.trainer, {k: v for k, v in overrides.items() if v is not None})
     try:
         outcome = run_pretraining(config, args.output, resume=args.resume, jobs=jobs(args.jobs),
                                   progress=not args.quiet and sys.stderr.isatty())
