@@ -29,6 +29,7 @@ from molprior.training.multitask_data import MultitaskConfig
 from molprior.training.pretrain_module import OptimConfig
 from molprior.training.trainer import TrainerConfig
 from molprior.typed_configs import merged, merged_mappings, nested_configs
+from molprior.zeroshot.heads import ZeroShotConfig
 
 
 @dataclass
@@ -57,9 +58,10 @@ class FewShotConfig(InputConfig):
     data also default to its test tasks (``split:test``), its valid tasks for checkpoint
     choice (``split:valid``) and FS-Mol's sizes 16, 32, 64, 128 (otherwise 16, 32, 64).
     The meta-trained methods (``protonet``, ``maml_scratch``, ``maml_pretrained``, ``adkf``,
-    ``adkf_scratch``) are meta-trained on every assay of the input that is neither a test nor
+    ``adkf_scratch``, ``hyper_maml``) are meta-trained on every assay of the input that is neither a test nor
     a validation assay, with ``metatrain`` (keys of :class:`MetaTrainConfig`) over the
-    defaults (on FS-Mol's data, over :data:`FSMOL_TABLE_METATRAIN`).  ``method_draws`` scores
+    defaults (on FS-Mol's data, over :data:`FSMOL_TABLE_METATRAIN`); ``hyper_maml`` is meta-trained
+    by its own recipe (:data:`HYPER_METATRAIN`), ``metatrain`` over it.  ``method_draws`` scores
     the methods it names on their first draws only (on FS-Mol's data by default
     :data:`FSMOL_METHOD_DRAWS`: the per-support fine-tuning baselines are slow).
     """
@@ -73,6 +75,8 @@ class FewShotConfig(InputConfig):
     seeds: list[int] | None = None  # several seeds: meta-training and draws repeated per seed
     val_assays: list[str] = field(default_factory=list)  # meta-validation (checkpoint choice)
     metatrain: dict[str, Any] = field(default_factory=dict)  # what the meta-trained methods change of MetaTrainConfig
+    #: what ``metatrain`` goes over (FS-Mol's table budget on FS-Mol's data: :func:`with_defaults`)
+    metatrain_defaults: dict[str, Any] = field(default_factory=dict)
     model: str | None = None  # an already meta-trained model for maml_pretrained (skips its meta-training)
     finetune_steps: int = 100  # Adam steps on the support for gnn_scratch and pretrained_finetune
     method_draws: dict[str, int] | None = None  # fewer draws for slow methods (None: FSMOL_METHOD_DRAWS on FS-Mol)
@@ -192,6 +196,15 @@ ADKF_LEARNER = {"algorithm": "adkf"}
 ADKF_HEAD = {"hidden_dim": 512, "fingerprint_dim": 2048}
 ADKF_OPTIM = {"meta_lr": 1e-3, "encoder_lr_scale": 0.1}
 
+#: The hyper_maml method (the fsmol_hyper preset's recipe): a hypernetwork head meta-trained
+#: with MAML in its latent code, on the shipped few-shot model's fixed features.
+HYPER_METATRAIN = {"prior": "shipped-fewshot", "freeze_prior": True, "steps_per_epoch": 200,
+                   "trainer": {"max_epochs": 20, "patience": 6},
+                   "head": {"hyper": {"latent_dim": 32, "generator_hidden": 256, "support_hidden": 128}},
+                   "learner": {"algorithm": "maml", "maml": {"inner_steps": 5, "inner_lr": 0.1, "learn_inner_lr": True}},
+                   "optim": {"meta_lr": 1e-3, "encoder_lr_scale": 0.0},
+                   "tasks_per_step": 16, "query_size": 128, "val_draws": 3, "val_protocol": "fsmol", "zeroshot": {}}
+
 
 @dataclass
 class LeakGuardConfig:
@@ -216,7 +229,8 @@ class MetaTrainConfig(InputConfig):
 
     ``prior`` is where the encoder starts: ``"shipped"`` (the shipped prior), ``"random"``
     (the ablation), or a pretraining output directory or MLflow URI; or a few-shot model
-    (a meta-training output, ``runs:/<id>/model``), whose encoder and head both are the start.
+    (``"shipped-fewshot"``, a meta-training output, ``runs:/<id>/model``), whose encoder and
+    head both are the start (with ``freeze_prior``: whose features a hypernetwork head reads).
     ``objective`` is what training optimises: ``episodic`` (the learner's meta-objective on
     episodes) or ``multitask`` (one output per training assay on batches of molecules, with
     ``multitask`` holding :class:`~molprior.training.multitask_data.MultitaskConfig` fields;
@@ -254,12 +268,22 @@ class MetaTrainConfig(InputConfig):
     leak_guard: LeakGuardConfig | None = None  # molecules of other benchmarks kept out of meta-training
     objective: str = "episodic"
     multitask: MultitaskConfig = field(default_factory=MultitaskConfig)
+    #: keep the prior few-shot model's encoder and head's hidden layer fixed, computed once per
+    #: molecule, and meta-train the hypernetwork head that reads them
+    #: (:mod:`molprior.training.frozen_features`)
+    freeze_prior: bool = False
+    #: zero-shot heads trained beside a hypernetwork head on the training tasks' descriptions
+    #: (:class:`~molprior.zeroshot.heads.ZeroShotConfig`; ``None``: none; with freeze_prior only;
+    #: in a benchmark's meta-training settings, for its hyper_maml model alone)
+    zeroshot: ZeroShotConfig | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
         nested_configs(self)
         if self.objective not in METATRAIN_OBJECTIVES:
             raise InputError(f"unknown objective {self.objective!r}; choose one of {METATRAIN_OBJECTIVES}")
+        if self.freeze_prior and (self.objective != "episodic" or self.head.hyper is None):
+            raise InputError("freeze_prior meta-trains a hypernetwork head (head: hyper: ...) episodically")
 
 
 #: Meta-validation alleles of the MHC model (checkpoints are chosen on them; never benchmark alleles).

@@ -22,7 +22,7 @@ def pytest_configure(config):
 #: the shipped models, the pipelines/ scripts.
 INTEGRATION_DIRS = ("integration", "pipelines", "training", "workflows")
 #: Fixtures that train or meta-train a model: a test using one is an integration test.
-TRAINED_FIXTURES = {"fewshot_models", "mhc_model"}
+TRAINED_FIXTURES = {"fewshot_models", "mhc_model", "hyper_model"}
 #: The top-level test files: each tests one top-level module (or, test_layers, the package's imports).
 UNIT_TOP_LEVEL = {"test___main__.py", "test_config.py", "test_errors.py", "test_files.py", "test_layers.py",
                   "test_parallel.py", "test_presets.py", "test_typed_configs.py"}
@@ -88,6 +88,33 @@ def fewshot_models(tmp_path_factory):
         meta = run_metatraining(config, base / "meta", progress=False).model_dir
         adapted = run_adapt(meta, support_file(base / "support.csv", n=32), base / "adapted").model_dir
     return meta, adapted
+
+
+@pytest.fixture(scope="session")
+def hyper_model(tmp_path_factory):
+    """A tiny hyper_maml model with its zero-shot heads: a hypernetwork head meta-trained (2
+    epochs) on the shipped few-shot model's features over a piece of FS-Mol (24 described
+    training tasks, 2 valid ones): ``(model_dir, data_file)``."""
+    from dataclasses import replace
+
+    from _fewshot import fsmol_subset
+    from molprior.config import MetaTrainConfig, load_yaml_config
+    from molprior.presets import config_path
+    from molprior.workflows.metatrain import run_metatraining
+
+    base = tmp_path_factory.mktemp("hyper-model")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(base)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+        mp.setenv("MOLPRIOR_CACHE_DIR", str(base / "cache"))
+        data = fsmol_subset(base / "fsmol")
+        config = load_yaml_config(MetaTrainConfig, config_path("fsmol_hyper"), input=str(data), steps_per_epoch=5, tasks_per_step=4, query_size=32, support_sizes=[16],
+                                  val_draws=2, trainer={"max_epochs": 2},
+                                  zeroshot={"hyperclip": {"epochs": 30}, "hyperldm": {"epochs": 30, "steps": 20,
+                                                                                      "samples": 4}})
+        config = replace(config, leak_guard=None)  # the tiny piece of FS-Mol: no MoleculeACE to read
+        model_dir = run_metatraining(config, base / "meta", progress=False).model_dir
+    return model_dir, data
 
 
 #: The alleles of the tiny MHC model: five trained on, HLA-B*35:01 held out as a "new allele".

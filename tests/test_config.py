@@ -24,10 +24,20 @@ def test_unknown_key_is_reported(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["metatrain.yaml", "fsmol_adkf.yaml", "fsmol_adkf_scratch.yaml",
-                                  "fsmol_multitask.yaml", "fsmol_multitask_adkf.yaml"])
+                                  "fsmol_multitask.yaml", "fsmol_multitask_adkf.yaml", "fsmol_hyper.yaml"])
 def test_shipped_metatrain_configs_load(name):
     config = load_yaml_config(MetaTrainConfig, PRESETS_DIR / name)
     assert config.objective in ("episodic", "multitask") and config.val_assays
+
+
+def test_the_hyper_preset_is_the_benchmarks_hyper_maml_recipe():
+    from molprior.config import HYPER_METATRAIN
+    from molprior.typed_configs import merged
+
+    preset = load_yaml_config(MetaTrainConfig, PRESETS_DIR / "fsmol_hyper.yaml")
+    recipe = merged(MetaTrainConfig(), HYPER_METATRAIN)
+    for key in HYPER_METATRAIN:
+        assert getattr(preset, key) == getattr(recipe, key), key
 
 
 def test_an_unknown_multitask_key_is_reported_when_the_config_is_read(tmp_path):
@@ -44,7 +54,8 @@ def _config_classes():
     return {"demo.yaml": PipelineConfig, "pretrain.yaml": PretrainConfig, "pretrain_peptides.yaml": PretrainConfig,
             "mhc.yaml": MHCTrainConfig, "mhc_benchmark.yaml": MHCBenchmarkConfig, "metatrain.yaml": MetaTrainConfig,
             "fsmol_adkf.yaml": MetaTrainConfig, "fsmol_adkf_scratch.yaml": MetaTrainConfig,
-            "fsmol_multitask.yaml": MetaTrainConfig, "fsmol_multitask_adkf.yaml": MetaTrainConfig}
+            "fsmol_multitask.yaml": MetaTrainConfig, "fsmol_multitask_adkf.yaml": MetaTrainConfig,
+            "fsmol_hyper.yaml": MetaTrainConfig}
 
 
 def test_every_shipped_configuration_is_read_by_its_typed_class():

@@ -12,7 +12,11 @@ from molprior.cli.options import (NAMES_HELP, add_input_options, add_jobs_option
 
 #: Every few-shot method (kept here so that ``--help`` does not import torch).
 ALL_METHODS = ("rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch",
-               "maml_pretrained", "adkf", "adkf_scratch", "molprior")
+               "maml_pretrained", "adkf", "adkf_scratch", "hyper_maml", "hyper_maml_described", "hyperclip",
+               "hyperldm", "nearest_task", "hyper_start", "molprior")
+#: The methods that read a task's description (named explicitly: ``all`` is every few-shot
+#: method, and other inputs than FS-Mol's carry no descriptions).
+DESCRIPTION_METHODS = ("hyper_maml_described", "hyperclip", "hyperldm", "nearest_task", "hyper_start")
 
 
 def add_parser(commands) -> None:
@@ -47,7 +51,12 @@ def add_parser(commands) -> None:
                               "whose valid tasks are the default); written as --test-assays")
     fewshot.add_argument("--methods", type=comma_list, default=["rf_ecfp", "knn_tanimoto"], metavar="M,...",
                          help="methods to compare (default rf_ecfp,knn_tanimoto; available: " + ", ".join(ALL_METHODS)
-                              + "; 'all' for every one; molprior is the shipped few-shot model, or --model, adapted per support)")
+                              + "; 'all' for every few-shot one; molprior is the shipped few-shot model, or --model, "
+                              "adapted per support; hyper_maml a hypernetwork head meta-trained in the run on the "
+                              "shipped model's features; hyper_maml_described the same started from the task's "
+                              "description, and hyperclip, hyperldm, nearest_task, hyper_start zero-shot heads from "
+                              "the description alone, scored at support size 0 on the whole task: FS-Mol's tasks "
+                              "carry descriptions)")
     fewshot.add_argument("--draws", type=int, default=10, help="supports drawn per assay and size (default 10)")
     fewshot.add_argument("--method-draws", type=int_map, default=None, metavar="M=N,...",
                          help="score these methods on their first N draws only (the same supports as the others'); "
@@ -80,9 +89,10 @@ def run_fewshot(args: argparse.Namespace) -> int:
     from molprior.tracking.artifacts import SHIPPED_FEWSHOT
     from molprior.workflows.fewshot import run_benchmark
 
-    methods = list(ALL_METHODS) if args.methods == ["all"] else args.methods
-    if args.methods == ["all"] and not args.model and not (SHIPPED_FEWSHOT / "model.json").exists():
-        methods.remove("molprior")  # an installation without the shipped model: `all` is every method that can run
+    methods = [m for m in ALL_METHODS if m not in DESCRIPTION_METHODS] if args.methods == ["all"] else args.methods
+    if args.methods == ["all"] and not (SHIPPED_FEWSHOT / "model.json").exists():
+        # an installation without the shipped model: `all` is every method that can run
+        methods = [m for m in methods if m != "hyper_maml" and (m != "molprior" or args.model)]
     config = FewShotConfig(input=args.input, format=args.format, smiles_column=args.smiles_column,
                            target_columns=args.target_columns, assay_column=args.assay_column,
                            value_column=args.value_column, test_assays=args.test_assays,

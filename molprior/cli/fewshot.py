@@ -54,8 +54,12 @@ def add_parser(commands) -> None:
                     "MHC model, the support is an allele's measurements (peptide, ic50, measurement_inequality) and "
                     "--assay names the allele, as `molprior peptides adapt` (unregistered).")
     adapt.add_argument("--model", help=f"{MODEL_HELP} (default: the shipped few-shot model, meta-trained on FS-Mol)")
-    adapt.add_argument("-i", "--input", "--support", dest="support", required=True, metavar="FILE",
-                       help="support file (CSV)")
+    adapt.add_argument("-i", "--input", "--support", dest="support", metavar="FILE",
+                       help="support file (CSV); without one, --description makes a zero-shot model")
+    adapt.add_argument("--description", metavar="TEXT",
+                       help="the assay's target in words (e.g. 'Acetylcholinesterase; EC 3.1.1.7; enzyme > hydrolase; "
+                            "Homo sapiens; binding assay'): with a hyper_maml --model, the head starts from the code "
+                            "of this description, or is that code alone when no support is given (zero-shot)")
     adapt.add_argument("--output", "-o", required=True, help="directory for the adapted model")
     adapt.add_argument("--assay", help="which assay of a multi-assay support file; with an MHC model, the allele")
     adapt.add_argument("--seed", type=int, default=0)
@@ -175,15 +179,22 @@ def _adapt_allele(allele: str, measurements: str, output: str, model: str):
 
 
 def run_adapt(args: argparse.Namespace) -> int:
+    from molprior.errors import InputError
     from molprior.tracking.artifacts import resolve_model_kind
     from molprior.workflows.adapt import run_adapt as adapt
 
     if args.model is not None and resolve_model_kind(args.model)[0] == "mhc":
+        if args.support is None:
+            raise InputError("an MHC model adapts to an allele's measurements: give them as --support")
         _adapt_allele(_mhc_allele(args), args.support, args.output, args.model)
         return 0
-    outcome = adapt(args.model, args.support, args.output, input_spec(args), args.assay, jobs(args.jobs), args.seed)
-    print(f"adapted to {outcome.n_support} molecules of {outcome.assay} ({outcome.n_actives} actives) "
-          f"in {outcome.seconds:.2f} s; {len(outcome.rejected)} support lines rejected")
+    outcome = adapt(args.model, args.support, args.output, input_spec(args), args.assay, jobs(args.jobs), args.seed,
+                    description=args.description)
+    if args.support is None:
+        print(f"zero-shot model '{outcome.assay}' from the description alone (no measurements read)")
+    else:
+        print(f"adapted to {outcome.n_support} molecules of {outcome.assay} ({outcome.n_actives} actives) "
+              f"in {outcome.seconds:.2f} s; {len(outcome.rejected)} support lines rejected")
     if outcome.n_seen is not None:
         print(f"{outcome.n_seen} of the {outcome.n_support} support molecules were in the model's meta-training data")
     print(f"model: {outcome.model_dir}")

@@ -153,8 +153,11 @@ def episode_seed(seed: int, assay: str, support_size: int) -> int:
 
 def draw_episodes(task: "FewShotTask", support_size: int, n_draws: int, seed: int,
                   protocol: str = "balanced") -> list[tuple[int, Episode]]:
-    """``(draw, episode)`` for the draws of ``protocol`` that can be made on ``task``."""
+    """``(draw, episode)`` for the draws of ``protocol`` that can be made on ``task``; support
+    size 0 (zero-shot) is one episode under every protocol, its query the whole task."""
     k = support_size
+    if k == 0:
+        return [(0, Episode(np.zeros(0, dtype=np.int64), np.arange(len(task.labels), dtype=np.int64)))]
     if protocol == "fsmol":
         drawn = [(draw, fsmol_episode(task.labels, k, draw)) for draw in range(n_draws)]
         made = [(draw, episode) for draw, episode in drawn if episode is not None]

@@ -20,13 +20,14 @@ Task metadata (target, protein class, EC class) comes from FS-Mol's ``target_inf
 
 from __future__ import annotations
 
+import ast
 import gzip
 import io
 import json
 import re
 import tarfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -44,9 +45,16 @@ MEASUREMENTS_FILE = "fsmol.csv.gz"
 TASKS_FILE = "fsmol_tasks.csv"
 #: Per-task columns of :func:`task_table`.
 TASK_COLUMNS = ("assay", "split", "assay_type", "n_molecules", "fraction_positive", "target_id", "target_name",
-                "organism", "protein_class", "protein_super_family", "protein_family", "ec_class", "ec_class_name")
-#: Carried onto every measurement of the assay schema (per-family reporting needs them).
-CARRIED_TASK_COLUMNS = ("assay_type", "target_name", "protein_class")
+                "organism", "protein_class", "protein_super_family", "protein_family", "ec_class", "ec_class_name",
+                "protein_class_desc", "ec_name", "ec_number")
+#: Carried onto every measurement of the assay schema (per-family reporting and zero-shot
+#: heads need them; ``description`` is :func:`task_description`'s).
+CARRIED_TASK_COLUMNS = ("assay_type", "target_name", "protein_class", "description")
+#: ChEMBL's assay types, as a description says them.
+ASSAY_TYPE_NAMES = {"B": "binding assay", "F": "functional assay", "A": "ADMET assay", "T": "toxicity assay",
+                    "P": "physicochemical assay", "U": "unclassified assay"}
+#: The task metadata naming the target (a task with none of them is not described).
+TARGET_FIELDS = ("ec_name", "ec_number", "target_name", "protein_class_desc")
 TAR_SNIFF_MEMBERS = 20
 _TASK_FILE = re.compile(r"(?:^|/)(train|valid|test)/(CHEMBL\d+)\.jsonl\.gz$")
 #: ChEMBL's relation is on the concentration; on the pXC50 scale (minus its log) it turns round.
@@ -174,7 +182,43 @@ def read_target_info(path: str | Path) -> pd.DataFrame:
         "protein_class": [protein_class(s, e) for s, e in zip(get("protein_super_family"), get("EC_super_class_name"))],
         "protein_super_family": get("protein_super_family"), "protein_family": get("protein_family"),
         "ec_class": get("EC_super_class"), "ec_class_name": get("EC_super_class_name"),
+        "protein_class_desc": get("protein_class_desc").map(listed), "ec_name": get("EC_name").map(listed),
+        "ec_number": [listed(v) if t == "EC_NUMBER" else "" for v, t in zip(get("component_synonym"), get("type_synonym"))],
     }).drop_duplicates("assay")
+
+
+def listed(value: str) -> str:
+    """A ``target_info.csv`` cell as text: a target of several components is written there as a
+    Python tuple (``('2.7.11.1', '2.7.12.2')``), here as its items joined by ``"; "``; the
+    levels of ChEMBL's protein classification, separated there by two spaces, by ``" > "``."""
+    text = value.strip()
+    items: object = (text,)
+    if text.startswith("(") and text.endswith(")"):
+        try:
+            items = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            items = (text,)
+        if not isinstance(items, tuple):
+            items = (text,)
+    levels = (" > ".join(part for part in re.split(r"\s{2,}", str(item).strip()) if part) for item in items)
+    return "; ".join(level for level in levels if level)
+
+
+def task_description(task: Mapping[str, str]) -> str:
+    """A task's description from FS-Mol's metadata (a row of :func:`task_table`): its target's
+    EC name and number, ChEMBL's name of its protein class and the classification's levels,
+    the organism and the assay type, e.g. ``"Acetylcholinesterase; EC 3.1.1.7; Hydrolase;
+    enzyme > hydrolase; Homo sapiens; binding assay"``.  Empty when the metadata names no
+    target (the assay type alone describes no task)."""
+    def field_(name: str) -> str:
+        value = task.get(name, "")
+        return value.strip() if isinstance(value, str) else ""
+
+    if not any(field_(name) for name in TARGET_FIELDS):
+        return ""
+    parts = [field_("ec_name"), f"EC {field_('ec_number')}" if field_("ec_number") else "", field_("target_name"),
+             field_("protein_class_desc"), field_("organism"), ASSAY_TYPE_NAMES.get(field_("assay_type"), "")]
+    return "; ".join(dict.fromkeys(p for p in parts if p))
 
 
 def task_table(measurements: pd.DataFrame, info: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -273,6 +317,7 @@ def to_schema(measurements: pd.DataFrame, tasks: pd.DataFrame | None, source: st
     if tasks is None:
         tasks = task_table(measurements)
     per_task = tasks.set_index("assay")
+    per_task = per_task.assign(description=[task_description(row) for row in per_task.to_dict("records")])
     extra = {}
     for column in CARRIED_TASK_COLUMNS:
         mapping = per_task[column] if column in per_task.columns else pd.Series(dtype=str)

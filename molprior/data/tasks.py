@@ -29,6 +29,7 @@ class FewShotTask:
     ``"test"``); ``rows`` are the inputs' positions in a shared table of features, for callers
     that embed every distinct input once; ``metadata`` holds other per-row columns (such as
     MoleculeACE's activity-cliff flags).  Every per-row field follows :meth:`keep`.
+    ``description`` is the task's text where the input carries one (FS-Mol's tasks: their target).
     """
 
     assay: str
@@ -40,6 +41,7 @@ class FewShotTask:
     split: np.ndarray | None = None
     rows: np.ndarray | None = None
     metadata: dict[str, np.ndarray] = field(default_factory=dict)
+    description: str = ""
     _fingerprints: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -103,10 +105,13 @@ def tasks_from_table(table: pd.DataFrame, assays: Sequence[str]) -> list[FewShot
               if "value" in labelled else None)
     relations = (labelled["relation"].fillna("=").map(RELATION_CODES).fillna(EXACT).to_numpy(dtype=np.int64)
                  if "relation" in labelled else None)
+    descriptions = (labelled["description"].fillna("").astype(str).to_numpy(dtype=object)
+                    if "description" in labelled else None)
     tasks = []
     for assay in assays:  # the columns are converted once, then sliced per assay
         rows = groups.get(assay, np.zeros(0, dtype=np.int64))
         tasks.append(FewShotTask(assay, smiles[rows].tolist(), labels[rows],
                                  None if values is None else values[rows],
-                                 None if relations is None else relations[rows]))
+                                 None if relations is None else relations[rows],
+                                 description=descriptions[rows[0]] if descriptions is not None and len(rows) else ""))
     return tasks

@@ -75,7 +75,8 @@ def _task_rows(task: FewShotTask, support_sizes: Sequence[int], methods: Mapping
                 scores, spread = scores if isinstance(scores, tuple) else (scores, None)
                 row = {"method": name, "assay": task.assay, "support_size": k, "draw": draw,
                        "n_query": len(episode.query),
-                       "fraction_positive_train": float(task.labels[episode.support].mean()),
+                       "fraction_positive_train": (float(task.labels[episode.support].mean()) if len(episode.support)
+                                                   else float("nan")),
                        "active_fraction": float(truth.mean()), "avg_precision": average_precision(truth, scores)}
                 row.update({metric: fn(truth, scores) for metric, fn in METRICS.items()})
                 if spread is not None:
@@ -183,8 +184,11 @@ def format_results(summary: pd.DataFrame) -> str:
     methods = list(dict.fromkeys(summary["method"]))
     wide = wide.reindex(methods)
     wide.columns = [f"{metric}@{k}" for metric, k in wide.columns]
-    per_assay = summary["n_draws"] / summary["n_tasks"].clip(lower=1)
-    draws = per_assay.groupby(summary["method"], sort=False).max()
+    drawn = summary[summary["support_size"] > 0]  # zero-shot (size 0) has one episode, the whole task
+    per_assay = drawn["n_draws"] / drawn["n_tasks"].clip(lower=1)
+    draws = per_assay.groupby(drawn["method"], sort=False).max()
     notes = [f"{method}: {n:g} draw{'s' if n != 1 else ''} per assay and size (the others {draws.max():g})"
              for method, n in draws.items() if n < draws.max()]
+    if (summary["support_size"] == 0).any():
+        notes.append("@0: zero-shot, from the task's description alone; the query is the whole task")
     return "\n".join([wide.to_string(), *notes])

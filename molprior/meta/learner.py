@@ -3,7 +3,8 @@
 Algorithms:
 
 * ``maml``: the gradient-based inner loop of :class:`~molprior.meta.maml.MAML` (second or
-  first order, ANIL, Meta-SGD, as its config says);
+  first order, ANIL, Meta-SGD, as its config says; with a hypernetwork head, in its latent
+  code from the support encoder's start: the benchmark's ``hyper_maml``);
 * ``protonet``: class prototypes in the head's hidden space; the adapted model is an
   ordinary :class:`TaskModel` whose last layer holds the prototypes (the prototype logit
   ``|q-p0|^2 - |q-p1|^2`` is linear in ``q``), so it is saved and scored like any other;
@@ -91,6 +92,9 @@ class FewShotLearner(nn.Module):
 
     def __init__(self, model: TaskModel, config: LearnerConfig = LearnerConfig()):
         super().__init__()
+        if model.head_config.hyper is not None and config.algorithm not in ("maml", "finetune"):
+            raise InputError(f"a hypernetwork head adapts its latent code by MAML (or is fine-tuned), not by "
+                             f"{config.algorithm}")
         self.config = config
         self.maml = MAML(model, config.maml)
         self.gp = config.gp
@@ -148,7 +152,7 @@ class FewShotLearner(nn.Module):
         """Whether adaptation leaves the encoder (and so the head's input) unchanged; then
         :meth:`adapt` and :meth:`predict` also take precomputed :meth:`represent` outputs."""
         c = self.config
-        return c.algorithm in ("protonet", "adkf") or (c.algorithm == "maml" and self.maml.config.anil) or (
+        return c.algorithm in ("protonet", "adkf") or (c.algorithm == "maml" and self.maml.head_only) or (
             c.algorithm == "finetune" and c.finetune_head_only)
 
     @torch.no_grad()
@@ -170,9 +174,10 @@ class FewShotLearner(nn.Module):
             raise InputError("the support is empty")
 
     def adapt(self, support, targets: torch.Tensor, relations: torch.Tensor | None = None,
-              steps: int | None = None) -> Adapted:
+              steps: int | None = None, start: torch.Tensor | None = None) -> Adapted:
         """Adapt to one support set; returns detached parameters of the whole model.  ``steps``
-        overrides the MAML inner loop's number of steps."""
+        overrides the MAML inner loop's number of steps; ``start`` is a hypernetwork head's
+        latent code to start from (a description's: :mod:`molprior.zeroshot`)."""
         self.check_support(targets)
         normalised, mean, std = self.normalise(targets)
         was_training = self.training
@@ -185,12 +190,20 @@ class FewShotLearner(nn.Module):
             elif self.config.algorithm == "finetune":
                 params = self._finetune(support, normalised, relations)
             else:
-                fast = self.maml.adapt(support, normalised, self._loss(relations), steps)
+                fast = self.maml.adapt(support, normalised, self._loss(relations), steps, start)
                 params = {**{n: p.detach() for n, p in self.model.named_parameters()},
-                          **{(f"head.{n}" if self.maml.config.anil else n): p for n, p in fast.items()}}
+                          **{(f"head.{n}" if self.maml.head_only else n): p for n, p in fast.items()}}
         finally:
             self.train(was_training)
         return Adapted(params, mean, std)
+
+    def with_latent(self, latent: torch.Tensor) -> Adapted:
+        """The model whose hypernetwork head sits at ``latent``, with no support (zero-shot)."""
+        if not self.maml.hyper:
+            raise InputError("a head from a latent code needs a hypernetwork head (a hyper_maml model)")
+        params = {n: p.detach() for n, p in self.model.named_parameters()}
+        params["head.latent"] = latent.detach().reshape(params["head.latent"].shape)
+        return Adapted(params)
 
     @torch.no_grad()
     def _fit_gp(self, support, labels: torch.Tensor) -> Adapted:

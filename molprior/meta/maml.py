@@ -13,6 +13,10 @@ the task's query set.  Options:
 * ``proto_init``: before the inner loop, set the output layer from the support's class
   prototypes in the head's hidden space (Proto-MAML, Triantafillou et al. 2020), so the inner
   loop starts from a classifier of this task rather than from an average over tasks.
+
+With a hypernetwork head (:class:`~molprior.models.hyper_head.HyperHead`) the inner loop
+runs in its latent code alone, from the support encoder's amortised start (the encoder and the
+head's trunk are not adapted, as under ANIL).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from molprior.errors import InputError
 from molprior.meta.protonet import prototype_layer
 from molprior.models.heads import TaskModel
 
@@ -52,39 +57,64 @@ class MAML(nn.Module):
         super().__init__()
         self.model = model
         self.config = config
+        if config.proto_init and self.hyper:
+            raise InputError("a hypernetwork head starts from its support encoder, not from prototypes: "
+                             "drop proto_init")
         self.inner_lrs = nn.ParameterDict()
         if config.learn_inner_lr:
             for name, parameter in self.adapted_parameters().items():
                 self.inner_lrs[_key(name)] = nn.Parameter(torch.full_like(parameter, config.inner_lr))
 
+    @property
+    def hyper(self) -> bool:
+        """Whether the head is generated from a latent code (the inner loop adapts the code)."""
+        return hasattr(self.model.head, "inner_parameters")
+
+    @property
+    def head_only(self) -> bool:
+        """Whether the inner loop leaves the encoder alone (ANIL, or a hypernetwork head), so
+        that the head's input is computed once per task; adapted names are then the head's."""
+        return self.config.anil or self.hyper
+
     def adapted_parameters(self) -> dict[str, torch.Tensor]:
-        """The parameters the inner loop changes: the head's (ANIL) or all of them."""
+        """The parameters the inner loop changes: a hypernetwork head's latent code, the
+        head's (ANIL) or all of them."""
+        if self.hyper:
+            return self.model.head.inner_parameters()
         module = self.model.head if self.config.anil else self.model
         return dict(module.named_parameters())
 
     def _learning_rate(self, name: str) -> torch.Tensor | float:
         return self.inner_lrs[_key(name)] if self.config.learn_inner_lr else self.config.inner_lr
 
-    def adapt(self, support, targets: torch.Tensor, loss: Loss, steps: int | None = None) -> dict[str, torch.Tensor]:
-        """Fast weights after ``steps`` inner gradient steps on the support set.
+    def adapt(self, support, targets: torch.Tensor, loss: Loss, steps: int | None = None,
+              start: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Fast weights after ``steps`` inner gradient steps on the support set; a hypernetwork
+        head starts from the latent code ``start`` (default its meta-learned one), shifted by
+        its support encoder.
 
         In training mode the steps stay on the autograd graph (second order unless
         ``first_order``), so the outer loss can differentiate through them.
         """
+        if start is not None and not self.hyper:
+            raise InputError("only a hypernetwork head starts from a latent code")
         with torch.enable_grad():  # adaptation needs gradients even when called for inference
-            params = self._adapt(support, targets, loss, self.config.inner_steps if steps is None else steps)
+            params = self._adapt(support, targets, loss, self.config.inner_steps if steps is None else steps, start)
         return params if self.training else {name: p.detach() for name, p in params.items()}
 
-    def _adapt(self, support, targets: torch.Tensor, loss: Loss, steps: int) -> dict[str, torch.Tensor]:
+    def _adapt(self, support, targets: torch.Tensor, loss: Loss, steps: int,
+               start: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         create_graph = self.training and not self.config.first_order
         params = self.adapted_parameters()
-        if self.config.anil:
+        if self.head_only:
             representation = self.represent(support)
             def forward(p):
                 return functional_call(self.model.head, p, (representation,))
         else:
             def forward(p):
                 return functional_call(self.model, p, (support,))
+        if self.hyper:
+            params = {"latent": self.model.head.amortised_latent(representation, targets, start)}
         if self.config.proto_init:
             params = self._prototype_init(params, support, targets)
         for _ in range(steps):
@@ -107,14 +137,14 @@ class MAML(nn.Module):
         return {**params, prefix + "weight": weight, prefix + "bias": bias}
 
     def represent(self, batch) -> torch.Tensor:
-        """The head's input for ``batch``; a tensor is taken as already computed (ANIL only:
+        """The head's input for ``batch``; a tensor is taken as already computed (:attr:`head_only`:
         the encoder is not adapted, so a task's representations can be computed once)."""
         return batch if isinstance(batch, torch.Tensor) else self.model.represent(batch)
 
     def predict(self, params: dict[str, torch.Tensor], batch) -> torch.Tensor:
         """Outputs of the adapted model (fast weights ``params``) on ``batch`` (with ANIL,
         a batch or its :meth:`represent` output)."""
-        if self.config.anil:
+        if self.head_only:
             return functional_call(self.model.head, params, (self.represent(batch),))
         return functional_call(self.model, params, (batch,))
 

@@ -69,18 +69,18 @@ def read_support(path: str | Path, spec: InputSpec = InputSpec(), assay: str | N
     return tasks_from_table(table, [assay])[0], prepared.rejected
 
 
-def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank):
-    """Adapt ``learner`` to every molecule of ``task``; returns the adapted weights and the
-    seconds the adaptation took."""
+def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank, start: torch.Tensor | None = None):
+    """Adapt ``learner`` to every molecule of ``task`` (a hypernetwork head from the latent
+    code ``start`` when given); returns the adapted weights and the seconds it took."""
     regression = learner.config.task_type == "regression"
     if regression and (task.values is None or np.isnan(task.values).any()):
         raise InputError(f"assay {task.assay}: a regression model needs a measured value for every support molecule")
     targets = torch.tensor(np.array(task.values if regression else task.labels, dtype=np.float32))
     relations = torch.as_tensor(task.relations) if regression and task.relations is not None else None
     batch = bank.batch(bank.indices(task.inputs))
-    start = time.perf_counter()
-    adapted = learner.adapt(batch, targets, relations)
-    return adapted, time.perf_counter() - start
+    began = time.perf_counter()
+    adapted = learner.adapt(batch, targets, relations, start=start)
+    return adapted, time.perf_counter() - began
 
 
 def count_seen(smiles: list[str], directory: Path, jobs: int = 1) -> int | None:
@@ -96,38 +96,64 @@ def count_seen(smiles: list[str], directory: Path, jobs: int = 1) -> int | None:
     return n_seen
 
 
-def run_adapt(model: str | Path | None, support: str | Path, output_dir: str | Path, spec: InputSpec = InputSpec(),
-              assay: str | None = None, jobs: int = 1, seed: int = 0, nested: bool = False) -> AdaptOutcome:
+def description_latent(learner: FewShotLearner, model_dir: Path, description: str) -> torch.Tensor:
+    """The latent code of ``description`` by the zero-shot heads of the hyper_maml model in
+    ``model_dir`` (their configured method)."""
+    from molprior.zeroshot.heads import ZeroShotHeads
+
+    if not learner.maml.hyper:
+        raise InputError(f"{model_dir} is not a hyper_maml model: a description gives a hypernetwork head's code "
+                         "(meta-train one with `molprior metatrain --config fsmol_hyper` and pass it as --model)")
+    return ZeroShotHeads.load(model_dir).latent(description)
+
+
+def run_adapt(model: str | Path | None, support: str | Path | None, output_dir: str | Path,
+              spec: InputSpec = InputSpec(), assay: str | None = None, jobs: int = 1, seed: int = 0,
+              nested: bool = False, description: str | None = None) -> AdaptOutcome:
     """Adapt ``model`` (``None``: the shipped few-shot model) to the support file and save the
     adapted model in ``output_dir``; logged to MLflow as a run with the model as a logged model.
-    The adapted model keeps the record of the molecules its parent was meta-trained on."""
-    learner, description, parent_dir = load_fewshot_model(model)
+    With a hyper_maml model, ``description`` (free text naming the assay's target) gives the
+    head's start; without a support file, the zero-shot head itself (assay ``assay`` or
+    ``zero-shot``).  The adapted model keeps the record of the molecules its parent was
+    meta-trained on."""
+    if support is None and description is None:
+        raise InputError("adapt needs a support file (--support), a description (--description), or both")
+    learner, parent, parent_dir = load_fewshot_model(model)
     model = model if model is not None else SHIPPED_MODEL
     with runs.tracked_run("adapt", params={"model": str(model), "support": str(support), "assay": assay,
-                                           "algorithm": learner.config.algorithm, "seed": seed},
-                          nested=nested) as run:
-        support_sha256 = runs.log_input_file(support, "support")
-        task, rejected = read_support(support, spec, assay, jobs)
-        bank, errors = MoleculeBank.build(task.inputs, fingerprint_bits=learner.model.head_config.fingerprint_dim)
-        if errors:
-            for smiles, reason in errors.items():
-                log.warning("support molecule %s left out: %s", smiles, reason)
-            task.keep([i for i, s in enumerate(task.inputs) if s in bank])
+                                           "algorithm": learner.config.algorithm, "seed": seed,
+                                           "description": description}, nested=nested) as run:
+        start = description_latent(learner, parent_dir, description) if description is not None else None
         torch.manual_seed(seed)
-        adapted, seconds = adapt(learner, task, bank)
+        if support is None:
+            support_sha256, rejected = None, pd.DataFrame(columns=["line", "input", "column", "reason"])
+            task = FewShotTask(assay or "zero-shot", [], np.zeros(0), description=description)
+            adapted, seconds = learner.with_latent(start), 0.0
+        else:
+            support_sha256 = runs.log_input_file(support, "support")
+            task, rejected = read_support(support, spec, assay, jobs)
+            bank, errors = MoleculeBank.build(task.inputs, fingerprint_bits=learner.model.head_config.fingerprint_dim)
+            if errors:
+                for smiles, reason in errors.items():
+                    log.warning("support molecule %s left out: %s", smiles, reason)
+                task.keep([i for i, s in enumerate(task.inputs) if s in bank])
+            adapted, seconds = adapt(learner, task, bank, start)
         n_actives = int(np.nansum(task.labels))
-        n_seen = count_seen(task.inputs, parent_dir, jobs)
-        log.info("adapted to %d support molecules of %s (%d actives) in %.2f s", len(task.inputs), task.assay,
-                 n_actives, seconds)
+        n_seen = count_seen(task.inputs, parent_dir, jobs) if task.inputs else None
+        log.info("adapted to %d support molecules of %s (%d actives)%s in %.2f s", len(task.inputs), task.assay,
+                 n_actives, " from its description" if description is not None else "", seconds)
         out = Path(output_dir)
-        metadata = {"parent_model": str(model), "parent_run_id": description.get("metadata", {}).get("mlflow_run_id"),
-                    "mlflow_run_id": run.info.run_id, "assay": task.assay, "support_file": str(support),
-                    "support_sha256": support_sha256, "n_support": len(task.inputs), "n_actives": n_actives,
+        metadata = {"parent_model": str(model), "parent_run_id": parent.get("metadata", {}).get("mlflow_run_id"),
+                    "mlflow_run_id": run.info.run_id, "assay": task.assay,
+                    "support_file": None if support is None else str(support), "support_sha256": support_sha256,
+                    "description": description, "n_support": len(task.inputs), "n_actives": n_actives,
                     "adapt_seconds": seconds, "n_support_seen_in_meta_training": n_seen,
-                    "train_assays": description.get("metadata", {}).get("train_assays", [])}
+                    "train_assays": parent.get("metadata", {}).get("train_assays", [])}
         save_learner(learner, out, metadata, adapted, seen=leakage.load_seen(parent_dir))
-        write_csv(pd.DataFrame({"smiles": task.inputs, "label": task.labels,
-                                "value": task.values if task.values is not None else np.nan}), out / SUPPORT_FILE)
+        (out / SUPPORT_FILE).unlink(missing_ok=True)  # a zero-shot model has no support to compare with
+        if task.inputs:
+            write_csv(pd.DataFrame({"smiles": task.inputs, "label": task.labels,
+                                    "value": task.values if task.values is not None else np.nan}), out / SUPPORT_FILE)
         write_csv(rejected, out / "rejected.csv")
         write_manifest(out)  # the support set is part of the model: it gives support_similarity
         runs.log_metrics({"n_support": len(task.inputs), "n_actives": n_actives, "adapt_seconds": seconds,
@@ -136,7 +162,8 @@ def run_adapt(model: str | Path | None, support: str | Path, output_dir: str | P
 
         mlflow.log_artifacts(str(out), artifact_path="model")
         tags = {"molprior.featurizer_version": FEATURIZER_VERSION, "molprior.stage": "adapt",
-                "molprior.assay": task.assay, "molprior.algorithm": learner.config.algorithm}
+                "molprior.assay": task.assay, "molprior.algorithm": learner.config.algorithm,
+                **({"molprior.zero_shot": "true"} if support is None else {})}
         model_id = runs.log_model_dir("model", out, "molprior-fewshot", tags)
     return AdaptOutcome(out, task.assay, len(task.inputs), n_actives, seconds, rejected, n_seen, run.info.run_id,
                         model_id)

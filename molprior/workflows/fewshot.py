@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from molprior.config import (ADKF_HEAD, ADKF_LEARNER, ADKF_OPTIM, FSMOL_METHOD_DRAWS, FSMOL_TABLE_METATRAIN,
-                             FewShotConfig, MetaTrainConfig)
+                             HYPER_METATRAIN, FewShotConfig, MetaTrainConfig)
 from molprior.data.assay_selection import resolve_assays
 from molprior.data.prepare import PreparedTable
 from molprior.errors import InputError
@@ -29,6 +29,7 @@ from molprior.tracking import runs
 from molprior.typed_configs import merged, merged_mappings
 from molprior.workflows.inputs import prepare
 from molprior.workflows.progress import progress_bar
+from molprior.zeroshot.heads import ZERO_SHOT_METHODS
 
 if TYPE_CHECKING:
     from molprior.meta.batches import MoleculeBank
@@ -46,14 +47,21 @@ class FewShotOutcome:
 
 
 def benchmark_metatrain_config(config: FewShotConfig, seed: int) -> MetaTrainConfig:
-    """The benchmark's meta-training: ``config.metatrain`` over the defaults, on the input's
-    assays other than its test and validation ones (which choose the checkpoints)."""
-    return merged(MetaTrainConfig(), {**config.metatrain, "input": config.input, "val_assays": config.val_assays,
-                                      "test_assays": config.test_assays, "seed": seed})
+    """The benchmark's meta-training: ``config.metatrain`` over the defaults (and
+    ``config.metatrain_defaults``), on the input's assays other than its test and validation
+    ones (which choose the checkpoints)."""
+    settings = merged_mappings(config.metatrain_defaults, config.metatrain)
+    # the zero-shot heads are hyper_maml's alone (hyper_metatrain_config)
+    return merged(MetaTrainConfig(), {**settings, "zeroshot": None, **_benchmark_split(config, seed)})
+
+
+def _benchmark_split(config: FewShotConfig, seed: int) -> dict:
+    return {"input": config.input, "val_assays": config.val_assays, "test_assays": config.test_assays, "seed": seed}
 
 
 def _to_metatrain(names: list[str], config: FewShotConfig) -> list[str]:
-    return [m for m in names if m in META_METHODS and not (m == "maml_pretrained" and config.model)]
+    return [m for m in names if (m in META_METHODS or m in HYPER_METHODS)
+            and not (m == "maml_pretrained" and config.model)]
 
 
 def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
@@ -95,8 +103,20 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
     base = benchmark_metatrain_config(config, seed)
     head = base.head
     methods: dict[str, Method] = {}
+    hyper_dir: Path | None = None
     for name in names:
         torch.manual_seed(seed)
+        if name in HYPER_METHODS:  # one hyper_maml model (and its zero-shot heads) for all of them
+            if hyper_dir is None:
+                log.info("meta-training hyper_maml (seed %d)", seed)
+                hyper = hyper_metatrain_config(config, seed)
+                if not set(names) & set(DESCRIPTION_METHODS):  # the description models only where they are scored
+                    hyper = replace(hyper, zeroshot=None)
+                hyper_dir = run_metatraining(hyper, output_dir / "models" /
+                                             f"hyper_maml-seed{seed}", prepared=prepared, bank=bank, jobs=jobs,
+                                             progress=False, nested=True, run_name="metatrain-hyper_maml").model_dir
+            methods[name] = hyper_method(name, hyper_dir, bank if score_bank is None else score_bank)
+            continue
         if name == "gnn_scratch":
             learner = FewShotLearner(TaskModel(GraphEncoder(base.encoder or EncoderConfig()), head),
                                      LearnerConfig(algorithm="finetune", finetune_steps=config.finetune_steps))
@@ -107,13 +127,39 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
         elif name == "molprior" or (name == "maml_pretrained" and config.model):
             learner, _, _ = load_fewshot_model(config.model)
         else:
-            variant = method_metatrain_config(name, base, config.metatrain)
+            variant = (hyper_metatrain_config(config, seed) if name == "hyper_maml"
+                       else method_metatrain_config(name, base, config.metatrain))
             log.info("meta-training %s (seed %d)", name, seed)
             outcome = run_metatraining(variant, output_dir / "models" / f"{name}-seed{seed}", prepared=prepared,
                                        bank=bank, jobs=jobs, progress=False, nested=True, run_name=f"metatrain-{name}")
             learner, _ = load_learner(outcome.model_dir)
         methods[name] = learner_method(learner, bank if score_bank is None else score_bank)
     return methods
+
+
+def hyper_method(name: str, model_dir: Path, bank: MoleculeBank) -> Method:
+    """A method of the hyper_maml model in ``model_dir``: few-shot (``hyper_maml``, or
+    ``hyper_maml_described`` starting from the code of the task's description) or zero-shot
+    (:data:`~molprior.zeroshot.heads.ZERO_SHOT_METHODS`)."""
+    from molprior.evaluation.learner_methods import learner_method, zero_shot_method
+    from molprior.serialization import load_learner
+    from molprior.zeroshot.heads import ZeroShotHeads
+
+    learner, _ = load_learner(model_dir)
+    if name == "hyper_maml":
+        return learner_method(learner, bank)
+    heads = ZeroShotHeads.load(model_dir)
+    if name == "hyper_maml_described":
+        return learner_method(learner, bank, start=lambda task: heads.latent(described_text(task)))
+    return zero_shot_method(learner, bank, lambda task, seed: heads.latent(described_text(task), name, seed=seed))
+
+
+def described_text(task: FewShotTask) -> str:
+    """The task's description, or a clear error for a task without one."""
+    if not task.description:
+        raise InputError(f"assay {task.assay} has no description: the zero-shot methods read the target "
+                         "metadata of FS-Mol's tasks (dataset:fsmol)")
+    return task.description
 
 
 def method_metatrain_config(name: str, base: MetaTrainConfig, given: dict) -> MetaTrainConfig:
@@ -134,17 +180,26 @@ def method_metatrain_config(name: str, base: MetaTrainConfig, given: dict) -> Me
     return base
 
 
-def fsmol_table_metatrain(given: dict) -> dict:
-    """The meta-training settings of FS-Mol's table: the user's ``given`` over
-    :data:`FSMOL_TABLE_METATRAIN`, nested sections merged key by key."""
-    return merged_mappings(FSMOL_TABLE_METATRAIN, given)
+#: What configures the ablations' models, not hyper_maml's (its recipe does).
+ARCHITECTURE_KEYS = ("prior", "encoder", "head", "learner", "optim", "objective", "multitask", "freeze_prior")
+
+
+def hyper_metatrain_config(config: FewShotConfig, seed: int) -> MetaTrainConfig:
+    """``hyper_maml``'s meta-training: its recipe (:data:`HYPER_METATRAIN`, the fsmol_hyper
+    preset's) with the user's ``config.metatrain`` budget and data settings over it (not the
+    :data:`ARCHITECTURE_KEYS`, which configure the ablations), on the benchmark's split."""
+    given = {key: value for key, value in config.metatrain.items() if key not in ARCHITECTURE_KEYS}
+    return merged(MetaTrainConfig(), {**merged_mappings(HYPER_METATRAIN, given), **_benchmark_split(config, seed)})
 
 
 def _timed_run(tasks: list[FewShotTask], config: FewShotConfig, methods: dict[str, Method], seed: int,
                progress, jobs: int) -> pd.DataFrame:
-    """:func:`run_fewshot` for one group of methods, its duration logged."""
+    """:func:`run_fewshot` for one group of methods, its duration logged; zero-shot methods at
+    support size 0 alone, the others at the configured sizes."""
     start = time.perf_counter()
-    per_draw = run_fewshot(tasks, config.support_sizes, methods, config.draws, seed, progress=progress,
+    zero_shot = set(methods) <= set(ZERO_SHOT_METHODS)
+    sizes = [0] if zero_shot else config.support_sizes
+    per_draw = run_fewshot(tasks, sizes, methods, 1 if zero_shot else config.draws, seed, progress=progress,
                            protocol=config.protocol, jobs=jobs, method_draws=config.method_draws)
     log.info("scored %s in %.0f s", ", ".join(methods), time.perf_counter() - start)
     return per_draw
@@ -172,8 +227,12 @@ def rejected_with(prepared: PreparedTable, left_out: dict[str, str]) -> pd.DataF
     return pd.concat([prepared.rejected, extra], ignore_index=True).sort_values("line", kind="stable")
 
 
+#: The methods of the hyper_maml model meta-trained in the run: few-shot, and zero-shot (scored
+#: at support size 0, the whole task their query).
+HYPER_METHODS = ("hyper_maml", "hyper_maml_described", *ZERO_SHOT_METHODS)
+DESCRIPTION_METHODS = HYPER_METHODS[1:]
 NEURAL_METHODS = ("gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained", "adkf",
-                  "adkf_scratch", "molprior")
+                  "adkf_scratch", *HYPER_METHODS, "molprior")
 META_METHODS = ("protonet", "maml_scratch", "maml_pretrained", "adkf", "adkf_scratch")
 METHODS = (*BASELINES, *NEURAL_METHODS)
 
@@ -200,9 +259,9 @@ def with_defaults(config: FewShotConfig, prepared: PreparedTable) -> FewShotConf
     if not config.val_assays and set(val) & set(test):  # testing on FS-Mol's valid tasks themselves
         val = []
     method_draws = config.method_draws if config.method_draws is not None else (FSMOL_METHOD_DRAWS if fsmol else {})
-    metatrain = fsmol_table_metatrain(config.metatrain) if fsmol else config.metatrain
     return replace(config, protocol=protocol, support_sizes=sizes, test_assays=test, val_assays=val,
-                   method_draws=dict(method_draws), metatrain=metatrain)
+                   method_draws=dict(method_draws),
+                   metatrain_defaults=dict(FSMOL_TABLE_METATRAIN) if fsmol else config.metatrain_defaults)
 
 
 def protein_classes(prepared: PreparedTable) -> dict[str, str]:
@@ -219,23 +278,40 @@ def given_model_used(config: FewShotConfig) -> bool:
     return "molprior" in config.methods or ("maml_pretrained" in config.methods and config.model is not None)
 
 
+def models_trained_on_other_data(config: FewShotConfig) -> list[str | None]:
+    """The few-shot models whose training data the scored methods carry: the given model
+    (:func:`given_model_used`; ``None``: the shipped one) and ``hyper_maml``'s fixed prior."""
+    from molprior.workflows.metatrain import SHIPPED_FEWSHOT
+
+    models: list[str | None] = [config.model] if given_model_used(config) else []
+    if set(HYPER_METHODS) & set(config.methods):
+        prior = hyper_metatrain_config(config, config.seed).prior
+        models.append(None if prior == SHIPPED_FEWSHOT else prior)
+    return models
+
+
 def leave_out_seen(config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
                    jobs: int = 1) -> pd.DataFrame:
-    """The test assays' molecules that the given meta-trained model (:func:`given_model_used`)
-    was meta-trained or selected on, per assay (:data:`SEEN_COLUMNS`).  On FS-Mol's own test
-    tasks under FS-Mol's protocol, which holds out assays and not molecules, they are counted
-    and kept (FS-Mol's draws index every molecule); on any other input they are dropped from
-    the test assays, for every method alike, so that no method is scored on them."""
+    """The test assays' molecules that a model the scored methods carry
+    (:func:`models_trained_on_other_data`) was meta-trained or selected on, per assay
+    (:data:`SEEN_COLUMNS`).  On FS-Mol's own test tasks under FS-Mol's protocol, which holds
+    out assays and not molecules, they are counted and kept (FS-Mol's draws index every
+    molecule); on any other input they are dropped from the test assays, for every method
+    alike, so that no method is scored on them."""
     from molprior.data import leakage
     from molprior.tracking.artifacts import resolve_model_dir
 
-    if not given_model_used(config):
+    models = models_trained_on_other_data(config)
+    if not models:
         return pd.DataFrame(columns=list(SEEN_COLUMNS))
-    seen = leakage.load_seen(resolve_model_dir(config.model, kind="fewshot"))
-    if seen is None:
-        log.warning("the model does not record its meta-training molecules: its overlap with the test assays "
+    records = [leakage.load_seen(resolve_model_dir(model, kind="fewshot")) for model in dict.fromkeys(models)]
+    if any(record is None for record in records):
+        log.warning("a model scored does not record its meta-training molecules: its overlap with the test assays "
                     "cannot be checked")
+    records = [record for record in records if record is not None]
+    if not records:
         return pd.DataFrame(columns=list(SEEN_COLUMNS))
+    seen = records[0] if len(records) == 1 else np.unique(np.concatenate(records))
     keep = prepared.format == "fsmol" and config.protocol == "fsmol"
     rows = []
     for task in tasks:
@@ -287,10 +363,13 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     for seed in config.all_seeds:
         baselines = {name: BASELINES[name] for name in config.methods if name in BASELINES}
         learners = neural_methods(neural, config, prepared, bank, out, seed, jobs, score_bank) if neural else {}
-        total = len(tasks) * len(config.support_sizes) * config.draws * len(config.methods)
+        zero_shot = {name: learners.pop(name) for name in list(learners) if name in ZERO_SHOT_METHODS}
+        few_shot = len(config.methods) - len(zero_shot)
+        total = len(tasks) * (len(config.support_sizes) * config.draws * few_shot + len(zero_shot))
         with progress_bar(f"few-shot protocol (seed {seed})", total) as advance:
             # in worker processes, a few chunks of assays each
-            parts = [_timed_run(tasks, config, group, seed, advance, jobs) for group in (baselines, learners) if group]
+            parts = [_timed_run(tasks, config, group, seed, advance, jobs)
+                     for group in (baselines, learners, zero_shot) if group]
         frames.append(in_protocol_order(pd.concat(parts, ignore_index=True), tasks, config.methods).assign(seed=seed))
     per_draw = pd.concat(frames, ignore_index=True)
     summary = summarize(per_draw)
@@ -300,7 +379,7 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
         "per_task": write_csv(per_task, out / "per_task.csv"),
         "rejected": write_csv(rejected_with(prepared, left_out), out / "rejected.csv"),
     }
-    if given_model_used(config):
+    if models_trained_on_other_data(config):
         outputs["seen_molecules"] = write_csv(seen, out / "seen_molecules.csv")
     calibration = calibration_summary(per_draw)
     if len(calibration):
@@ -313,7 +392,7 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     if runs.active():
         runs.log_params({"protocol.resolved": config.protocol, "support_sizes.resolved": config.support_sizes,
                          "n_test_assays": len(config.test_assays), "n_val_assays": len(config.val_assays)})
-        if given_model_used(config):
+        if models_trained_on_other_data(config):
             runs.log_metrics({"test_molecules_seen_by_model": int(seen["seen"].sum())})
         runs.log_table_hash(prepared.table, "input_table")
         runs.log_metrics({f"{r.method}.{r.metric}.k{r.support_size}": r.mean for r in summary.itertuples()})

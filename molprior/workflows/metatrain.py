@@ -21,19 +21,22 @@ from molprior.data.prepare import PreparedTable, prepare_table
 from molprior.errors import InputError
 from molprior.data.tasks import FewShotTask, tasks_from_table
 from molprior.evaluation.plots import plot_meta_training
-from molprior.files import write_csv, write_text
+from molprior.files import write_csv, write_manifest, write_text
 from molprior.meta.batches import MoleculeBank
 from molprior.models.encoder import EncoderConfig, GraphEncoder
+from molprior.models.heads import HeadConfig, TaskModel
 from molprior.tracking import runs
 from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
 from molprior.serialization import load_encoder, load_learner, save_learner
 from molprior.training.metatrain_data import MetaDataModule, TrainingEpisodes, validation_assays
+from molprior.training.frozen_features import check_prior_head, feature_module, prior_features, with_prior_trunk
 from molprior.training.metatrain_module import MetaTrainModule
 from molprior.training.multitask_data import MultitaskBatches
 from molprior.training.multitask_module import MultitaskModule
 from molprior.training.trainer import build_trainer
 from molprior.workflows.inputs import prepare
 from molprior.workflows.resume import resume_point
+from molprior.zeroshot.heads import ZeroShotHeads
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,16 @@ class Prior:
     lineage: dict | None = None  # a few-shot start's own training: its run, start, objective, scores
     seen: np.ndarray | None = None  # the molecules a few-shot start was trained or selected on
 
+    def task_model(self) -> TaskModel:
+        """A few-shot start's encoder and head as one model."""
+        model = TaskModel(self.encoder, HeadConfig(**self.head_config))
+        model.head.load_state_dict(self.head_state)
+        return model
+
+
+#: ``prior`` naming the shipped few-shot model (:data:`molprior.priors` ``fewshot``).
+SHIPPED_FEWSHOT = "shipped-fewshot"
+
 
 def load_prior(prior: str, encoder: EncoderConfig | None = None) -> Prior:
     """The start named by ``prior`` (see :class:`~molprior.config.MetaTrainConfig`); ``encoder``
@@ -67,11 +80,14 @@ def load_prior(prior: str, encoder: EncoderConfig | None = None) -> Prior:
         return Prior(GraphEncoder(encoder or EncoderConfig()), "random initialisation")
     if prior == "shipped":
         return Prior(load_encoder(resolve_model_dir(None, kind="encoder"))[0], "shipped prior")
-    path = local_model_dir(prior)
-    try:
-        fewshot = resolve_model_dir(path, kind="fewshot")
-    except FileNotFoundError:
-        return Prior(load_encoder(resolve_model_dir(path, kind="encoder"))[0], f"encoder at {prior}")
+    if prior == SHIPPED_FEWSHOT:
+        fewshot, source = resolve_model_dir(None, kind="fewshot"), "shipped few-shot model"
+    else:
+        path = local_model_dir(prior)
+        try:
+            fewshot, source = resolve_model_dir(path, kind="fewshot"), f"few-shot model at {prior}"
+        except FileNotFoundError:
+            return Prior(load_encoder(resolve_model_dir(path, kind="encoder"))[0], f"encoder at {prior}")
     learner, description = load_learner(fewshot)
     if description.get("adapted"):
         raise InputError(f"{prior} is a model adapted to one assay; start meta-training from a meta-trained one")
@@ -81,7 +97,7 @@ def load_prior(prior: str, encoder: EncoderConfig | None = None) -> Prior:
                "objective": info.get("config", {}).get("objective", "episodic"),
                "steps_trained": info.get("metrics", {}).get("steps_trained"),
                "best_val_delta_auprc": info.get("metrics", {}).get("best_val_delta_auprc")}
-    return Prior(model.encoder, f"few-shot model at {prior}", model.head_config.to_dict(), model.head.state_dict(),
+    return Prior(model.encoder, source, model.head_config.to_dict(), model.head.state_dict(),
                  lineage, leakage.load_seen(fewshot))
 
 
@@ -93,8 +109,12 @@ def load_prior_encoder(prior: str, encoder: EncoderConfig | None = None) -> tupl
 
 def start_module(config: MetaTrainConfig, num_tasks: int) -> tuple[MetaTrainModule, Prior]:
     """The training module of ``config.objective``, its weights at ``config.prior``'s start;
-    and that start."""
+    and that start.  With ``freeze_prior``, a module over the prior's hidden-layer features."""
     start = load_prior(config.prior, config.encoder)
+    if config.freeze_prior:
+        check_prior_head(start.head_config, start.source)
+        return feature_module(config.head, config.learner.to_dict(), asdict(config.optim),
+                              start.head_config["hidden_dim"]), start
     args = (start.encoder.config.to_dict(), asdict(config.head), config.learner.to_dict(), asdict(config.optim))
     if config.objective == "multitask":
         module = MultitaskModule(*args, num_tasks=num_tasks, multitask=asdict(config.multitask))
@@ -210,6 +230,8 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         raise InputError("meta-training runs in one process (its validation chooses checkpoints on per-assay scores "
                          "that would need gathering across ranks): set trainer devices 1, num_nodes 1, strategy auto; "
                          "generative pretraining is the stage that scales out with DDP")
+    if config.zeroshot is not None and not config.freeze_prior:
+        raise InputError("zero-shot heads are trained on a fixed prior's features: set freeze_prior")
     out = Path(output_dir)
     checkpoint, previous_run = resume_point(out, resume)
     torch.manual_seed(config.seed)  # the head's (and a random encoder's) initial weights
@@ -234,6 +256,7 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
             keep_featurised(train_tasks + val_tasks, bank)
         module, start_point = start_module(config, len(train_tasks))
         source = start_point.source
+        episodes_bank = prior_features(start_point.task_model(), bank) if config.freeze_prior else bank
         learner = module.learner_config
         if config.objective == "multitask":  # a step is one batch of molecules
             items_per_step = 1
@@ -241,10 +264,10 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                                      config.seed)
         else:
             items_per_step = config.tasks_per_step
-            train = TrainingEpisodes(train_tasks, bank, config.support_sizes, config.query_size, learner.task_type,
-                                     config.steps_per_epoch * config.tasks_per_step, config.seed)
+            train = TrainingEpisodes(train_tasks, episodes_bank, config.support_sizes, config.query_size,
+                                     learner.task_type, config.steps_per_epoch * config.tasks_per_step, config.seed)
         trained = train.tasks if isinstance(train, TrainingEpisodes) else train_tasks  # those it can sample from
-        validation = validation_assays(val_tasks, bank, config.val_support_size, config.val_draws,
+        validation = validation_assays(val_tasks, episodes_bank, config.val_support_size, config.val_draws,
                                        learner.task_type, config.seed, config.val_protocol)
         if not validation:
             raise InputError(f"no meta-validation assay has enough actives and inactives for support size "
@@ -291,7 +314,13 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
         seen = leakage.seen_keys(keys[s] for t in trained + val_tasks for s in t.inputs if s in keys)
         if start_point.seen is not None:  # what the start saw, the model has seen too
             seen = np.union1d(seen, start_point.seen)
-        model_dir = save_learner(module.learner, out / "model", metadata, seen=seen)
+        exported = module.learner
+        if config.freeze_prior:  # the prior's encoder and hidden layer back in front of the head
+            exported = with_prior_trunk(exported, start_point.encoder, start_point.head_config, start_point.head_state)
+        model_dir = save_learner(exported, out / "model", metadata, seen=seen)
+        if config.zeroshot is not None:  # a code per training task, and the description models
+            ZeroShotHeads.train(module.learner, trained, episodes_bank, config.zeroshot, config.seed).save(model_dir)
+            write_manifest(model_dir)
         write_text(json.dumps(history, indent=2) + "\n", out / "history.json")
         outputs = [out / "history.json"]
         if guard_report is not None:

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from molprior.data.episodes import can_sample, fewshot_episodes, fsmol_episode, stratified_episode
+from molprior.data.episodes import can_sample, draw_episodes, fewshot_episodes, fsmol_episode, stratified_episode
+from molprior.data.tasks import FewShotTask
 
 
 def test_stratified_support_and_disjoint_query():
@@ -98,3 +99,11 @@ def test_fsmol_skips_draws_with_a_one_class_support_or_query():
     assert fsmol_episode(rare, 16, 0) is None
     few = np.array([1.0] * 10 + [0.0] * 120)  # at 128, the two left for the query are inactive
     assert fsmol_episode(few, 128, 0) is None
+
+
+@pytest.mark.parametrize("protocol", ["fsmol", "balanced", "random"])
+def test_support_size_zero_is_one_episode_whose_query_is_the_whole_task(protocol):
+    labels = np.array([1, 0, 0, 1, 0], dtype=float)
+    task = FewShotTask("A", list("CNOSP"), labels)
+    [(draw, episode)] = draw_episodes(task, 0, 10, 0, protocol)
+    assert draw == 0 and episode.support.size == 0 and list(episode.query) == [0, 1, 2, 3, 4]

@@ -78,6 +78,23 @@ def test_task_metadata_is_joined(embedded):
     assert (tasks.set_index("assay")["n_molecules"].astype(int) == sizes.reindex(tasks["assay"])).all()
 
 
+def test_every_test_task_is_described_from_its_target_metadata(embedded):
+    tasks = fsmol.read_tasks(DATA_DIR / "fsmol" / fsmol.TASKS_FILE).set_index("assay")
+    test = tasks[tasks["split"] == "test"]
+    descriptions = [fsmol.task_description(row) for row in test.to_dict("records")]
+    assert all(descriptions)
+    assert descriptions[2] == "Acetylcholinesterase; EC 3.1.1.7; Hydrolase; enzyme > hydrolase; binding assay"
+    # a task whose metadata names no target is not described (its assay type alone says nothing)
+    unnamed = tasks[(tasks["target_name"] == "") & (tasks["ec_name"] == "") & (tasks["protein_class_desc"] == "")]
+    assert len(unnamed) and fsmol.task_description(unnamed.iloc[0].to_dict()) == ""
+
+
+def test_a_target_of_several_components_is_listed_and_levels_are_marked():
+    assert fsmol.listed("('2.7.11.1', '2.7.12.2')") == "2.7.11.1; 2.7.12.2"
+    assert fsmol.listed("enzyme  kinase  protein kinase  tk  abl") == "enzyme > kinase > protein kinase > tk > abl"
+    assert fsmol.listed("(unclosed") == "(unclosed" and fsmol.listed("") == ""
+
+
 @pytest.mark.parametrize("super_family, ec_name, expected", [
     ("kinase", "transferase", "kinase"), ("protease", "hydrolase", "hydrolase"), ("nuclear", "", "nuclear"),
     ("", "", "unknown")])

@@ -7,6 +7,7 @@ import torch
 from torch_geometric.data import Batch
 
 from molprior.chem.featurize import featurize_smiles
+from molprior.errors import InputError
 from molprior.meta.losses import ABOVE, BELOW, EXACT, binary_loss, censored_mse
 from molprior.meta.maml import MAML, MAMLConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
@@ -131,3 +132,35 @@ def test_proto_init_sets_the_output_layer_from_prototypes(task):
     assert torch.allclose(maml.predict(params, query), expected, rtol=1e-4, atol=1e-3)
     with pytest.raises(ValueError, match="actives and inactives"):
         maml.adapt(support, torch.ones_like(ys), binary_loss)
+
+
+def _hyper_maml(**options) -> MAML:
+    torch.manual_seed(0)
+    encoder = GraphEncoder(EncoderConfig(hidden_dim=32, num_layers=2))
+    head = HeadConfig(hidden_dim=32, hyper={"latent_dim": 8, "generator_hidden": 32, "support_hidden": 16})
+    return MAML(TaskModel(encoder, head), MAMLConfig(**options))
+
+
+def test_with_a_hypernetwork_head_the_inner_loop_in_the_latent_code_lowers_the_support_loss(task):
+    (support, y), _ = task
+    maml = _hyper_maml(inner_steps=10, inner_lr=0.5)
+    before = binary_loss(maml.model(support), y).item()
+    params = maml.adapt(support, y, binary_loss)
+    assert set(params) == {"latent"} and params["latent"].shape == (8,)  # the code alone adapts
+    assert binary_loss(maml.predict(params, support), y).item() < before
+    assert maml.head_only  # the encoder runs once per task
+
+
+def test_the_outer_loss_reaches_the_generator_the_support_encoder_and_the_encoder(task):
+    maml = _hyper_maml(inner_steps=2, inner_lr=0.5, learn_inner_lr=True)
+    assert set(maml.inner_lrs) == {"latent"}  # Meta-SGD: one learned rate per latent dimension
+    torch.nn.init.normal_(maml.model.head.support_encoder.rho.weight, std=0.1)  # a trained one moves the start
+    grads = _outer_grads(maml, task)
+    for prefix in ("model.head.generator", "model.head.support_encoder", "model.head.latent", "model.encoder",
+                   "inner_lrs"):
+        assert any(k.startswith(prefix) and g.abs().sum() > 0 for k, g in grads.items()), prefix
+
+
+def test_a_hypernetwork_head_does_not_start_from_prototypes():
+    with pytest.raises(InputError, match="drop proto_init"):
+        _hyper_maml(proto_init=True)

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from _fewshot import MOLECULEACE_DIR, TRAIN, support_file
+from molprior.cli.main import main
 from molprior.data import leakage
 from molprior.data.tasks import FewShotTask
 from molprior.files import file_hash, verify_manifest
@@ -152,3 +153,50 @@ def test_a_regression_model_needs_a_value_for_every_support_molecule():
         task = FewShotTask("CHEMBL214_Ki", smiles, (values > 7).astype(float), missing)
         with pytest.raises(ValueError, match="a regression model needs a measured value for every support molecule"):
             adapt(learner, task, bank)
+
+
+def test_a_description_gives_a_zero_shot_model_and_a_start_for_a_support(hyper_model, tmp_path, capsys):
+    from molprior.inference.assay_scoring import AssayScorer
+
+    model_dir, data = hyper_model
+    fsmol = pd.read_csv(data)
+    test = fsmol[fsmol["split"] == "test"]
+    library = tmp_path / "library.csv"
+    test[["smiles"]].to_csv(library, index=False)
+    description = "Acetylcholinesterase; EC 3.1.1.7; enzyme > hydrolase; Homo sapiens; binding assay"
+    assert main(["adapt", "--model", str(model_dir), "--description", description, "-o", str(tmp_path / "zs"),
+                 "--assay", "AChE"]) == 0
+    assert "zero-shot model 'AChE' from the description alone" in capsys.readouterr().out
+    scorer = AssayScorer.load(tmp_path / "zs")
+    assert scorer.description["metadata"]["description"] == description and scorer.support_fingerprints is None
+    scores = scorer.score(test["smiles"].tolist())
+    scored = scores["probability_active"].notna()
+    assert scored.sum() > 100 and (scored | (scores["error"] != "")).all()  # an unscored row says why
+    assert scores["support_similarity"].isna().all()  # no support to compare with
+    # the same description, the same head (the diffusion sampler is seeded)
+    assert main(["adapt", "--model", str(model_dir), "--description", description, "-o", str(tmp_path / "zs2")]) == 0
+    np.testing.assert_array_equal(AssayScorer.load(tmp_path / "zs2").score(test["smiles"].tolist())["probability_active"],
+                                  scores["probability_active"])
+    # with a support, the description is the start the support adapts from
+    task = test[test["assay"] == test["assay"].iloc[0]]
+    support = tmp_path / "support.csv"
+    pd.concat([task[task["label"] == 1].head(16), task[task["label"] == 0].head(16)])[["smiles", "label"]].to_csv(
+        support, index=False)
+    assert main(["adapt", "--model", str(model_dir), "--description", description, "--support", str(support),
+                 "-o", str(tmp_path / "both")]) == 0
+    both = AssayScorer.load(tmp_path / "both")
+    rejected = pd.read_csv(tmp_path / "both" / "rejected.csv")  # FS-Mol's P-H oxides do not standardise
+    assert both.description["metadata"]["n_support"] == 32 - len(rejected)
+    assert not np.array_equal(both.score(test["smiles"].tolist())["probability_active"], scores["probability_active"])
+
+
+def test_a_description_must_be_readable_and_needs_a_hyper_model(hyper_model, tmp_path, capsys):
+    model_dir, _ = hyper_model
+    for text, message in (("", "the description is empty"), ("qqq zzz", "no word of the description 'qqq zzz'")):
+        assert main(["adapt", "--model", str(model_dir), "--description", text, "-o", str(tmp_path / "x")]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["adapt", "--model", str(model_dir), "-o", str(tmp_path / "x")]) == 2
+    assert "needs a support file (--support), a description (--description), or both" in capsys.readouterr().err
+    assert main(["adapt", "--description", "kinase", "-o", str(tmp_path / "x")]) == 2  # the shipped adkf model
+    assert "is not a hyper_maml model" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -13,8 +13,8 @@ from molprior.cli.main import main
 from _fewshot import TEST, TRAIN, VAL, long_file
 
 ALL = ["rf_ecfp", "knn_tanimoto", "gnn_scratch", "pretrained_finetune", "protonet", "maml_scratch", "maml_pretrained",
-       "adkf", "adkf_scratch", "molprior"]
-META = ("protonet", "maml_scratch", "maml_pretrained", "adkf", "adkf_scratch")
+       "adkf", "adkf_scratch", "hyper_maml", "molprior"]
+META = ("protonet", "maml_scratch", "maml_pretrained", "adkf", "adkf_scratch", "hyper_maml")
 
 
 def test_all_methods_write_the_results_table(tmp_path, capsys):
@@ -139,8 +139,8 @@ def test_fsmol_defaults_to_fsmols_protocol_sizes_and_valid_tasks(tmp_path, capsy
 
 
 def test_fewer_draws_for_a_named_method_and_fsmols_table_defaults(tmp_path, capsys):
-    from molprior.config import FSMOL_METHOD_DRAWS, FewShotConfig
-    from molprior.workflows.fewshot import prepare, with_defaults
+    from molprior.config import FSMOL_METHOD_DRAWS, FSMOL_TABLE_METATRAIN, FewShotConfig
+    from molprior.workflows.fewshot import benchmark_metatrain_config, hyper_metatrain_config, prepare, with_defaults
 
     out = tmp_path / "fewer"
     code = main(["-q", "benchmark", "fewshot", "--input", "dataset:fsmol", "--test-assays", "CHEMBL1066254",
@@ -160,8 +160,14 @@ def test_fewer_draws_for_a_named_method_and_fsmols_table_defaults(tmp_path, caps
     resolved = with_defaults(given, prepared)
     assert resolved.method_draws == FSMOL_METHOD_DRAWS
     # the user's meta-training keys over FS-Mol's table recipe, nested sections key by key
-    assert resolved.metatrain["trainer"] == {"max_epochs": 9, "patience": 4}
-    assert resolved.metatrain["query_size"] == 32 and resolved.metatrain["val_protocol"] == "fsmol"
+    assert resolved.metatrain == given.metatrain and resolved.metatrain_defaults == FSMOL_TABLE_METATRAIN
+    base = benchmark_metatrain_config(resolved, 0)
+    assert (base.trainer.max_epochs, base.trainer.patience) == (9, 4)
+    assert base.query_size == 32 and base.val_protocol == "fsmol" and base.steps_per_epoch == 50
+    # hyper_maml's own recipe, not the table's budget, under the user's keys
+    hyper = hyper_metatrain_config(resolved, 0)
+    assert hyper.freeze_prior and hyper.head.hyper is not None and hyper.steps_per_epoch == 200
+    assert (hyper.trainer.max_epochs, hyper.query_size) == (9, 32)
     assert with_defaults(FewShotConfig(input="dataset:fsmol", method_draws={}), prepared).method_draws == {}
 
 
@@ -228,3 +234,43 @@ def test_fsmols_valid_tasks_can_be_the_test_set(tmp_path):
                  "-j", "1"])
     per_task = pd.read_csv(tmp_path / "v" / "per_task.csv")
     assert code == 0 and per_task["task"].nunique() == 39
+
+
+HYPER_METHODS = ["hyper_maml", "hyper_maml_described", "hyperclip", "hyperldm", "nearest_task", "hyper_start"]
+
+
+def test_hyper_maml_and_the_zero_shot_methods_in_one_run(tmp_path, capsys):
+    from _fewshot import fsmol_subset
+
+    data = fsmol_subset(tmp_path / "fsmol")
+    settings = tmp_path / "metatrain.yaml"
+    settings.write_text(yaml.safe_dump({"steps_per_epoch": 5, "tasks_per_step": 4, "query_size": 32,
+                                        "trainer": {"max_epochs": 1},
+                                        "zeroshot": {"hyperclip": {"epochs": 20},
+                                                     "hyperldm": {"epochs": 20, "steps": 20, "samples": 4}}}))
+    out = tmp_path / "bench"
+    assert main(["benchmark", "fewshot", "--input", str(data), "--support-sizes", "16", "--draws", "2",
+                 "--methods", ",".join(HYPER_METHODS), "--metatrain-config", str(settings), "-o", str(out),
+                 "-j", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "@0: zero-shot, from the task's description alone" in printed and "1 draw per assay" not in printed
+    results = pd.read_csv(out / "results.csv")
+    sizes = results.groupby("method")["support_size"].unique().map(list).to_dict()
+    assert sizes == {**{m: [0] for m in ("hyperclip", "hyperldm", "nearest_task", "hyper_start")},
+                     "hyper_maml": [16], "hyper_maml_described": [16]}
+    assert (results["n_tasks"] == 2).all()  # the piece's two test tasks
+    zero = results[results["support_size"] == 0]
+    assert (zero["n_draws"] == 2).all()  # one episode per task: the whole task
+    classes = pd.read_csv(out / "by_protein_class.csv")
+    assert set(classes["support_size"]) == {0, 16}
+    # the fixed prior (the shipped few-shot model) has seen some FS-Mol molecules: counted, as FS-Mol keeps them
+    seen = pd.read_csv(out / "seen_molecules.csv")
+    assert set(seen["action"]) <= {"kept (FS-Mol holds out assays)"}
+    assert (out / "models" / "hyper_maml-seed0" / "model" / "zeroshot" / "zeroshot.json").is_file()
+
+
+def test_zero_shot_methods_need_described_tasks(tmp_path, capsys):
+    code = main(["benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 40)), "--test-assays",
+                 ",".join(TEST), "--val-assays", ",".join(VAL), "--methods", "nearest_task", "-o", str(tmp_path / "b"),
+                 "-j", "1"])
+    assert code == 2 and "carry one" in capsys.readouterr().err
