@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from molprior.zeroshot.batches import train_in_batches
+
 
 @dataclass
 class HyperCLIPConfig:
@@ -86,23 +88,8 @@ def train_hyperclip(model: HyperCLIP, text: torch.Tensor, latents: torch.Tensor,
 def _train(model: HyperCLIP, text: torch.Tensor, latents: torch.Tensor, generator: torch.Generator) -> list[float]:
     config = model.config
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history = []
-    model.train()
-    for _ in range(config.epochs):
-        order = torch.randperm(len(text), generator=generator)
-        losses = []
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start:start + config.batch_size]
-            if len(rows) < 2:
-                continue
-            loss = model.loss(text[rows], latents[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        history.append(sum(losses) / max(len(losses), 1))
-    model.eval()
-    return history
+    return train_in_batches(model, optimizer, len(text), config.epochs, config.batch_size, generator,
+                            lambda rows: model.loss(text[rows], latents[rows]), min_batch=2)
 
 
 def zero_shot_latent(model: HyperCLIP, text: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from molprior.zeroshot.batches import train_in_batches
+
 
 @dataclass
 class HyperLDMConfig:
@@ -114,18 +116,5 @@ def train_hyperldm(model: LatentDiffusion, text: torch.Tensor, latents: torch.Te
     model.latent_std.copy_(latents.std(0).clamp(min=1e-4))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(seed)
-    history = []
-    model.train()
-    for _ in range(config.epochs):
-        order = torch.randperm(len(latents), generator=generator)
-        losses = []
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start:start + config.batch_size]
-            loss = model.loss(latents[rows], text[rows], generator)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        history.append(sum(losses) / len(losses))
-    model.eval()
-    return history
+    return train_in_batches(model, optimizer, len(latents), config.epochs, config.batch_size, generator,
+                            lambda rows: model.loss(latents[rows], text[rows], generator))

@@ -17,6 +17,7 @@ from molprior.meta.batches import FeatureBank
 from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.meta.maml import MAMLConfig
 from molprior.models.heads import HeadConfig, TaskModel
+from molprior.zeroshot.text_features import TextFeatures
 
 FSMOL = Path(__file__).resolve().parents[2] / "data" / "fsmol"
 #: The described training tasks taken (the first ones in FS-Mol's order with both classes).
@@ -98,3 +99,11 @@ def held_out_descriptions() -> list[str]:
     """The descriptions of FS-Mol's test tasks (all are described)."""
     table = task_rows()
     return table.loc[table["split"] == "test", "description"].tolist()
+
+
+def real_pairs() -> tuple[torch.Tensor, torch.Tensor, TextFeatures]:
+    """The described training tasks' description features, their codes, and the vocabulary."""
+    tasks = described_training_tasks()
+    _, _, codes = task_codes_of(tasks)
+    text = TextFeatures.fit([t.description for t in tasks])
+    return text([t.description for t in tasks]), codes, text

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from molprior.zeroshot.hyperclip import HyperCLIP, HyperCLIPConfig, train_hyperclip, zero_shot_latent
-from molprior.zeroshot.text_features import TextFeatures
-from zeroshot._real_tasks import LATENT_DIM, described_training_tasks, held_out_descriptions, task_codes_of
+from zeroshot._real_tasks import LATENT_DIM, held_out_descriptions, real_pairs
 
 CONFIG = HyperCLIPConfig(epochs=200, hidden_dim=64)
 
@@ -17,10 +16,7 @@ CONFIG = HyperCLIPConfig(epochs=200, hidden_dim=64)
 @pytest.fixture(scope="module")
 def pairs():
     """Descriptions' features, the tasks' codes and the vocabulary."""
-    tasks = described_training_tasks()
-    _, _, codes = task_codes_of(tasks)
-    text = TextFeatures.fit([t.description for t in tasks])
-    return text([t.description for t in tasks]), codes, text
+    return real_pairs()
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from molprior.zeroshot.hyperldm import HyperLDMConfig, LatentDiffusion, train_hyperldm
-from molprior.zeroshot.text_features import TextFeatures
-from zeroshot._real_tasks import LATENT_DIM, described_training_tasks, held_out_descriptions, task_codes_of
+from zeroshot._real_tasks import LATENT_DIM, held_out_descriptions, real_pairs
 
 CONFIG = HyperLDMConfig(epochs=600, steps=50, hidden_dim=64)
 
@@ -16,10 +15,7 @@ CONFIG = HyperLDMConfig(epochs=600, steps=50, hidden_dim=64)
 @pytest.fixture(scope="module")
 def pairs():
     """Descriptions' features, the tasks' codes and the vocabulary."""
-    tasks = described_training_tasks()
-    _, _, codes = task_codes_of(tasks)
-    text = TextFeatures.fit([t.description for t in tasks])
-    return text([t.description for t in tasks]), codes, text
+    return real_pairs()
 
 
 @pytest.fixture(scope="module")
