@@ -16,7 +16,7 @@ LAYERS = (
     ("data", "metrics"),
     ("models",),
     ("meta",),
-    ("serialization",),
+    ("serialization", "zeroshot"),
     ("training", "inference"),
     ("evaluation",),
     ("tracking", "config"),
