@@ -33,6 +33,8 @@ from molprior.zeroshot.heads import ZERO_SHOT_METHODS
 
 if TYPE_CHECKING:
     from molprior.meta.batches import MoleculeBank
+    from molprior.meta.learner import FewShotLearner
+    from molprior.zeroshot.heads import ZeroShotHeads
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +105,19 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
     base = benchmark_metatrain_config(config, seed)
     head = base.head
     methods: dict[str, Method] = {}
-    hyper_dir: Path | None = None
+    hyper: HyperModel | None = None
     for name in names:
         torch.manual_seed(seed)
-        if name in HYPER_METHODS:  # one hyper_maml model (and its zero-shot heads) for all of them
-            if hyper_dir is None:
+        if name in HYPER_METHODS:  # one hyper_maml model (and its zero-shot heads), loaded once, for all of them
+            if hyper is None:
                 log.info("meta-training hyper_maml (seed %d)", seed)
-                hyper = hyper_metatrain_config(config, seed)
+                variant = hyper_metatrain_config(config, seed)
                 if not set(names) & set(DESCRIPTION_METHODS):  # the description models only where they are scored
-                    hyper = replace(hyper, zeroshot=None)
-                hyper_dir = run_metatraining(hyper, output_dir / "models" /
-                                             f"hyper_maml-seed{seed}", prepared=prepared, bank=bank, jobs=jobs,
-                                             progress=False, nested=True, run_name="metatrain-hyper_maml").model_dir
-            methods[name] = hyper_method(name, hyper_dir, bank if score_bank is None else score_bank)
+                    variant = replace(variant, zeroshot=None)
+                hyper = HyperModel.load(run_metatraining(
+                    variant, output_dir / "models" / f"hyper_maml-seed{seed}", prepared=prepared, bank=bank, jobs=jobs,
+                    progress=False, nested=True, run_name="metatrain-hyper_maml").model_dir)
+            methods[name] = hyper.method(name, bank if score_bank is None else score_bank)
             continue
         if name == "gnn_scratch":
             learner = FewShotLearner(TaskModel(GraphEncoder(base.encoder or EncoderConfig()), head),
@@ -137,21 +139,33 @@ def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTa
     return methods
 
 
-def hyper_method(name: str, model_dir: Path, bank: MoleculeBank) -> Method:
-    """A method of the hyper_maml model in ``model_dir``: few-shot (``hyper_maml``, or
-    ``hyper_maml_described`` starting from the code of the task's description) or zero-shot
-    (:data:`~molprior.zeroshot.heads.ZERO_SHOT_METHODS`)."""
-    from molprior.evaluation.learner_methods import learner_method, zero_shot_method
-    from molprior.serialization import load_learner
-    from molprior.zeroshot.heads import ZeroShotHeads
+@dataclass
+class HyperModel:
+    """A hyper_maml model and its zero-shot heads (``None`` when trained without them)."""
 
-    learner, _ = load_learner(model_dir)
-    if name == "hyper_maml":
-        return learner_method(learner, bank)
-    heads = ZeroShotHeads.load(model_dir)
-    if name == "hyper_maml_described":
-        return learner_method(learner, bank, start=lambda task: heads.latent(described_text(task)))
-    return zero_shot_method(learner, bank, lambda task, seed: heads.latent(described_text(task), name, seed=seed))
+    learner: FewShotLearner
+    heads: ZeroShotHeads | None
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "HyperModel":
+        from molprior.serialization import load_learner
+        from molprior.zeroshot.heads import DIRECTORY, ZeroShotHeads
+
+        learner, _ = load_learner(model_dir)
+        return cls(learner, ZeroShotHeads.load(model_dir) if (model_dir / DIRECTORY).is_dir() else None)
+
+    def method(self, name: str, bank: MoleculeBank) -> Method:
+        """Few-shot (``hyper_maml``, or ``hyper_maml_described`` starting from the code of the
+        task's description) or zero-shot (:data:`~molprior.zeroshot.heads.ZERO_SHOT_METHODS`)."""
+        from molprior.evaluation.learner_methods import learner_method, zero_shot_method
+
+        if name == "hyper_maml":
+            return learner_method(self.learner, bank)
+        heads = self.heads
+        if name == "hyper_maml_described":
+            return learner_method(self.learner, bank, start=lambda task: heads.latent(described_text(task)))
+        return zero_shot_method(self.learner, bank, lambda task, seed: heads.latent(described_text(task), name,
+                                                                                       seed=seed))
 
 
 def described_text(task: FewShotTask) -> str:
