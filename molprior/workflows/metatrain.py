@@ -36,7 +36,7 @@ from molprior.training.multitask_module import MultitaskModule
 from molprior.training.trainer import build_trainer
 from molprior.workflows.inputs import prepare
 from molprior.workflows.resume import resume_point
-from molprior.zeroshot.heads import ZeroShotHeads
+from molprior.zeroshot.heads import ZeroShotHeads, require_descriptions
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +250,8 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                                                                        keys, jobs)
             if not val_tasks:
                 raise InputError("the leak guard left out every meta-validation assay")
+        if config.zeroshot is not None:  # before any training: the description models need descriptions
+            require_descriptions(train_tasks)
         if bank is None:
             bank = build_bank(train_tasks + val_tasks, jobs, cache_dir)
         else:

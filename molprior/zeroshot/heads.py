@@ -78,6 +78,15 @@ def described(tasks: Sequence[FewShotTask]) -> list[FewShotTask]:
     return [t for t in tasks if t.description and 0 < np.nansum(t.labels) < len(t.labels)]
 
 
+def require_descriptions(tasks: Sequence[FewShotTask]) -> list[FewShotTask]:
+    """The :func:`described` tasks; an :class:`InputError` when fewer than two are."""
+    found = described(tasks)
+    if len(found) < 2:
+        raise InputError(f"zero-shot heads learn from the training tasks' descriptions: {len(found)} of {len(tasks)} "
+                         "tasks carry one (FS-Mol's data does: its tasks' target metadata)")
+    return found
+
+
 class ZeroShotHeads:
     """The description models of one hyper_maml model, and the training tasks' codes."""
 
@@ -92,10 +101,7 @@ class ZeroShotHeads:
               config: ZeroShotConfig = ZeroShotConfig(), seed: int = 0) -> "ZeroShotHeads":
         """Codes of the described ``tasks`` (:func:`described`), a vocabulary of their
         descriptions, and both description models trained on them (seeded)."""
-        tasks = described(tasks)
-        if len(tasks) < 2:
-            raise InputError("zero-shot heads learn from the training tasks' descriptions: fewer than two tasks "
-                             "carry one (FS-Mol's data does)")
+        tasks = require_descriptions(tasks)
         codes = task_codes(learner, tasks, bank)
         descriptions = [t.description for t in tasks]
         text = TextFeatures.fit(descriptions)

@@ -273,4 +273,5 @@ def test_zero_shot_methods_need_described_tasks(tmp_path, capsys):
     code = main(["benchmark", "fewshot", "--input", str(long_file(tmp_path / "assays.csv", 40)), "--test-assays",
                  ",".join(TEST), "--val-assays", ",".join(VAL), "--methods", "nearest_task", "-o", str(tmp_path / "b"),
                  "-j", "1"])
-    assert code == 2 and "carry one" in capsys.readouterr().err
+    assert code == 2 and "0 of 3 tasks carry one" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "models" / "hyper_maml-seed0" / "model").exists()  # said before any training
