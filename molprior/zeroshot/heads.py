@@ -4,8 +4,8 @@ Trained beside a hyper_maml model on its training tasks (those FS-Mol describes)
 code is the model adapted to all its molecules (:func:`task_codes`); the description models
 learn to find codes from descriptions.  Four ways to a code (:data:`ZERO_SHOT_METHODS`):
 
-* ``hyperclip``: gradient ascent on HyperCLIP's text-code similarity under the codes' prior
-  (:mod:`molprior.zeroshot.hyperclip`);
+* ``hyperclip``: gradient ascent on HyperCLIP's text-code similarity under a prior centred on
+  the training codes it finds likely for the description (:mod:`molprior.zeroshot.hyperclip`);
 * ``hyperldm``: the mean of classifier-free-guided samples of the conditional diffusion model
   (:mod:`molprior.zeroshot.hyperldm`);
 * ``nearest_task`` (baseline): the code of the training task whose description is most
@@ -130,7 +130,7 @@ class ZeroShotHeads:
         if method == "nearest_task":
             return self.codes[self.nearest_task(description)].clone()
         if method == "hyperclip":
-            return zero_shot_latent(self.clip, features[0], self.codes.mean(0), self.codes.std(0))
+            return zero_shot_latent(self.clip, features[0], self.codes)
         config = self.ldm.config
         samples = self.ldm.sample(features[0], config.samples, config.guidance if guidance is None else guidance, seed)
         return samples.mean(0)

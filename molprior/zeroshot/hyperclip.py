@@ -4,8 +4,12 @@ description and its hypernetwork code meet in one space (Nava et al. 2023, after
 Training pairs are the training tasks' descriptions (:mod:`molprior.zeroshot.text_features`)
 and their adapted latent codes; the loss is CLIP's symmetric InfoNCE over a batch, with a
 learned temperature.  A zero-shot code for a new description is found by gradient ascent on
-the cosine similarity of the two encodings, under the hypernetwork's prior: a Gaussian with
-the training codes' mean and spread (:func:`zero_shot_latent`), started at its mean.
+the cosine similarity of the two encodings, under a prior over the hypernetwork's codes
+(:func:`zero_shot_latent`): a Gaussian with the training codes' spread, centred on what the
+trained model expects of the description among the training codes (their mean weighted by
+its softmax over similarities, at its learned temperature: :func:`retrieved_mean`), the
+search starting there.  (Centred on the codes' plain mean, as first built, the search found
+codes barely better than the mean: ΔAUPRC 0.009 on FS-Mol's valid tasks, against 0.090.)
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ class HyperCLIPConfig:
     dropout: float = 0.1
     search_steps: int = 100
     search_lr: float = 0.05
-    prior_weight: float = 0.05  # of the Gaussian prior's log-density against the similarity
+    # of the Gaussian prior's log-density against the similarity; chosen on FS-Mol's valid tasks among 0.05, 0.2
+    prior_weight: float = 0.2
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,23 +97,35 @@ def _train(model: HyperCLIP, text: torch.Tensor, latents: torch.Tensor, generato
                             lambda rows: model.loss(text[rows], latents[rows]), min_batch=2)
 
 
-def zero_shot_latent(model: HyperCLIP, text: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+def retrieved_mean(model: HyperCLIP, text: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """The mean of ``codes`` weighted by the model's softmax over their similarities to one
+    description (``text``: one row of features), at its learned temperature (CLIP's
+    probabilities of each code given the text)."""
+    with torch.no_grad():
+        logits = model.log_temperature.exp().clamp(max=100) * (model.encode_latent(codes) @ model.encode_text(
+            text.reshape(1, -1))[0])
+        return torch.softmax(logits, dim=0) @ codes
+
+
+def zero_shot_latent(model: HyperCLIP, text: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """The code for one description (``text``: one row of features) by gradient ascent on its
-    similarity to the code's encoding, minus ``prior_weight`` times the Gaussian prior's
-    negative log-density (``mean``, ``std``: the training codes'), from the prior's mean."""
+    similarity to the code's encoding, minus ``prior_weight`` times the negative log-density
+    of a Gaussian prior with the training ``codes``' spread centred on their
+    :func:`retrieved_mean` for the description, from the prior's centre."""
     config = model.config
     model.eval()
+    centre, std = retrieved_mean(model, text, codes), codes.std(0).clamp(min=1e-6)
     trainable = [p.requires_grad for p in model.parameters()]
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     try:
         with torch.no_grad():
             target = model.encode_text(text.reshape(1, -1))[0]
-        scaled = torch.zeros_like(mean, requires_grad=True)  # the code in the prior's units
+        scaled = torch.zeros_like(centre, requires_grad=True)  # the code in the prior's units
         optimizer = torch.optim.Adam([scaled], lr=config.search_lr)
         with torch.enable_grad():
             for _ in range(config.search_steps):
-                latent = mean + std * scaled
+                latent = centre + std * scaled
                 objective = (model.encode_latent(latent.unsqueeze(0))[0] @ target
                              - config.prior_weight * 0.5 * (scaled ** 2).sum())
                 optimizer.zero_grad()
@@ -117,4 +134,4 @@ def zero_shot_latent(model: HyperCLIP, text: torch.Tensor, mean: torch.Tensor, s
     finally:
         for parameter, was in zip(model.parameters(), trainable):
             parameter.requires_grad_(was)
-    return (mean + std * scaled).detach()
+    return (centre + std * scaled).detach()

@@ -32,10 +32,10 @@ class HyperLDMConfig:
     beta_start: float = 1e-4
     beta_end: float = 0.02
     null_fraction: float = 0.1  # training descriptions replaced by the null condition
-    epochs: int = 400
+    epochs: int = 1600  # 400 gave 0.053 ΔAUPRC on FS-Mol's valid tasks at guidance 8; 1600 gave 0.117
     batch_size: int = 256
     lr: float = 1e-3
-    guidance: float = 4.0  # chosen on FS-Mol's valid tasks among 0, 1, 2, 4
+    guidance: float = 8.0  # chosen on FS-Mol's valid tasks among 1, 2, 4, 8 (1600 epochs)
     samples: int = 32
 
     def to_dict(self) -> dict:
