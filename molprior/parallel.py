@@ -9,11 +9,15 @@ Two ways to start the workers, one interface:
   fork-safe);
 * ``"fork"``: copies of this process (the standard library's pool, where the platform has
   fork): no start-up cost, for work without torch such as RDKit featurisation.
+
+:class:`Workers` is the pool a whole run keeps (``molprior predict`` scores every chunk of a
+library in it): started once, fed a stream of items a few ahead, results in item order.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
@@ -86,3 +90,84 @@ def _in_workers(function: Callable[[T], R], items: Sequence[T], workers: int, st
             for future in futures.values():
                 future.cancel()
             pool.shutdown(wait=False, kill_workers=True)
+
+
+class Workers:
+    """Worker processes kept for a whole run (started once, not per call): :meth:`map` sends
+    items as the workers free up, a bounded number ahead, and yields the results in item order.
+    With ``jobs <= 1`` the work runs in this process.  ``initializer(*initargs)`` runs once in
+    every worker (and here, without workers): per-run state such as a loaded model travels
+    once, not with every item.  Workers start by fork where the platform has it (a model loaded
+    here is shared, not copied or loaded again), else by the platform's default.
+
+    torch runs on one thread in every worker, and in this process while the workers are up:
+    each process is one core's worth of work, and torch threads beyond that only wait for each
+    other.  This process sets it before the first fork, so no worker inherits a thread pool."""
+
+    def __init__(self, jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
+        self.jobs = max(1, jobs)
+        self._pool = None
+        self._threads = None
+        if self.jobs == 1:
+            if initializer is not None:
+                initializer(*initargs)
+            return
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_all_start_methods, get_context
+
+        if "torch" in sys.modules:
+            import torch
+
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        context = get_context("fork") if "fork" in get_all_start_methods() else get_context()
+        self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=_start_worker,
+                                         initargs=(initializer, initargs))
+
+    def map(self, function: Callable[[T], R], items: Iterable[T], ahead: int | None = None) -> Iterator[R]:
+        """``function(item)`` for each of ``items`` (which may be a stream), in their order, with at
+        most ``ahead`` (default twice the workers) sent and not yet yielded."""
+        if self._pool is None:
+            yield from map(function, items)
+            return
+        from collections import deque
+
+        ahead = ahead or 2 * self.jobs
+        stream = iter(items)
+        pending = deque(self._pool.submit(function, item) for _, item in zip(range(ahead), stream))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                for item in stream:  # the next item goes out before this result is used
+                    pending.append(self._pool.submit(function, item))
+                    break
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        """Stop the workers (work not yet started is dropped) and give torch its threads back."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._threads is not None:
+            import torch
+
+            torch.set_num_threads(self._threads)
+            self._threads = None
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    if "torch" in sys.modules:  # forked from a process with torch, or torch came with the initargs
+        import torch
+
+        torch.set_num_threads(1)
+    if initializer is not None:
+        initializer(*initargs)

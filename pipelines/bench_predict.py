@@ -9,12 +9,9 @@ drug-like molecules from ZINC, read out of the ``molsets==0.3.1`` wheel through
 :mod:`molprior.data.catalog`), or of ``--library FILE``; it is written once as a plain
 ``smiles`` CSV under the output directory and reused.
 
-Models, unless given: a meta-trained model of the full method's architecture (the shipped
-prior and the project's meta-training configuration, shortened to one epoch of five
-meta-steps: predict's cost depends on the architecture, not on how long it was trained),
-adapted with ``molprior adapt`` to a support of 64 molecules (32 above and 32 below the
-median) of the MoleculeACE assay ``--assay`` (a meta-test assay, never read in
-meta-training); and a Chemprop model trained with ``chemprop train`` (a few epochs, its
+Models, unless given: the shipped few-shot model (``molprior/priors/fewshot``, the default
+start of ``molprior adapt``), adapted with ``molprior adapt`` to a support of 64 molecules (32
+above and 32 below the median) of the MoleculeACE assay ``--assay``; and a Chemprop model trained with ``chemprop train`` (a few epochs, its
 default architecture) on the same support molecules and labels.  ``--model`` takes an
 adapted molprior model instead; Chemprop then trains on that model's support.
 
@@ -55,10 +52,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
-import yaml
 
 from molprior.files import file_hash, write_csv, write_text
-from molprior.presets import PRESETS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -69,6 +64,8 @@ RSS_TARGET_BYTES = 2_000_000_000  # the project's target: molprior's peak RSS un
 POLL_SECONDS = 0.2
 PSS_EVERY = 10  # PSS (smaps_rollup) costs ~40 ms of CPU per read of a 1 GB process: read it every 10th poll
 SUPPORT_SIZE = 64
+SPEED_TARGET = 2.0  # molprior's molecules/s over Chemprop's, at most MEMORY_TARGET of its peak RSS
+MEMORY_TARGET = 0.5
 CHEMPROP_EPOCHS = 5
 CHEMPROP_BATCH_SIZE = 64  # chemprop predict's default, passed explicitly so the table says what ran
 
@@ -227,32 +224,20 @@ def tool_env(output: Path, threads: int) -> dict[str, str]:
     return env
 
 
-def build_molprior_model(output: Path, assay: str, seed: int, env: dict[str, str], config: Path | None) -> Path:
-    """Meta-train (shortened) and adapt to 64 molecules of ``assay``; reused when already built."""
+def build_molprior_model(output: Path, assay: str, seed: int, env: dict[str, str]) -> Path:
+    """The shipped few-shot model adapted to 64 molecules of ``assay`` (what ``molprior adapt``
+    starts from by default); reused when already built."""
     base = output / "molprior-model"
     adapted = base / "adapted"
     if (adapted / "model.json").exists():
         print(f"molprior model: reusing {adapted}")
         return adapted
     base.mkdir(parents=True, exist_ok=True)
-    if config is None:
-        settings = yaml.safe_load((PRESETS_DIR / "metatrain.yaml").read_text())
-        settings.update({"input": str(ROOT / "data" / "moleculeace"), "steps_per_epoch": 5, "val_draws": 2,
-                         "trainer": {"max_epochs": 1}})
-        if assay not in settings.get("test_assays", []):
-            settings["test_assays"] = settings.get("test_assays", []) + [assay]
-        config = base / "metatrain.yaml"
-        write_text(yaml.safe_dump(settings, sort_keys=False), config)
-    meta = base / "meta"
-    if not (meta / "model" / "model.json").exists():
-        print(f"molprior model: meta-training ({config}) ...", flush=True)
-        run_checked([str(BIN / "molprior"), "metatrain", "--config", str(config), "--output", str(meta)],
-                    base / "metatrain.log", "molprior metatrain", env=env, cwd=output)
     support = base / "support.csv"
     write_csv(support_table(assay, SUPPORT_SIZE, seed), support)
-    print(f"molprior model: adapting to {SUPPORT_SIZE} molecules of {assay} ...", flush=True)
-    run_checked([str(BIN / "molprior"), "adapt", "--model", str(meta / "model"), "--support", str(support),
-                 "--output", str(adapted), "--seed", str(seed)], base / "adapt.log", "molprior adapt", env=env, cwd=output)
+    print(f"molprior model: adapting the shipped model to {SUPPORT_SIZE} molecules of {assay} ...", flush=True)
+    run_checked([str(BIN / "molprior"), "adapt", "--support", str(support), "--output", str(adapted),
+                 "--seed", str(seed)], base / "adapt.log", "molprior adapt", env=env, cwd=output)
     return adapted
 
 
@@ -442,8 +427,10 @@ def print_table(rows: list[Row], pairs: list[dict]) -> None:
               f"{gb(r.peak_pss_bytes):>12} {gb(r.max_process_rss_bytes):>12} {r.cpu_s:>8.1f} {r.other_cpu_s:>12.1f} "
               f"{r.rows_scored:>9}")
     for p in pairs:
+        met = p["molecules_per_s"] >= SPEED_TARGET and p["peak_rss"] <= MEMORY_TARGET
         print(f"molprior/chemprop on {p['molecules']} molecules: molecules/s x{p['molecules_per_s']:.2f} (best of "
-              f"{p['repeats'][0]} and {p['repeats'][1]} runs), peak RSS x{p['peak_rss']:.2f} (highest of each)")
+              f"{p['repeats'][0]} and {p['repeats'][1]} runs), peak RSS x{p['peak_rss']:.2f} (highest of each); "
+              f"target (x{SPEED_TARGET:g} or more at x{MEMORY_TARGET:g} or less): {'met' if met else 'NOT met'}")
 
 
 # --------------------------------------------------------------------------------------
@@ -455,8 +442,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--molecules", type=int, default=1_000_000, help="library size (default 1,000,000)")
     parser.add_argument("--library", type=Path, help="CSV (or .csv.gz) with a smiles column; default: MOSES train")
     parser.add_argument("--model", help="an adapted molprior model (directory); default: built here")
-    parser.add_argument("--metatrain-config", type=Path, help="YAML for building the meta-trained model "
-                        "(default: molprior/presets/metatrain.yaml, one epoch of 5 meta-steps)")
     parser.add_argument("--assay", default="CHEMBL2047_EC50", help="MoleculeACE assay the models are fitted to")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
@@ -483,8 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     library, library_info = build_library(output, args.molecules, args.library.resolve() if args.library else None)
     total = library_info["molecules"]
     print(f"library: {total} molecules in {library} (from {library_info['source']})")
-    model = Path(args.model).resolve() if args.model else build_molprior_model(
-        output, args.assay, args.seed, env, args.metatrain_config)
+    model = Path(args.model).resolve() if args.model else build_molprior_model(output, args.assay, args.seed, env)
     description = json.loads((model / "model.json").read_text())
     if not description.get("adapted"):
         raise SystemExit(f"{model} is not an adapted model (run molprior adapt first)")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molprior.data.leakage import SEEN_FILE, guard_counts, load_seen
+from molprior.data.leakage import SEEN_FILE, SEEN_SKELETONS_FILE, guard_counts, load_seen
 from molprior.files import write_manifest, write_text
 from molprior.tracking.artifacts import SHIPPED_FEWSHOT
 from molprior.serialization import load_learner, read_json_object
@@ -117,7 +117,8 @@ def model_card(description: dict, test: Path, valid: Path, moleculeace: Path | N
         f"- {guard_text}.",
         f"- It records the {n_seen:,} molecules (InChIKey skeletons, hashed) it was meta-trained or selected on "
         f"(`{SEEN_FILE}`): `molprior adapt` and `molprior predict` report how many of a user's molecules are among "
-        "them, and the benchmark leaves them out of other assays' test molecules.",
+        "them, and the benchmark leaves them out of other assays' test molecules; their skeleton hashes "
+        f"(`{SEEN_SKELETONS_FILE}`) spare that count an InChI for every molecule that cannot be among them.",
         f"- Meta-training: {metrics.get('steps_trained', 0):,} meta-steps of {config.get('tasks_per_step')} tasks "
         f"(supports {config.get('support_sizes')}, queries of {config.get('query_size')})"
         + (f", {minutes:.1f} min on 2 CPU cores" if minutes else "") + ".",
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     SHIPPED_FEWSHOT.mkdir(parents=True)
     for name in SHIPPED_FILES:
         shutil.copy2(model / name, SHIPPED_FEWSHOT / name)
+    if (model / SEEN_SKELETONS_FILE).exists():  # the prefilter that makes counting seen molecules cheap
+        shutil.copy2(model / SEEN_SKELETONS_FILE, SHIPPED_FEWSHOT / SEEN_SKELETONS_FILE)
     write_text(card, SHIPPED_FEWSHOT / "MODEL_CARD.md")
     if (run / "meta_training.png").exists():
         shutil.copy2(run / "meta_training.png", SHIPPED_FEWSHOT / "meta_training.png")

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from molprior.parallel import available_cores, map_in_processes
+from molprior.parallel import Workers, available_cores, map_in_processes
 
 
 def _square_and_pid(x: int) -> tuple[int, int]:
@@ -60,3 +60,45 @@ def test_after_a_failure_the_queued_work_is_dropped_and_the_pool_works_again(sta
 def test_a_bad_start_method_is_refused_at_the_call():
     with pytest.raises(ValueError, match="unknown start method"):
         map_in_processes(abs, [1, 2], jobs=2, start="thread")
+
+
+_STATE = {}
+
+
+def _remember(value):
+    _STATE["value"] = value
+
+
+def _with_state(item):
+    import torch
+
+    return item, _STATE["value"], os.getpid(), torch.get_num_threads()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_workers_serve_a_stream_in_order_set_up_once_each(jobs):
+    import torch
+
+    threads = torch.get_num_threads()
+    with Workers(jobs, _remember, ("model",)) as workers:
+        out = list(workers.map(_with_state, iter(range(25)), ahead=3))
+        again = list(workers.map(_with_state, range(5)))  # the same processes serve the next call
+    assert [o[0] for o in out] == list(range(25)) and {o[1] for o in out} == {"model"}
+    pids = {o[2] for o in out}
+    assert {o[2] for o in again} <= pids
+    if jobs == 1:
+        assert pids == {os.getpid()}
+    else:
+        assert os.getpid() not in pids and {o[3] for o in out} == {1}  # one torch thread per worker
+    assert torch.get_num_threads() == threads  # given back
+
+
+def test_a_failing_item_stops_the_stream_with_its_error():
+    with Workers(2) as workers:
+        with pytest.raises(ZeroDivisionError):
+            list(workers.map(_inverse, [1, 2, 0, 4, 5]))
+        assert list(workers.map(_inverse, [1, 2])) == [1.0, 0.5]
+
+
+def _inverse(x):
+    return 1 / x

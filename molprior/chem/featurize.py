@@ -64,8 +64,8 @@ class FeaturizationError(InputError):
     """A SMILES string that cannot be turned into a graph."""
 
 
-@quiet_rdkit()
 @lru_cache(maxsize=None)
+@quiet_rdkit()
 def _smarts(pattern: str) -> Chem.Mol:
     return Chem.MolFromSmarts(pattern)
 
@@ -124,11 +124,15 @@ class _FastBatch:
         self.atoms: list[int] = []
         self.edges: list[int] = []
 
-    def add(self, smiles: str) -> bool:
-        """Featurise one canonical SMILES into the batch; ``False`` if it needs the exact route."""
-        mol = Chem.MolFromSmiles(smiles, sanitize=False)
-        if mol is None:
-            return False
+    def add(self, smiles: str, mol: Chem.Mol | None = None) -> bool:
+        """Featurise one canonical SMILES into the batch; ``False`` if it needs the exact route.
+        ``mol``, when given, is RDKit's (fully sanitised) parse of ``smiles``, read instead of
+        parsing again."""
+        given = mol is not None
+        if not given:
+            mol = Chem.MolFromSmiles(smiles, sanitize=False)
+            if mol is None:
+                return False
         n = mol.GetNumAtoms()
         tokens = _ATOM_TOKEN.findall(smiles)
         if len(tokens) != n or n == 0:
@@ -136,7 +140,7 @@ class _FastBatch:
         info = [_token_info(t) for t in tokens]
         if None in info:
             return False
-        if Chem.SanitizeMol(mol, _FAST_SANITIZE, catchErrors=True) != _S.SANITIZE_NONE:
+        if not given and Chem.SanitizeMol(mol, _FAST_SANITIZE, catchErrors=True) != _S.SANITIZE_NONE:
             return False
         adjacency = Chem.GetAdjacencyMatrix(mol, useBO=True)
         src, dst = np.nonzero(adjacency)
@@ -242,8 +246,8 @@ class _FastBatch:
         return MolGraphs(list(self.smiles), x, edge_index, edge_attr, atom_ptr, edge_ptr)
 
 
-def _exact_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mol = Chem.MolFromSmiles(smiles)
+def _exact_graph(smiles: str, mol: Chem.Mol | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mol = Chem.MolFromSmiles(smiles) if mol is None else mol
     if mol is None:
         raise FeaturizationError(f"RDKit cannot parse or sanitise SMILES {smiles!r}")
     if mol.GetNumAtoms() == 0:
@@ -270,14 +274,22 @@ def smiles_to_graph(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @quiet_rdkit()
 def _featurize_chunk(smiles: Sequence[str]) -> tuple[MolGraphs, dict[int, str]]:
     """Graphs of a chunk, in input order (failures left out), and errors by position."""
+    return featurize_mols(smiles)
+
+
+@quiet_rdkit()
+def featurize_mols(smiles: Sequence[str], mols: Sequence[Chem.Mol] | None = None) -> tuple[MolGraphs, dict[int, str]]:
+    """Graphs of canonical ``smiles`` in this process, in input order (failures left out), and
+    the errors by position; ``mols``, when given, are RDKit's parses of them (no parse here)."""
     batch = _FastBatch()
     fast_positions, exact, exact_positions, errors = [], [], [], {}
     for i, s in enumerate(smiles):
-        if batch.add(s):
+        mol = None if mols is None else mols[i]
+        if batch.add(s, mol):
             fast_positions.append(i)
             continue
         try:
-            exact.append(_exact_graph(s))
+            exact.append(_exact_graph(s, mol))
             exact_positions.append(i)
         except FeaturizationError as error:
             errors[i] = str(error)

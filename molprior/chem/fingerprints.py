@@ -14,7 +14,8 @@ from molprior.errors import InputError
 
 
 @lru_cache(maxsize=8)
-def _generator(radius: int, n_bits: int):
+def morgan_generator(radius: int, n_bits: int):
+    """RDKit's Morgan generator for ``radius`` and ``n_bits`` (built once per process)."""
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
 
 
@@ -22,7 +23,7 @@ def _generator(radius: int, n_bits: int):
 def ecfp_with_errors(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> tuple[np.ndarray, dict[int, str]]:
     """ECFP bit vectors as a uint8 matrix, and the reason by position for each SMILES RDKit
     cannot parse (its row stays zero)."""
-    generator = _generator(radius, n_bits)
+    generator = morgan_generator(radius, n_bits)
     out = np.zeros((len(smiles), n_bits), dtype=np.uint8)
     errors: dict[int, str] = {}
     for i, s in enumerate(smiles):

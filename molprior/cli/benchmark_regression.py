@@ -11,7 +11,7 @@ DEFAULT_INPUT = "data/moleculeace"
 
 def add_regression_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the regression protocol (shared with ``pipelines/benchmark_regression.py``)."""
-    from molprior.workflows.regression import METATRAIN_EPOCHS, METHODS, FinetuneConfig
+    from molprior.workflows.regression_settings import METATRAIN_EPOCHS, METHODS, FinetuneConfig
 
     parser.add_argument("-i", "--input", default=DEFAULT_INPUT,
                         help=f"MoleculeACE directory or CHEMBL*_Ki.csv file (default: {DEFAULT_INPUT})")

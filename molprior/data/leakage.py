@@ -8,9 +8,12 @@ of a training molecule is not a fresh test.
 * :func:`guard_tasks` applies the leak guard to meta-training tasks: a task sharing more than
   ``max_shared_fraction`` of its molecules with the guarded set is left out, and the shared
   molecules are dropped from every other task; the returned table says what was left out.
-* :func:`seen_keys` / :func:`count_seen` let a model carry (as sorted 64-bit hashes) which
+* :func:`seen_keys` / :func:`seen_mask` let a model carry (as sorted 64-bit hashes) which
   molecules it was meta-trained or selected on, so ``adapt``, ``predict`` and the benchmark
-  can report, or leave out, the user's molecules it has seen.
+  can report, or leave out, the user's molecules it has seen.  Beside the keys a model may
+  carry the skeleton hashes of the same molecules (:mod:`molprior.chem.skeleton_hash`): a
+  molecule whose skeleton hash is not among them cannot share a key with them, so only the
+  few that could are given an InChI (about 1 ms each), which keeps scoring a library cheap.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ import pandas as pd
 from joblib import Parallel, delayed
 from rdkit import Chem, rdBase
 
+from molprior.chem.graphs import MolGraphs
 from molprior.chem.rdkit_log import quiet_rdkit
+from molprior.chem.skeleton_hash import hashable, skeleton_hashes
 from molprior.errors import InputError
 from molprior.files import atomic_path
 
 #: File of a model directory holding the hashed keys of the molecules it was trained on.
 SEEN_FILE = "seen_molecules.npy"
+#: File of a model directory holding the skeleton hashes of those molecules (the prefilter).
+SEEN_SKELETONS_FILE = "seen_skeletons.npy"
 
 #: Columns of the leak guard's report (one row per meta-training task it touched).
 GUARD_COLUMNS = ("assay", "molecules", "shared", "shared_fraction", "action")
@@ -80,11 +87,26 @@ def seen_keys(keys: Iterable[str]) -> np.ndarray:
     return np.unique(np.fromiter((key_hash(k) for k in keys), dtype=np.int64))
 
 
-def save_seen(seen: np.ndarray, directory: str | Path) -> Path:
-    """Write ``seen`` (from :func:`seen_keys`) into a model directory."""
-    path = Path(directory) / SEEN_FILE
+def seen_skeletons(graphs: MolGraphs) -> np.ndarray:
+    """Sorted distinct skeleton hashes of the molecules of ``graphs`` (the prefilter a model
+    stores as :data:`SEEN_SKELETONS_FILE` beside the keys of the same molecules)."""
+    return np.unique(skeleton_hashes(graphs))
+
+
+def _save_array(values: np.ndarray, path: Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, np.asarray(seen, dtype=np.int64), allow_pickle=False)
+        np.save(handle, np.asarray(values, dtype=np.int64), allow_pickle=False)
+
+
+def save_seen(seen: np.ndarray, directory: str | Path, skeletons: np.ndarray | None = None) -> Path:
+    """Write ``seen`` (from :func:`seen_keys`) into a model directory, and ``skeletons`` (from
+    :func:`seen_skeletons`, of the same molecules) when given; an older prefilter is removed."""
+    path = Path(directory) / SEEN_FILE
+    _save_array(seen, path)
+    if skeletons is not None:
+        _save_array(skeletons, Path(directory) / SEEN_SKELETONS_FILE)
+    else:
+        (Path(directory) / SEEN_SKELETONS_FILE).unlink(missing_ok=True)
     return path
 
 
@@ -96,15 +118,39 @@ def load_seen(directory: str | Path) -> np.ndarray | None:
     return np.load(path, allow_pickle=False)
 
 
-def seen_mask(smiles: Sequence[str], seen: np.ndarray, jobs: int = 1) -> np.ndarray:
-    """Whether each of ``smiles`` is among the molecules ``seen`` (unreadable ones: no)."""
+def load_seen_skeletons(directory: str | Path) -> np.ndarray | None:
+    """The skeleton hashes a model directory stores beside its keys, ``None`` when it has none."""
+    path = Path(directory) / SEEN_SKELETONS_FILE
+    return np.load(path, allow_pickle=False) if path.is_file() else None
+
+
+def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_values)`` for an ascending ``sorted_values``, by binary search
+    (``np.isin`` sorts its second argument on every call)."""
+    if not len(sorted_values):
+        return np.zeros(len(values), dtype=bool)
+    position = np.clip(np.searchsorted(sorted_values, values), 0, len(sorted_values) - 1)
+    return sorted_values[position] == values
+
+
+def seen_mask(smiles: Sequence[str], seen: np.ndarray, jobs: int = 1, skeletons: np.ndarray | None = None,
+              graphs: MolGraphs | None = None) -> np.ndarray:
+    """Whether each of ``smiles`` is among the molecules ``seen`` (unreadable ones: no).  With
+    the model's ``skeletons`` and the ``graphs`` of ``smiles`` (in the same order), a molecule
+    whose skeleton hash is not among them is known to be new without computing its key."""
+    smiles = list(smiles)
+    if skeletons is not None and graphs is not None:
+        if list(graphs.smiles) != smiles:
+            raise ValueError("the graphs must be those of the SMILES, in their order")
+        candidate = ~hashable(graphs) | _in_sorted(skeleton_hashes(graphs), skeletons)
+        found = np.zeros(len(smiles), dtype=bool)
+        if candidate.any():
+            found[candidate] = seen_mask([s for s, c in zip(smiles, candidate) if c], seen, jobs)
+        return found
     keys = molecule_keys(smiles, jobs)
     hashes = {s: key_hash(k) for s, k in keys.items()}
-    seen = np.asarray(seen, dtype=np.int64)
     wanted = np.array([hashes.get(s, 0) for s in smiles], dtype=np.int64)
-    position = np.clip(np.searchsorted(seen, wanted), 0, max(len(seen) - 1, 0))
-    found = (seen[position] == wanted) if len(seen) else np.zeros(len(smiles), dtype=bool)
-    return found & np.array([s in hashes for s in smiles], dtype=bool)
+    return _in_sorted(wanted, np.asarray(seen, dtype=np.int64)) & np.array([s in hashes for s in smiles], dtype=bool)
 
 
 def guard_counts(report: pd.DataFrame) -> tuple[int, int]:

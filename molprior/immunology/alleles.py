@@ -11,8 +11,6 @@ import difflib
 import re
 from typing import Collection
 
-import mhcgnomes
-
 from molprior.errors import InputError
 
 EXAMPLE = "HLA-A*02:01"
@@ -30,6 +28,7 @@ class AlleleError(InputError):
 
 
 def _parse(name: str) -> object:
+    import mhcgnomes  # imported on first use: it takes about 2 s
     try:
         return mhcgnomes.parse(name)
     except mhcgnomes.ParseError:
@@ -43,6 +42,7 @@ def normalize_allele(name: str) -> str:
     :class:`AlleleError` for names that are empty, unparseable, a serotype or gene rather than
     an allele, only an allele group (``HLA-A*02``) or a null (not expressed) allele.
     """
+    import mhcgnomes  # imported on first use: it takes about 2 s
     text = str(name).strip()
     if not text:
         raise AlleleError("empty allele name", name)
@@ -88,6 +88,7 @@ def _class2(parsed: object) -> bool:
 def _outside_the_model(name: str, supported: Collection[str]) -> str | None:
     """Why ``name`` (an allele or allele pair) cannot be any supported allele: its species, or
     MHC class II, when no supported allele shares it; else ``None``."""
+    import mhcgnomes  # imported on first use: it takes about 2 s
     parsed = _parse(name.strip()) if name.strip() else None
     if not isinstance(parsed, (mhcgnomes.Allele, mhcgnomes.Pair)):
         return None
@@ -104,6 +105,7 @@ def _outside_the_model(name: str, supported: Collection[str]) -> str | None:
 
 def _gene_and_group(name: str) -> tuple[tuple[str, str] | None, str | None]:
     """``((species prefix, gene), first field)`` of whatever ``name`` parses to, else Nones."""
+    import mhcgnomes  # imported on first use: it takes about 2 s
     parsed = _parse(name.strip()) if name.strip() else None
     if isinstance(parsed, mhcgnomes.Serotype) and parsed.alleles:
         parsed = parsed.alleles[0]

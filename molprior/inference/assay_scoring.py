@@ -9,6 +9,7 @@ all score identically.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from molprior.chem.fingerprints import ecfp, tanimoto
-from molprior.data.curation import standardize_items
-from molprior.data.leakage import load_seen
+from molprior.data.leakage import load_seen, load_seen_skeletons
+from molprior.inference.library_chunks import (SIMILARITY_BITS, ChunkSettings, PreparedChunk, prepare_chunk,
+                                               use_settings)
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
 from molprior.meta.scorer import BankRows, Scorer
+from molprior.parallel import Workers
 from molprior.serialization import ModelFormatError, load_learner
 
 SUPPORT_FILE = "support.csv"
@@ -29,7 +32,8 @@ SUPPORT_FILE = "support.csv"
 #: ``±1`` label scale: near the kernel's output scale far from the support, smaller close to
 #: it); NaN for models without one.
 UNCERTAINTY = "uncertainty"
-BATCH = 4096  # molecules featurised at a time (the forward pass takes fixed blocks of them)
+CHUNK = 1024  # distinct inputs per worker task: eight of the forward pass's fixed blocks
+RECENT_LIMIT = 100_000  # input texts a run remembers the scores of
 
 
 @dataclass
@@ -40,6 +44,7 @@ class AssayScorer:
     support_fingerprints: np.ndarray | None
     description: dict
     seen: np.ndarray | None = None  # hashed keys of the meta-training molecules (molprior.data.leakage)
+    seen_skeletons: np.ndarray | None = None  # their skeleton hashes (the prefilter), where recorded
 
     @classmethod
     def load(cls, directory: str | Path) -> "AssayScorer":
@@ -55,7 +60,8 @@ class AssayScorer:
         support = directory / SUPPORT_FILE
         fingerprints = ecfp(pd.read_csv(support)["smiles"].tolist()) if support.exists() else None
         assay = str(description.get("metadata", {}).get("assay", ""))
-        return cls(Scorer(learner, {assay: adapted}), fingerprints, description, load_seen(directory))
+        return cls(Scorer(learner, {assay: adapted}), fingerprints, description, load_seen(directory),
+                   load_seen_skeletons(directory))
 
     @property
     def learner(self) -> FewShotLearner:
@@ -80,46 +86,101 @@ class AssayScorer:
         """The assay the model was adapted to (the name of its one head)."""
         return next(iter(self.scorer.heads))
 
-    def score(self, smiles: Sequence[str], jobs: int = 1) -> pd.DataFrame:
+    def workers(self, jobs: int = 1) -> Workers:
+        """The run's worker processes, each holding this scorer: every chunk of inputs is read and
+        scored in one (:func:`_score_chunk`), and only its output rows come back."""
+        return Workers(jobs, _use_scorer, (self,))
+
+    def chunk_settings(self) -> ChunkSettings:
+        """What a chunk of inputs is read with: the ECFP4 sizes the model and the support
+        similarity read, and the record of the molecules the model has seen."""
+        bits = (self.learner.model.head_config.fingerprint_dim,) if self.learner.model.head_config.fingerprint_dim else ()
+        if self.support_fingerprints is not None:
+            bits += (SIMILARITY_BITS,)
+        return ChunkSettings(bits, self.seen, self.seen_skeletons)
+
+    def score(self, smiles: Sequence[str], jobs: int = 1, workers: Workers | None = None,
+              recent: "RecentScores | None" = None) -> pd.DataFrame:
         """Scores for ``smiles`` in order: ``smiles`` (standardised; empty when it failed),
         the score column, :data:`UNCERTAINTY`, ``support_similarity`` (highest Tanimoto
-        similarity of the ECFP4 to a support molecule) and ``error`` (why a row has no score,
-        else empty)."""
+        similarity of the ECFP4 to a support molecule), ``error`` (why a row has no score,
+        else empty) and ``seen`` (whether the model was meta-trained on the molecule; False
+        when it does not record its molecules).  ``workers`` (from :meth:`workers`) are the
+        run's processes; without, ``jobs`` of them are started for this call.  ``recent``
+        remembers scores by input text across calls of one run, so a repeated input is not
+        scored again."""
         texts = ["" if s is None or (isinstance(s, float) and np.isnan(s)) else str(s).strip() for s in smiles]
-        outcomes = standardize_items([("smiles", t) for t in texts], n_jobs=jobs)
-        canonical = [o.smiles for o in outcomes]
-        errors = ["" if o.smiles is not None else o.reason for o in outcomes]
-        scores = np.full(len(texts), np.nan)
-        spread = np.full(len(texts), np.nan)
-        similarity = np.full(len(texts), np.nan)
-        unique = list(dict.fromkeys(s for s in canonical if s is not None))
-        by_smiles: dict[str, tuple[float, float, float]] = {}
-        failed: dict[str, str] = {}
-        for start in range(0, len(unique), BATCH):
-            by_smiles.update(self._score_unique(unique[start:start + BATCH], jobs, failed))
-        for i, s in enumerate(canonical):
-            if s in by_smiles:
-                scores[i], spread[i], similarity[i] = by_smiles[s]
-            elif s in failed:
-                errors[i] = failed[s]
-        return pd.DataFrame({"smiles": [s or "" for s in canonical], self.score_column: scores, UNCERTAINTY: spread,
-                             "support_similarity": np.round(similarity, 4), "error": errors})
+        if workers is None:
+            with self.workers(jobs) as started:
+                return self._score(texts, started, RecentScores() if recent is None else recent)
+        return self._score(texts, workers, RecentScores() if recent is None else recent)
 
-    def _score_unique(self, smiles: list[str], jobs: int,
-                      errors: dict[str, str]) -> dict[str, tuple[float, float, float]]:
-        bank, failed = MoleculeBank.build(smiles, fingerprint_bits=self.learner.model.head_config.fingerprint_dim,
-                                          n_jobs=jobs)
-        errors.update({s: f"cannot featurise: {reason}" for s, reason in failed.items()})
-        ok = [s for s in smiles if s in bank]
-        if not ok:
-            return {}
-        inputs = BankRows(bank, bank.indices(ok))
+    def _score(self, texts: list[str], workers: Workers, recent: "RecentScores") -> pd.DataFrame:
+        todo = [t for t in dict.fromkeys(texts) if t not in recent]
+        chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
+        by_text = {}
+        for rows in workers.map(_score_chunk, chunks):
+            by_text.update(rows)
+        rows = [by_text[t] if t in by_text else recent[t] for t in texts]
+        recent.update(by_text)
+        columns = ["smiles", self.score_column, UNCERTAINTY, "support_similarity", "error", "seen"]
+        frame = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+        frame["support_similarity"] = np.round(frame["support_similarity"].astype(float), 4)
+        return frame.astype({"smiles": str, self.score_column: float, UNCERTAINTY: float, "error": str, "seen": bool})
+
+    def _score_prepared(self, texts: list[str], prepared: PreparedChunk) -> dict[str, tuple]:
+        """Output rows by input text for one prepared chunk: the forward pass and the similarity."""
+        graphs = prepared.graphs
+        bits = self.learner.model.head_config.fingerprint_dim
+        bank = MoleculeBank(graphs, prepared.fingerprints(bits) if bits else None)
+        n = len(graphs)
+        values, spread, best = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         row_errors: dict[int, str] = {}
-        values, spread = self.scorer.outputs(self.scorer.represent(inputs), self.assay, row_errors)
-        errors.update({ok[row]: reason for row, reason in row_errors.items()})
-        if self.support_fingerprints is not None:
-            fingerprints = bank.fingerprints[inputs.indices] if bank.fingerprints is not None else ecfp(ok)
-            best = tanimoto(fingerprints, self.support_fingerprints).max(axis=1)
-        else:
-            best = np.full(len(ok), np.nan)
-        return {s: (float(v), float(u), float(b)) for s, v, u, b in zip(ok, values, spread, best) if s not in errors}
+        if n:
+            inputs = BankRows(bank, np.arange(n))
+            values, spread = self.scorer.outputs(self.scorer.represent(inputs), self.assay, row_errors)
+            if self.support_fingerprints is not None:
+                best = tanimoto(prepared.fingerprints(SIMILARITY_BITS), self.support_fingerprints).max(axis=1)
+        seen = prepared.seen if prepared.seen is not None else np.zeros(n, dtype=bool)
+        scored = {s: (float(values[i]), float(spread[i]), float(best[i]), bool(seen[i]))
+                  for i, s in enumerate(graphs.smiles) if i not in row_errors}
+        failed = {graphs.smiles[i]: reason for i, reason in row_errors.items()}
+        rows = {}
+        for text, canonical, error in zip(texts, prepared.canonical, prepared.errors):
+            if canonical in scored and not error:
+                value, sd, similarity, was_seen = scored[canonical]
+                rows[text] = (canonical, value, sd, similarity, "", was_seen)
+            else:
+                reason = error or failed.get(canonical, "not scored")
+                rows[text] = (canonical or "", np.nan, np.nan, np.nan, reason, False)
+        return rows
+
+
+class RecentScores(OrderedDict):
+    """Output rows by input text, the ``limit`` most recent (a run's memory of what it scored)."""
+
+    def __init__(self, limit: int = RECENT_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def update(self, rows: dict) -> None:  # type: ignore[override]
+        for text, row in rows.items():
+            self[text] = row
+            self.move_to_end(text)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+#: The scorer of this worker process (or of this process, when it scores without workers).
+_SCORER: AssayScorer | None = None
+
+
+def _use_scorer(scorer: AssayScorer) -> None:
+    global _SCORER
+    _SCORER = scorer
+    use_settings(scorer.chunk_settings())
+
+
+def _score_chunk(texts: list[str]) -> dict[str, tuple]:
+    """Output rows by input text for one chunk, read and scored by this process's scorer."""
+    return _SCORER._score_prepared(texts, prepare_chunk(texts))

@@ -45,17 +45,37 @@ class EncoderConfig:
 
 
 class CategoricalEmbedding(nn.Module):
-    """Sum of one embedding table per categorical feature column (OGB's Atom/BondEncoder)."""
+    """Sum of one embedding table per categorical feature column (OGB's Atom/BondEncoder).
+
+    A batch holds few distinct rows of features (atoms and bonds of the same kinds recur), so
+    the sum is computed once per distinct row and then gathered: the same additions in the same
+    order for every row, so the same bits as summing row by row, at a fraction of the cost."""
 
     def __init__(self, dims: tuple[int, ...], hidden_dim: int):
         super().__init__()
+        self.dims = tuple(dims)
         self.tables = nn.ModuleList(nn.Embedding(d, hidden_dim) for d in dims)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def _sum(self, features: torch.Tensor) -> torch.Tensor:
         out = self.tables[0](features[:, 0])
         for column, table in enumerate(self.tables[1:], start=1):
             out = out + table(features[:, column])
         return out
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        features = features.long()
+        if features.shape[0] == 0 or bool((features < 0).any()) or \
+                bool((features >= features.new_tensor(self.dims)).any()):
+            return self._sum(features)  # the tables say what is out of range
+        codes = features[:, 0]
+        for column, size in enumerate(self.dims[1:], start=1):
+            codes = codes * size + features[:, column]  # one integer per distinct row
+        distinct, rows = torch.unique(codes, return_inverse=True)
+        columns = []
+        for size in reversed(self.dims):
+            columns.append(distinct % size)
+            distinct = distinct // size
+        return self._sum(torch.stack(columns[::-1], dim=1))[rows]
 
 
 class GraphEncoder(nn.Module):

@@ -1,6 +1,7 @@
 """Few-shot models (meta-trained, or adapted to one assay): ``model.safetensors`` (encoder,
 head, learned inner learning rates, an adapted model's per-task tensors) + ``model.json``,
-and ``seen_molecules.npy`` (the molecules it was trained or selected on)."""
+and ``seen_molecules.npy`` (the molecules it was trained or selected on), with
+``seen_skeletons.npy`` (their skeleton hashes, which make counting them in a library cheap)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 from safetensors.torch import save_file
 
 from molprior.chem.features import FEATURIZER_VERSION
-from molprior.data.leakage import SEEN_FILE, save_seen
+from molprior.data.leakage import SEEN_FILE, SEEN_SKELETONS_FILE, save_seen
 from molprior.files import atomic_path, write_manifest, write_text
 from molprior.meta.learner import Adapted, FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
@@ -24,18 +25,21 @@ ADAPTED_STATE = "adapted_state."
 
 
 def save_learner(learner: FewShotLearner, directory: str | Path, metadata: dict | None = None,
-                 adapted: Adapted | None = None, seen: np.ndarray | None = None) -> Path:
+                 adapted: Adapted | None = None, seen: np.ndarray | None = None,
+                 seen_skeletons: np.ndarray | None = None) -> Path:
     """Write a few-shot model: ``model.safetensors`` (encoder, head, learned inner learning
     rates) and ``model.json``.  With ``adapted``, the weights are those adapted to one assay
     and the JSON keeps the target scaling; such a model predicts directly.  ``seen`` (hashed
     keys from :func:`molprior.data.leakage.seen_keys`) records the molecules it was trained
-    or selected on, as ``seen_molecules.npy``."""
+    or selected on, as ``seen_molecules.npy``, and ``seen_skeletons`` (from
+    :func:`molprior.data.leakage.seen_skeletons`, of the same molecules) their prefilter."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if seen is not None:
-        save_seen(seen, directory)
+        save_seen(seen, directory, seen_skeletons)
     else:  # a model saved over another must not inherit (and sign) that one's record
         (directory / SEEN_FILE).unlink(missing_ok=True)
+        (directory / SEEN_SKELETONS_FILE).unlink(missing_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in learner.state_dict().items()}
     if adapted is not None:
         state.update({f"maml.model.{k}": v.detach().cpu().contiguous() for k, v in adapted.params.items()})

@@ -149,7 +149,8 @@ def run_adapt(model: str | Path | None, support: str | Path | None, output_dir: 
                     "description": description, "n_support": len(task.inputs), "n_actives": n_actives,
                     "adapt_seconds": seconds, "n_support_seen_in_meta_training": n_seen,
                     "train_assays": parent.get("metadata", {}).get("train_assays", [])}
-        save_learner(learner, out, metadata, adapted, seen=leakage.load_seen(parent_dir))
+        save_learner(learner, out, metadata, adapted, seen=leakage.load_seen(parent_dir),
+                     seen_skeletons=leakage.load_seen_skeletons(parent_dir))
         (out / SUPPORT_FILE).unlink(missing_ok=True)  # a zero-shot model has no support to compare with
         if task.inputs:
             write_csv(pd.DataFrame({"smiles": task.inputs, "label": task.labels,

@@ -61,6 +61,7 @@ class Prior:
     head_state: dict[str, torch.Tensor] | None = None
     lineage: dict | None = None  # a few-shot start's own training: its run, start, objective, scores
     seen: np.ndarray | None = None  # the molecules a few-shot start was trained or selected on
+    seen_skeletons: np.ndarray | None = None  # their skeleton hashes, where the start records them
 
     def task_model(self) -> TaskModel:
         """A few-shot start's encoder and head as one model."""
@@ -98,7 +99,7 @@ def load_prior(prior: str, encoder: EncoderConfig | None = None) -> Prior:
                "steps_trained": info.get("metrics", {}).get("steps_trained"),
                "best_val_delta_auprc": info.get("metrics", {}).get("best_val_delta_auprc")}
     return Prior(model.encoder, source, model.head_config.to_dict(), model.head.state_dict(),
-                 lineage, leakage.load_seen(fewshot))
+                 lineage, leakage.load_seen(fewshot), leakage.load_seen_skeletons(fewshot))
 
 
 def load_prior_encoder(prior: str, encoder: EncoderConfig | None = None) -> tuple[GraphEncoder, str]:
@@ -313,13 +314,17 @@ def run_metatraining(config: MetaTrainConfig, output_dir: str | Path, prepared: 
                     "test_assays_excluded": list(config.test_assays), "metrics": metrics,
                     "leak_guard": asdict(config.leak_guard) if config.leak_guard else None,
                     "config": asdict(config)}
-        seen = leakage.seen_keys(keys[s] for t in trained + val_tasks for s in t.inputs if s in keys)
+        seen_inputs = list(dict.fromkeys(s for t in trained + val_tasks for s in t.inputs if s in keys))
+        seen = leakage.seen_keys(keys[s] for s in seen_inputs)
+        skeletons = leakage.seen_skeletons(bank.graphs.select(bank.indices(seen_inputs)))
         if start_point.seen is not None:  # what the start saw, the model has seen too
             seen = np.union1d(seen, start_point.seen)
+            skeletons = (None if start_point.seen_skeletons is None
+                         else np.union1d(skeletons, start_point.seen_skeletons))
         exported = module.learner
         if config.freeze_prior:  # the prior's encoder and hidden layer back in front of the head
             exported = with_prior_trunk(exported, start_point.encoder, start_point.head_config, start_point.head_state)
-        model_dir = save_learner(exported, out / "model", metadata, seen=seen)
+        model_dir = save_learner(exported, out / "model", metadata, seen=seen, seen_skeletons=skeletons)
         if config.zeroshot is not None:  # a code per training task, and the description models
             ZeroShotHeads.train(module.learner, trained, episodes_bank, config.zeroshot, config.seed).save(model_dir)
             write_manifest(model_dir)

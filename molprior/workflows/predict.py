@@ -21,11 +21,11 @@ from typing import Iterator
 
 import pandas as pd
 
-from molprior.data import leakage
 from molprior.data.readers import SMILES_ALIASES, find_column, is_line_list, iter_line_list, iter_text_table
 from molprior.errors import InputError
 from molprior.files import atomic_path, check_output_path
-from molprior.inference.assay_scoring import AssayScorer
+from molprior.inference.assay_scoring import AssayScorer, RecentScores
+from molprior.parallel import Workers
 from molprior.tracking.artifacts import local_model_dir, resolve_model_dir
 from molprior.tracking.pyfunc import HEADS_INDEX, ScoringModel
 
@@ -101,11 +101,12 @@ def _smiles_frame(rows: list[tuple[int, list[str]]]) -> pd.DataFrame:
                          "error": ""}, index=pd.Index([n for n, _ in rows], name="line"))
 
 
-def score_frame(scorer: AssayScorer, frame: pd.DataFrame, column: str, jobs: int = 1) -> tuple[pd.DataFrame, list[str]]:
-    """``frame`` (with its ``error`` column) plus the scores, in the output's layout; also the
-    standardised SMILES of the rows scored."""
+def score_frame(scorer: AssayScorer, frame: pd.DataFrame, column: str, jobs: int = 1, workers: Workers | None = None,
+                recent: RecentScores | None = None) -> tuple[pd.DataFrame, int]:
+    """``frame`` (with its ``error`` column) plus the scores, in the output's layout; also how
+    many of the rows scored are molecules the model was meta-trained on."""
     todo = (frame["error"] == "").to_numpy()
-    scored = scorer.score(frame.loc[todo, column].tolist(), jobs=jobs)
+    scored = scorer.score(frame.loc[todo, column].tolist(), jobs=jobs, workers=workers, recent=recent)
     result = frame.drop(columns="error").reset_index(drop=True)
     errors = frame["error"].to_numpy(dtype=object).copy()
     for name in scorer.output_columns[:-1]:
@@ -114,22 +115,25 @@ def score_frame(scorer: AssayScorer, frame: pd.DataFrame, column: str, jobs: int
         result[name] = values
     errors[todo] = scored["error"].to_numpy()
     result["error"] = errors
-    return result, scored.loc[scored["error"] == "", "smiles"].tolist()
+    return result, int((scored["seen"] & (scored["error"] == "")).sum())
 
 
 def run_predict(model: str | Path, input_path: str | Path, output: str | Path, smiles_column: str | None = None,
                 jobs: int = 1, chunk_rows: int = CHUNK_ROWS, assay: str | None = None) -> PredictOutcome:
     """Score ``input_path`` with an adapted model, chunk by chunk, and write ``output`` atomically
-    (refused before any work when it is a directory or would replace the input)."""
+    (refused before any work when it is a directory or would replace the input).  One set of
+    ``jobs`` worker processes serves the whole run, and an input repeated within the run is
+    scored once."""
     check_output_path(output, [input_path])
     scorer = load_scorer(model, assay)
     rows = errors = 0
     seen = 0 if scorer.seen is not None else None
-    with atomic_path(output) as tmp, open(tmp, "w", newline="") as handle:
+    recent = RecentScores()
+    with scorer.workers(jobs) as workers, atomic_path(output) as tmp, open(tmp, "w", newline="") as handle:
         for frame, column in iter_molecules(input_path, smiles_column, chunk_rows):
-            result, scored = score_frame(scorer, frame, column, jobs)
+            result, n_seen = score_frame(scorer, frame, column, workers=workers, recent=recent)
             if seen is not None:
-                seen += int(leakage.seen_mask(scored, scorer.seen, jobs).sum())
+                seen += n_seen
             result.to_csv(handle, header=rows == 0, index=False)
             failed = result["error"] != ""
             for line, reason in zip(frame.index[failed.to_numpy()], result.loc[failed, "error"]):

@@ -58,10 +58,10 @@ from molprior.models.heads import TaskModel
 from molprior.tracking import runs
 from molprior.typed_configs import merged, merged_mappings
 from molprior.workflows.progress import progress_bar
+from molprior.workflows.regression_settings import METATRAIN_EPOCHS, METHODS, FinetuneConfig
 
 log = logging.getLogger(__name__)
 
-METHODS = ("svr_ecfp", "rf_ecfp", "gnn_finetune")
 SPLITS = ("train", "test")
 FINGERPRINT_BITS = 2048
 
@@ -78,24 +78,6 @@ METATRAIN_DEFAULTS = {
     "steps_per_epoch": 50,
     "trainer": {"patience": 5},
 }
-METATRAIN_EPOCHS = 3
-
-
-@dataclass
-class FinetuneConfig:
-    """How ``gnn_finetune`` trains on one target's training split.
-
-    Targets are standardised with the training split's mean and spread; Adam with a short
-    linear warm-up and cosine decay over ``epochs`` passes of mini-batches; ``dropout``
-    replaces the head's dropout while fine-tuning (``None`` keeps the model's).
-    """
-
-    epochs: int = 10
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    batch_size: int = 64
-    dropout: float | None = 0.2
-
 
 @dataclass
 class RegressionOutcome:

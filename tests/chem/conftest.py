@@ -47,6 +47,13 @@ def moses_smiles() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def fsmol_smiles() -> list[str]:
+    """FS-Mol's SMILES as ChEMBL gave them (salts, charges, metals, explicit Hs among them)."""
+    smiles = pd.read_csv(DATA / "fsmol" / "fsmol.csv.gz", usecols=["smiles"])["smiles"]
+    return list(dict.fromkeys(smiles))
+
+
+@pytest.fixture(scope="session")
 def real_canonical_smiles(moleculeace_smiles, moses_smiles) -> list[str]:
     """About 2,000 distinct RDKit-canonical SMILES: 1,000 MoleculeACE plus 1,000 MOSES molecules."""
     rng = random.Random(20240607)

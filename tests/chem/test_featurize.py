@@ -64,6 +64,19 @@ def test_fast_path_equals_reference_on_real_molecules(real_canonical_smiles):
         _assert_identical(smiles)
 
 
+def test_graphs_from_given_molecules_equal_graphs_from_their_smiles(real_canonical_smiles):
+    """Scoring hands featurisation the molecule standardisation parsed back from its canonical
+    SMILES; the fast path then skips its own parse and must give the same arrays."""
+    smiles = real_canonical_smiles + [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in HARD_CASES]
+    smiles = list(dict.fromkeys(smiles))
+    from_strings, errors = fz.featurize_mols(smiles)
+    from_mols, errors_mols = fz.featurize_mols(smiles, [Chem.MolFromSmiles(s) for s in smiles])
+    assert errors == errors_mols and len(from_strings) > 1900
+    for name in ("x", "edge_index", "edge_attr", "atom_ptr", "edge_ptr"):
+        assert np.array_equal(getattr(from_strings, name), getattr(from_mols, name)), name
+    assert from_strings.smiles == from_mols.smiles
+
+
 def test_real_molecules_mostly_take_the_fast_path(real_canonical_smiles):
     # Otherwise the comparison above would compare the reference with itself.
     fast = sum(fz._fast_graph(s) is not None for s in real_canonical_smiles)

@@ -7,12 +7,14 @@ import random
 import numpy as np
 import pytest
 from rdkit import Chem
+from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from molprior.chem.standardize import (
     DEFAULT_MAX_HEAVY_ATOMS,
     StandardizeOptions,
     Standardized,
     canonical_smiles,
+    cleanup,
     parse_problem,
     standardize_smiles,
 )
@@ -356,3 +358,27 @@ def test_every_standardised_smiles_parses_back_to_itself(moleculeace_smiles, mos
 def test_an_atom_with_more_bonds_than_rdkit_checks_is_a_valence_error_not_a_crash():
     result = standardize_smiles("C" + "(C)" * 150)  # DetectChemistryProblems raises on it
     assert not result.ok and result.reason == "valence error: atom # 0 C has 150 neighbours"
+
+
+# --- the cleanup step: RDKit's Cleanup, cheaper --------------------------------------------
+
+def test_cleanup_writes_the_smiles_rdkit_cleanup_writes_on_real_libraries(fsmol_smiles, moses_smiles,
+                                                                         moleculeace_smiles):
+    """Every FS-Mol input that is charged, salted, bonded to a metal or written with explicit Hs
+    (the molecules the skipped reioniser and the normaliser act on), and a sample of the rest."""
+    rng = random.Random(5)
+    special = [s for s in fsmol_smiles if "+" in s or "-]" in s or "." in s or "H]" in s]
+    sample = (rng.sample(special, 2500) + rng.sample(fsmol_smiles, 1000) + rng.sample(moses_smiles, 500)
+              + rng.sample(moleculeace_smiles, 500) + ["CS(C)=O", "C[N+](C)(C)C.[Cl-]", "[Na]Cl", "[Na].[Cl]",
+                                                      "[K+].O=C([O-])c1ccccc1O", "OC(=O)C[N+](C)(C)C"])
+    parameters = rdMolStandardize.CleanupParameters()
+    compared = reionized = 0
+    for smiles in sample:
+        mol = Chem.MolFromSmiles(smiles)
+        if mol is None:
+            continue
+        expected = Chem.MolToSmiles(rdMolStandardize.Cleanup(mol, parameters))
+        assert Chem.MolToSmiles(cleanup(mol)) == expected, smiles
+        compared += 1
+        reionized += any(atom.GetFormalCharge() for atom in mol.GetAtoms())
+    assert compared > 4000 and reionized > 200

@@ -88,3 +88,28 @@ def test_a_model_records_its_molecules_and_recognises_them_in_any_spelling(tmp_p
     assert mask.tolist() == [True, False, False, True]
     assert leakage.seen_mask([ASPIRIN], np.array([], dtype=np.int64)).tolist() == [False]
     assert leakage.load_seen(tmp_path / "elsewhere") is None
+
+
+def test_the_skeleton_prefilter_changes_no_answer_and_spares_the_keys(monkeypatch):
+    """Seen or not, with the model's skeleton hashes, is what the keys alone say; only the
+    molecules whose skeleton the model knows get a key computed."""
+    import pandas as pd
+
+    from molprior.chem.featurize import featurize_smiles
+    from molprior.data.catalog import data_dir
+
+    smiles = pd.read_csv(data_dir() / "moses" / "moses_train_50k.csv.gz")["smiles"].head(1200).tolist()
+    trained, library = smiles[:600], smiles[300:1200]  # half of the library was trained on
+    trained_graphs = featurize_smiles(trained).graphs
+    seen = leakage.seen_keys(leakage.molecule_keys(trained).values())
+    skeletons = leakage.seen_skeletons(trained_graphs)
+    graphs = featurize_smiles(library).graphs
+    expected = leakage.seen_mask(graphs.smiles, seen)
+    asked = []
+    original = leakage.molecule_keys
+    monkeypatch.setattr(leakage, "molecule_keys", lambda s, jobs=1: asked.extend(s) or original(s, jobs))
+    got = leakage.seen_mask(graphs.smiles, seen, 1, skeletons, graphs)
+    assert got.tolist() == expected.tolist() and got[:300].all() and not got[300:].all()
+    assert 300 <= len(asked) < 400  # the trained ones, and the few new ones sharing a skeleton
+    with pytest.raises(ValueError, match="in their order"):
+        leakage.seen_mask(graphs.smiles[::-1], seen, 1, skeletons, graphs)

@@ -71,6 +71,9 @@ def test_the_adapted_model_is_saved_with_its_support_and_lineage_and_tracked(few
     assert metadata["train_assays"] == TRAIN == parent["metadata"]["train_assays"]
     # the parent's record of its meta-training molecules goes with the adapted model
     np.testing.assert_array_equal(leakage.load_seen(outcome.model_dir), leakage.load_seen(meta))
+    skeletons = leakage.load_seen_skeletons(meta)  # and its prefilter, written by meta-training
+    assert skeletons is not None and len(skeletons) <= len(leakage.load_seen(meta))
+    np.testing.assert_array_equal(leakage.load_seen_skeletons(outcome.model_dir), skeletons)
     assert metadata["n_support_seen_in_meta_training"] == outcome.n_seen == 0
 
     run = mlflow.get_run(outcome.run_id)

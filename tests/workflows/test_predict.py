@@ -101,11 +101,11 @@ def test_a_failed_run_leaves_the_previous_output_intact(fewshot_models, tmp_path
     calls = {"n": 0}
     original = AssayScorer.score
 
-    def dies_on_the_third_chunk(self, smiles, jobs=1):
+    def dies_on_the_third_chunk(self, smiles, **options):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return original(self, smiles, jobs)
+        return original(self, smiles, **options)
 
     monkeypatch.setattr(AssayScorer, "score", dies_on_the_third_chunk)
     with pytest.raises(KeyboardInterrupt):
