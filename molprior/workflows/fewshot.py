@@ -67,11 +67,13 @@ def _to_metatrain(names: list[str], config: FewShotConfig) -> list[str]:
 
 
 def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable, tasks: list[FewShotTask],
-                jobs: int = 1, left_out: dict[str, str] | None = None) -> MoleculeBank:
+                jobs: int = 1, left_out: dict[str, str] | None = None,
+                featurised: tuple[MoleculeBank, dict[str, str]] | None = None) -> MoleculeBank:
     """Featurise, once for all seeds, the test assays' molecules and, when a method of ``names``
-    is meta-trained, those of the meta-training and validation assays.  Molecules that do not
-    featurise are dropped from ``tasks`` (for every method alike), their reasons added to
-    ``left_out``."""
+    is meta-trained, those of the meta-training and validation assays (or take them from
+    ``featurised``, a run's bank: :func:`molprior.workflows.metatrain.build_bank`).  Molecules
+    that do not featurise are dropped from ``tasks`` (for every method alike), their reasons
+    added to ``left_out``."""
     from molprior.workflows.metatrain import build_bank, split_tasks
 
     to_train = _to_metatrain(names, config)
@@ -82,7 +84,7 @@ def neural_bank(names: list[str], config: FewShotConfig, prepared: PreparedTable
                              "give --val-assays")
         train, val = split_tasks(prepared, benchmark_metatrain_config(config, config.seed))
         meta_tasks = train + val
-    return build_bank(tasks + meta_tasks, jobs, left_out=left_out)
+    return build_bank(tasks + meta_tasks, jobs, left_out=left_out, featurised=featurised)
 
 
 def neural_methods(names: list[str], config: FewShotConfig, prepared: PreparedTable, bank: MoleculeBank,
@@ -347,13 +349,14 @@ SEEN_COLUMNS = ("assay", "molecules", "seen", "action")
 
 
 def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: PreparedTable | None = None,
-                  jobs: int = 1) -> FewShotOutcome:
+                  jobs: int = 1, featurised: tuple[MoleculeBank, dict[str, str]] | None = None) -> FewShotOutcome:
     """Run the few-shot protocol of ``config`` and write ``results.csv``, ``per_task.csv``
     (FS-Mol's summary columns, one row per draw), ``by_protein_class.csv`` (where the input
     carries protein classes), ``calibration.csv`` (for methods with a predictive spread),
     ``seen_molecules.csv`` (when a given meta-trained model is scored: :func:`leave_out_seen`),
     ``rejected.csv`` and ``delta_auprc.png`` into ``output_dir``;
-    log them to the active MLflow run when there is one."""
+    log them to the active MLflow run when there is one.  ``featurised`` is the run's bank of
+    the input's molecules, when a pipeline built one (nothing is featurised again)."""
     unknown = [m for m in config.methods if m not in METHODS]
     if unknown:
         raise InputError(f"unknown methods {unknown}; available: {', '.join(METHODS)}")
@@ -371,7 +374,7 @@ def run_benchmark(config: FewShotConfig, output_dir: str | Path, prepared: Prepa
     out = Path(output_dir)
     frames = []
     neural = [name for name in config.methods if name in NEURAL_METHODS]
-    bank = neural_bank(neural, config, prepared, tasks, jobs, left_out) if neural else None
+    bank = neural_bank(neural, config, prepared, tasks, jobs, left_out, featurised) if neural else None
     # the test assays' molecules alone: what the workers scoring the neural methods are sent
     score_bank = bank.subset([s for t in tasks for s in t.inputs]) if neural else None
     for seed in config.all_seeds:

@@ -186,17 +186,23 @@ def guard_against_leaks(train: list[FewShotTask], val: list[FewShotTask], guard:
 
 
 def build_bank(tasks: list[FewShotTask], jobs: int = 1, cache_dir: str | Path | None = None,
-               left_out: dict[str, str] | None = None) -> MoleculeBank:
+               left_out: dict[str, str] | None = None,
+               featurised: tuple[MoleculeBank, dict[str, str]] | None = None) -> MoleculeBank:
     """Graphs and ECFP4 bits of every input of ``tasks`` (all of one input kind); inputs that
     do not featurise are dropped from their tasks with a warning (and their reasons added to
-    ``left_out``)."""
+    ``left_out``).  ``featurised`` is a bank (and the reasons by input for those it lacks)
+    already built for a whole run: it is used as it is, nothing is featurised again."""
     kinds = {t.kind for t in tasks}
     if len(kinds) > 1:
         raise InputError(f"the tasks mix input kinds {sorted(kinds)}: one bank holds one kind")
     kind = kinds.pop() if kinds else "smiles"
     inputs = [s for t in tasks for s in t.inputs]
-    with FeatureCache(cache_dir) as cache:
-        bank, errors = MoleculeBank.build(inputs, fingerprint_bits=2048, n_jobs=jobs, cache=cache, kind=kind)
+    if featurised is not None and featurised[0].kind == kind:
+        bank, failed = featurised
+        errors = {s: failed.get(s, "not featurised") for s in dict.fromkeys(inputs) if s not in bank}
+    else:
+        with FeatureCache(cache_dir) as cache:
+            bank, errors = MoleculeBank.build(inputs, fingerprint_bits=2048, n_jobs=jobs, cache=cache, kind=kind)
     if errors:
         log.warning("%d molecules could not be featurised and are left out: %s", len(errors),
                     "; ".join(f"{s}: {r}" for s, r in list(errors.items())[:5]))

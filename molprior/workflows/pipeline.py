@@ -23,11 +23,13 @@ from molprior.chem.featurize import featurize_smiles
 from molprior.parallel import available_cores
 from molprior.config import PipelineConfig, write_settings
 from molprior.data.episodes import stratified_episode
+from molprior.data.input_kinds import input_kind
 from molprior.errors import InputError
 from molprior.data.tasks import tasks_from_table
 from molprior.metrics.generation import generation_metrics
 from molprior.metrics.classification import delta_auprc, roc_auc
 from molprior.files import file_hash, write_csv
+from molprior.meta.batches import MoleculeBank
 from molprior.models.generative import sample_smiles
 from molprior.tracking import registry, runs
 from molprior.tracking.artifacts import resolve_model_dir
@@ -96,12 +98,14 @@ def run_pipeline(config: PipelineConfig, cache_dir: str | Path | None = None, na
         hashes = {"input": runs.log_input_file(config.fewshot.input, "input")}
         prepared = prepare(config.fewshot, jobs)
         hashes["input_table"] = runs.log_table_hash(prepared.table, "input_table")
-        _featurise(prepared, jobs, cache_dir)
+        featurised = _featurise(prepared, jobs, cache_dir)  # once: meta-training and the benchmark read it
         prior = _pretrain_step(config, out, jobs, cache_dir, reused, outcome)
         needs_model = bool(config.register.heads) or (
             {"maml_pretrained", "molprior"} & set(config.fewshot.methods) and not config.fewshot.model)
-        meta = _model_step(config, out, prepared, jobs, cache_dir, prior, reused, outcome) if needs_model else None
-        outcome.fewshot, benchmark_metrics = _benchmark_step(config, out, prepared, jobs, meta, reused, outcome)
+        meta = _model_step(config, out, prepared, jobs, cache_dir, prior, reused, outcome,
+                           featurised[0]) if needs_model else None
+        outcome.fewshot, benchmark_metrics = _benchmark_step(config, out, prepared, jobs, meta, reused, outcome,
+                                                             featurised)
         if config.register.heads:
             _register_step(config, out, prepared, jobs, meta, prior, hashes, benchmark_metrics, outcome)
             if config.score:
@@ -110,17 +114,21 @@ def run_pipeline(config: PipelineConfig, cache_dir: str | Path | None = None, na
     return outcome
 
 
-def _featurise(prepared, jobs: int, cache_dir) -> None:
+def _featurise(prepared, jobs: int, cache_dir) -> tuple[MoleculeBank, dict[str, str]]:
+    """The run's one bank of the input's molecules (graphs and ECFP4), and why any is missing."""
     smiles = prepared.table["smiles"].unique().tolist()
     runs.log_metrics({"measurements_kept": len(prepared.table), "molecules_kept": len(smiles),
                       "lines_rejected": prepared.rejected["line"].nunique() if len(prepared.rejected) else 0})
     start = time.perf_counter()
     with FeatureCache(cache_dir) as cache, progress_bar("featurising", len(smiles)) as advance:
         graphs = featurize_smiles(smiles, n_jobs=jobs, cache=cache, progress=advance)
+    fingerprints, _ = input_kind("smiles").fingerprints(graphs.graphs.smiles, 2048)
+    bank = MoleculeBank(graphs.graphs, fingerprints)
     seconds = time.perf_counter() - start
     log.info("featurised %d molecules (%d from the cache) in %.1f s", len(graphs.graphs), graphs.from_cache, seconds)
     runs.log_metrics({"featurize.graphs": len(graphs.graphs), "featurize.from_cache": graphs.from_cache,
                       "featurize.seconds": seconds, "featurize.errors": len(graphs.errors)})
+    return bank, {smiles[i]: reason for i, reason in graphs.errors.items()}
 
 
 def _pretrain_step(config: PipelineConfig, out: Path, jobs: int, cache_dir, reused: dict, outcome) -> str:
@@ -155,7 +163,7 @@ def _pretrain_step(config: PipelineConfig, out: Path, jobs: int, cache_dir, reus
 
 
 def _model_step(config: PipelineConfig, out: Path, prepared, jobs: int, cache_dir, prior: str, reused: dict,
-                outcome) -> Path:
+                outcome, bank: MoleculeBank | None = None) -> Path:
     """The few-shot model the pipeline benchmarks and registers (``config.fewshot_model``):
     the shipped one, one given, a reused meta-training run's, or one meta-trained here."""
     from molprior.workflows.fewshot import benchmark_metatrain_config
@@ -176,8 +184,8 @@ def _model_step(config: PipelineConfig, out: Path, prepared, jobs: int, cache_di
         metatrain_config = benchmark_metatrain_config(config.fewshot, config.fewshot.seed)
         if "prior" not in config.fewshot.metatrain:
             metatrain_config.prior = prior
-        result = run_metatraining(metatrain_config, out / "metatrain", prepared=prepared, jobs=jobs, progress=False,
-                                  cache_dir=cache_dir, nested=True)
+        result = run_metatraining(metatrain_config, out / "metatrain", prepared=prepared, bank=bank, jobs=jobs,
+                                  progress=False, cache_dir=cache_dir, nested=True)
         model, run_id = result.model_dir, result.run_id
     outcome.step_runs["metatrain"] = run_id
     outcome.metatrained_model = Path(model)
@@ -185,7 +193,8 @@ def _model_step(config: PipelineConfig, out: Path, prepared, jobs: int, cache_di
 
 
 def _benchmark_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta: Path | None, reused: dict,
-                    outcome) -> tuple[FewShotOutcome | None, dict[str, float]]:
+                    outcome, featurised: tuple[MoleculeBank, dict[str, str]] | None = None
+                    ) -> tuple[FewShotOutcome | None, dict[str, float]]:
     import mlflow
 
     if "benchmark" in reused:
@@ -198,7 +207,7 @@ def _benchmark_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta
         fewshot = type(fewshot)(**{**asdict(fewshot), "model": str(meta)})
     with runs.tracked_run("benchmark", params={"methods": fewshot.methods, "model": fewshot.model or ""},
                           nested=True) as run:
-        result = run_benchmark(fewshot, out / "fewshot", prepared, jobs=jobs)
+        result = run_benchmark(fewshot, out / "fewshot", prepared, jobs=jobs, featurised=featurised)
         result.outputs["run_id"] = run.info.run_id
     outcome.step_runs["benchmark"] = run.info.run_id
     return result, dict(mlflow.get_run(run.info.run_id).data.metrics)

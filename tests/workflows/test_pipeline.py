@@ -31,7 +31,13 @@ def tiny_pipeline(tmp_path):
         fewshot_model="metatrain", output=str(tmp_path / "out"), jobs=1)
 
 
-def test_pipeline_registers_a_champion_with_its_lineage_and_scores_through_it(tiny_pipeline, tmp_path):
+def test_pipeline_registers_a_champion_with_its_lineage_and_scores_through_it(tiny_pipeline, tmp_path, monkeypatch):
+    from molprior.workflows import metatrain
+
+    def featurised_again(*args, **kwargs):
+        raise AssertionError("meta-training or the benchmark featurised the input again")
+
+    monkeypatch.setattr(metatrain, "FeatureCache", featurised_again)  # the run's one bank serves both
     outcome = run_pipeline(tiny_pipeline, cache_dir=tmp_path / "cache")
     children = _children(outcome.run_id)
     assert set(children) == {"metatrain", "benchmark", "adapt", "register", "score"}
