@@ -52,8 +52,8 @@ def _role_context(residue: str, role: int) -> tuple[str, int]:
     return _CONTEXT + residue + _CONTEXT, 2
 
 
+@lru_cache(maxsize=None)  # outermost: a template already built costs a dictionary look-up, nothing more
 @quiet_rdkit()
-@lru_cache(maxsize=None)
 def residue_template(residue: str, role: int) -> ResidueTemplate:
     """The template of a standard residue in a role (read from ``Chem.MolFromSequence``)."""
     if residue not in STANDARD_RESIDUES:
@@ -72,8 +72,8 @@ def residue_template(residue: str, role: int) -> ResidueTemplate:
                            names.index("N"), names.index("C"))
 
 
-@quiet_rdkit()
 @lru_cache(maxsize=None)
+@quiet_rdkit()
 def _peptide_bond_attr() -> np.ndarray:
     """Features of the C(i)-N(i+1) peptide bond (the same for every residue pair)."""
     mol = Chem.MolFromSequence(_CONTEXT * 2)
@@ -107,6 +107,7 @@ class PeptideGraphs:
 def peptide_graphs(peptides: Sequence[str]) -> PeptideGraphs:
     """Graphs of peptides of standard residues, length 2 or more (``ValueError`` otherwise)."""
     bond = _peptide_bond_attr()
+    bond_pair = np.stack([bond, bond])  # both directions of a peptide bond
     xs, edge_blocks, attr_blocks, residues, atom_counts, edge_counts = [], [], [], [], [], []
     for peptide in peptides:
         if len(peptide) < 2:
@@ -121,7 +122,7 @@ def peptide_graphs(peptides: Sequence[str]) -> PeptideGraphs:
             if previous_c is not None:
                 n = offset + t.amide_n
                 edge_blocks.append(np.array([[previous_c, n], [n, previous_c]], dtype=np.int64))
-                attr_blocks.append(np.stack([bond, bond]))
+                attr_blocks.append(bond_pair)
                 n_edges += 2
             residues.append(np.full(len(t.x), position, dtype=np.int64))
             previous_c = offset + t.carbonyl_c
