@@ -147,16 +147,11 @@ class StandardizationError(InputError):
     """A molecule that standardisation cannot write faithfully (the reason is the message)."""
 
 
-@quiet_rdkit()
-def read_back(mol: Chem.Mol) -> tuple[str, Chem.Mol] | None:
-    """The canonical SMILES of ``mol`` and the molecule RDKit parses from it, if that parses
-    to the same canonical SMILES again (what every later stage relies on), else ``None``."""
-    return _read_back(mol)
-
-
 def _read_back(mol: Chem.Mol, parsed: tuple[str, Chem.Mol] | None = None) -> tuple[str, Chem.Mol] | None:
-    """:func:`read_back`; ``parsed`` is a SMILES with RDKit's parse of it (the input): when the
-    canonical SMILES is that string, its parse is already there (an input that was standard)."""
+    """The canonical SMILES of ``mol`` and the molecule RDKit parses from it, if that parses
+    to the same canonical SMILES again (what every later stage relies on), else ``None``.
+    ``parsed`` is a SMILES with RDKit's parse of it (the input): when the canonical SMILES is
+    that string, its parse is already there (an input that was standard)."""
     try:
         smiles = Chem.MolToSmiles(mol)
     except Exception:  # noqa: BLE001 - RDKit raises bare RuntimeErrors from C++
