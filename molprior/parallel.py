@@ -17,6 +17,7 @@ library in it): started once, fed a stream of items a few ahead, results in item
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
@@ -102,7 +103,9 @@ class Workers:
 
     torch runs on one thread in every worker, and in this process while the workers are up:
     each process is one core's worth of work, and torch threads beyond that only wait for each
-    other.  This process sets it before the first fork, so no worker inherits a thread pool."""
+    other.  This process sets it before the first fork, so no worker inherits a thread pool.
+    Workers ignore SIGTERM: the process that owns them stops them when it exits (on SIGTERM
+    too), after the items they are working on."""
 
     def __init__(self, jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
         self.jobs = max(1, jobs)
@@ -165,6 +168,10 @@ class Workers:
 
 
 def _start_worker(initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    # SIGTERM is for the process that owns the pool: it stops the workers by shutting the pool
+    # down (work not started is dropped, each worker ends after its current item).  A worker
+    # killed while it sends a result would leave the pool's reader waiting forever for the rest.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if "torch" in sys.modules:  # forked from a process with torch, or torch came with the initargs
         import torch
 
