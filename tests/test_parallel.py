@@ -84,8 +84,8 @@ def test_workers_serve_a_stream_in_order_set_up_once_each(jobs):
         out = list(workers.map(_with_state, iter(range(25)), ahead=3))
         again = list(workers.map(_with_state, range(5)))  # the same processes serve the next call
     assert [o[0] for o in out] == list(range(25)) and {o[1] for o in out} == {"model"}
-    pids = {o[2] for o in out}
-    assert {o[2] for o in again} <= pids
+    pids = {o[2] for o in out + again}
+    assert len(pids) <= jobs  # the same processes serve the next call: no pool started per call
     if jobs == 1:
         assert pids == {os.getpid()}
     else:
