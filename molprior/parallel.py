@@ -7,8 +7,8 @@ Two ways to start the workers, one interface:
   work is sent with cloudpickle (closures such as a benchmark's methods travel), and every
   worker runs torch on one thread (``jobs`` workers use ``jobs`` cores, and torch is not
   fork-safe);
-* ``"fork"``: copies of this process (the standard library's pool, where the platform has
-  fork): no start-up cost, for work without torch such as RDKit featurisation.
+* ``"fork"``: copies of this process (:class:`Workers`, where the platform has fork): no
+  start-up cost, for work without torch such as RDKit featurisation.
 
 :class:`Workers` is the pool a whole run keeps (``molprior predict`` scores every chunk of a
 library in it): started once, fed a stream of items a few ahead, results in item order.
@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
 
 START_METHODS = ("spawn", "fork")
 # loky replaces a worker whose memory grew (a model's caches) and says so: nothing is lost
@@ -65,17 +66,14 @@ def _in_workers(function: Callable[[T], R], items: Sequence[T], workers: int, st
                 cost: Callable[[T], float] | None) -> Iterator[R]:
     order = sorted(range(len(items)), key=lambda i: -cost(items[i])) if cost else range(len(items))
     if start == "fork":
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_all_start_methods, get_context
-
-        context = get_context("fork") if "fork" in get_all_start_methods() else get_context()
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-        futures = {i: pool.submit(function, items[i]) for i in order}
-        try:
-            for i in range(len(items)):
-                yield futures[i].result()
-        finally:  # done, failed or stopped early: nothing queued is left to run
-            pool.shutdown(wait=True, cancel_futures=True)
+        with Workers(workers, function) as pool:  # the function travels by fork: closures too
+            done: dict[int, R] = {}
+            position = 0
+            for i, result in zip(order, pool.map(_apply, (items[i] for i in order), ahead=len(items))):
+                done[i] = result
+                while position in done:
+                    yield done.pop(position)
+                    position += 1
         return
     from joblib.externals.loky import get_reusable_executor
 
@@ -93,13 +91,18 @@ def _in_workers(function: Callable[[T], R], items: Sequence[T], workers: int, st
             pool.shutdown(wait=False, kill_workers=True)
 
 
+def _apply(function: Callable[[T], R], item: T) -> R:
+    return function(item)
+
+
 class Workers:
     """Worker processes kept for a whole run (started once, not per call): :meth:`map` sends
     items as the workers free up, a bounded number ahead, and yields the results in item order.
-    With ``jobs <= 1`` the work runs in this process.  ``initializer(*initargs)`` runs once in
-    every worker (and here, without workers): per-run state such as a loaded model travels
-    once, not with every item.  Workers start by fork where the platform has it (a model loaded
-    here is shared, not copied or loaded again), else by the platform's default.
+    With ``jobs <= 1`` the work runs in this process.  ``state`` (a loaded model, a run's
+    settings) is what every item's work reads: it reaches each worker once, when the worker
+    starts, not with every item, and :meth:`map` passes it to the function.  Workers start by
+    fork where the platform has it (the state is then shared, not copied or loaded again), else
+    by the platform's default (the state is pickled to each worker once).
 
     torch runs on one thread in every worker, and in this process while the workers are up:
     each process is one core's worth of work, and torch threads beyond that only wait for each
@@ -107,13 +110,12 @@ class Workers:
     Workers ignore SIGTERM: the process that owns them stops them when it exits (on SIGTERM
     too), after the items they are working on."""
 
-    def __init__(self, jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
+    def __init__(self, jobs: int, state: object = None) -> None:
         self.jobs = max(1, jobs)
+        self.state = state
         self._pool = None
         self._threads = None
         if self.jobs == 1:
-            if initializer is not None:
-                initializer(*initargs)
             return
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_all_start_methods, get_context
@@ -125,24 +127,25 @@ class Workers:
             torch.set_num_threads(1)
         context = get_context("fork") if "fork" in get_all_start_methods() else get_context()
         self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=_start_worker,
-                                         initargs=(initializer, initargs))
+                                         initargs=(state,))
 
-    def map(self, function: Callable[[T], R], items: Iterable[T], ahead: int | None = None) -> Iterator[R]:
-        """``function(item)`` for each of ``items`` (which may be a stream), in their order, with at
-        most ``ahead`` (default twice the workers) sent and not yet yielded."""
+    def map(self, function: Callable[[S, T], R], items: Iterable[T], ahead: int | None = None) -> Iterator[R]:
+        """``function(state, item)`` for each of ``items`` (which may be a stream), in their
+        order, with at most ``ahead`` (default twice the workers) sent and not yet yielded."""
         if self._pool is None:
-            yield from map(function, items)
+            for item in items:
+                yield function(self.state, item)
             return
         from collections import deque
 
         ahead = ahead or 2 * self.jobs
         stream = iter(items)
-        pending = deque(self._pool.submit(function, item) for _, item in zip(range(ahead), stream))
+        pending = deque(self._pool.submit(_with_state, function, item) for _, item in zip(range(ahead), stream))
         try:
             while pending:
                 result = pending.popleft().result()
                 for item in stream:  # the next item goes out before this result is used
-                    pending.append(self._pool.submit(function, item))
+                    pending.append(self._pool.submit(_with_state, function, item))
                     break
                 yield result
         finally:
@@ -167,14 +170,21 @@ class Workers:
         self.close()
 
 
-def _start_worker(initializer: Callable[..., None] | None, initargs: tuple) -> None:
+_STATE: object = None  # in a worker: the state its pool was started with
+
+
+def _with_state(function: Callable[[S, T], R], item: T) -> R:
+    return function(_STATE, item)
+
+
+def _start_worker(state: object) -> None:
     # SIGTERM is for the process that owns the pool: it stops the workers by shutting the pool
     # down (work not started is dropped, each worker ends after its current item).  A worker
     # killed while it sends a result would leave the pool's reader waiting forever for the rest.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if "torch" in sys.modules:  # forked from a process with torch, or torch came with the initargs
+    global _STATE
+    if "torch" in sys.modules:  # forked from a process with torch, or torch came with the state
         import torch
 
         torch.set_num_threads(1)
-    if initializer is not None:
-        initializer(*initargs)
+    _STATE = state

@@ -62,17 +62,10 @@ def test_a_bad_start_method_is_refused_at_the_call():
         map_in_processes(abs, [1, 2], jobs=2, start="thread")
 
 
-_STATE = {}
-
-
-def _remember(value):
-    _STATE["value"] = value
-
-
-def _with_state(item):
+def _with_state(state, item):
     import torch
 
-    return item, _STATE["value"], os.getpid(), torch.get_num_threads()
+    return item, state, os.getpid(), torch.get_num_threads()
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -80,7 +73,7 @@ def test_workers_serve_a_stream_in_order_set_up_once_each(jobs):
     import torch
 
     threads = torch.get_num_threads()
-    with Workers(jobs, _remember, ("model",)) as workers:
+    with Workers(jobs, "model") as workers:
         out = list(workers.map(_with_state, iter(range(25)), ahead=3))
         again = list(workers.map(_with_state, range(5)))  # the same processes serve the next call
     assert [o[0] for o in out] == list(range(25)) and {o[1] for o in out} == {"model"}
@@ -100,5 +93,5 @@ def test_a_failing_item_stops_the_stream_with_its_error():
         assert list(workers.map(_inverse, [1, 2])) == [1.0, 0.5]
 
 
-def _inverse(x):
+def _inverse(state, x):
     return 1 / x

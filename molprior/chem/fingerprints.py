@@ -19,19 +19,28 @@ def morgan_generator(radius: int, n_bits: int):
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
 
 
+def ecfp_of_mols(mols: Sequence[Chem.Mol | None], radius: int = 2, n_bits: int = 2048) -> np.ndarray:
+    """ECFP bit vectors of RDKit molecules as a uint8 matrix (a row of zeros for ``None``)."""
+    generator = morgan_generator(radius, n_bits)
+    out = np.zeros((len(mols), n_bits), dtype=np.uint8)
+    for i, mol in enumerate(mols):
+        if mol is not None:
+            out[i] = generator.GetFingerprintAsNumPy(mol)
+    return out
+
+
 @quiet_rdkit()
 def ecfp_with_errors(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> tuple[np.ndarray, dict[int, str]]:
     """ECFP bit vectors as a uint8 matrix, and the reason by position for each SMILES RDKit
     cannot parse (its row stays zero)."""
-    generator = morgan_generator(radius, n_bits)
+    smiles = list(smiles)
     out = np.zeros((len(smiles), n_bits), dtype=np.uint8)
     errors: dict[int, str] = {}
-    for i, s in enumerate(smiles):
-        mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
-        if mol is None:
-            errors[i] = f"cannot compute a fingerprint for unparseable SMILES {s!r}"
-            continue
-        out[i] = generator.GetFingerprintAsNumPy(mol)
+    for start in range(0, len(smiles), 1024):  # a block of molecules at a time: bounded memory
+        mols = [Chem.MolFromSmiles(s) if isinstance(s, str) else None for s in smiles[start:start + 1024]]
+        errors.update({start + i: f"cannot compute a fingerprint for unparseable SMILES {smiles[start + i]!r}"
+                       for i, mol in enumerate(mols) if mol is None})
+        out[start:start + len(mols)] = ecfp_of_mols(mols, radius, n_bits)
     return out, errors
 
 

@@ -7,9 +7,7 @@ SMILES through :func:`molprior.chem.standardize.standardize_smiles`, peptides th
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
 from typing import Callable, Sequence
 
 import numpy as np
@@ -19,6 +17,7 @@ from molprior.immunology.peptides import DEFAULT_LENGTHS, check_peptide, peptide
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.standardize import StandardizeOptions, standardize_smiles
 from molprior.data.schema import problems_table
+from molprior.parallel import Workers
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,7 @@ def _one(item: tuple[str, str], options: CurationOptions) -> Outcome:
 
 
 @quiet_rdkit()
-def _chunk(args: tuple[Sequence[tuple[str, str]], CurationOptions]) -> list[Outcome]:
-    items, options = args
+def _chunk(options: CurationOptions, items: Sequence[tuple[str, str]]) -> list[Outcome]:
     return [_one(item, options) for item in items]
 
 
@@ -68,15 +66,8 @@ def standardize_items(
     """Outcomes for ``(input_type, input)`` pairs, in order."""
     chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
     outcomes: list[Outcome] = []
-    if n_jobs <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            outcomes += _chunk((chunk, options))
-            if progress:
-                progress(len(chunk))
-        return outcomes
-    context = get_context("fork") if "fork" in get_all_start_methods() else get_context()
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-        for chunk, result in zip(chunks, pool.map(_chunk, [(c, options) for c in chunks])):
+    with Workers(min(n_jobs, len(chunks)), options) as workers:
+        for chunk, result in zip(chunks, workers.map(_chunk, chunks)):
             outcomes += result
             if progress:
                 progress(len(chunk))

@@ -19,8 +19,7 @@ import pandas as pd
 
 from molprior.chem.fingerprints import ecfp, tanimoto
 from molprior.data.leakage import load_seen, load_seen_skeletons
-from molprior.inference.library_chunks import (SIMILARITY_BITS, ChunkSettings, PreparedChunk, prepare_chunk,
-                                               use_settings)
+from molprior.inference.library_chunks import SIMILARITY_BITS, ChunkSettings, PreparedChunk, prepare_chunk
 from molprior.meta.batches import MoleculeBank
 from molprior.meta.learner import Adapted, FewShotLearner
 from molprior.meta.scorer import BankRows, Scorer
@@ -89,7 +88,7 @@ class AssayScorer:
     def workers(self, jobs: int = 1) -> Workers:
         """The run's worker processes, each holding this scorer: every chunk of inputs is read and
         scored in one (:func:`_score_chunk`), and only its output rows come back."""
-        return Workers(jobs, _use_scorer, (self,))
+        return Workers(jobs, (self, self.chunk_settings()))
 
     def chunk_settings(self) -> ChunkSettings:
         """What a chunk of inputs is read with: the ECFP4 sizes the model and the support
@@ -171,16 +170,7 @@ class RecentScores(OrderedDict):
             self.popitem(last=False)
 
 
-#: The scorer of this worker process (or of this process, when it scores without workers).
-_SCORER: AssayScorer | None = None
-
-
-def _use_scorer(scorer: AssayScorer) -> None:
-    global _SCORER
-    _SCORER = scorer
-    use_settings(scorer.chunk_settings())
-
-
-def _score_chunk(texts: list[str]) -> dict[str, tuple]:
-    """Output rows by input text for one chunk, read and scored by this process's scorer."""
-    return _SCORER._score_prepared(texts, prepare_chunk(texts))
+def _score_chunk(state: tuple[AssayScorer, ChunkSettings], texts: list[str]) -> dict[str, tuple]:
+    """Output rows by input text for one chunk, read and scored by the run's scorer."""
+    scorer, settings = state
+    return scorer._score_prepared(texts, prepare_chunk(texts, settings))

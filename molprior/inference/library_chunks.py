@@ -4,8 +4,8 @@ Each input is parsed once and standardised as training was (:mod:`molprior.chem.
 the molecule RDKit parses back from its canonical SMILES (the check every standardised molecule
 passes) is then the one its graph, its ECFP4 bits and its skeleton hash are read from, with no
 parse of their own.  A chunk runs in a worker process of the run's one pool
-(:class:`molprior.parallel.Workers`), with the run's settings (:class:`ChunkSettings`) sent to
-each worker once; what comes back is small: graphs as arrays, fingerprints packed to bits.
+(:class:`molprior.parallel.Workers`), with the run's settings (:class:`ChunkSettings`), which
+reach each worker once; what comes back is small: graphs as arrays, fingerprints packed to bits.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from rdkit import Chem
 
 from molprior.chem.featurize import featurize_mols
-from molprior.chem.fingerprints import morgan_generator
+from molprior.chem.fingerprints import ecfp_of_mols
 from molprior.chem.graphs import MolGraphs
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.chem.standardize import StandardizeOptions, standardize_to_mol
@@ -51,19 +51,9 @@ class PreparedChunk:
         return np.unpackbits(self.packed_fingerprints[bits], axis=1, count=bits)
 
 
-_SETTINGS = ChunkSettings()
-
-
-def use_settings(settings: ChunkSettings) -> None:
-    """Set the settings :func:`prepare_chunk` reads (a worker's initializer)."""
-    global _SETTINGS
-    _SETTINGS = settings
-
-
 @quiet_rdkit()
-def prepare_chunk(texts: Sequence[str]) -> PreparedChunk:
-    """Standardise, featurise and fingerprint ``texts`` with the current :class:`ChunkSettings`."""
-    settings = _SETTINGS
+def prepare_chunk(texts: Sequence[str], settings: ChunkSettings = ChunkSettings()) -> PreparedChunk:
+    """Standardise, featurise and fingerprint ``texts`` as ``settings`` say."""
     canonical: list[str | None] = []
     errors: list[str] = []
     mols: dict[str, Chem.Mol] = {}
@@ -79,13 +69,8 @@ def prepare_chunk(texts: Sequence[str]) -> PreparedChunk:
         reasons = {smiles[i]: f"cannot featurise: {reason}" for i, reason in failed.items()}
         errors = [reasons.get(c, e) if c is not None else e for c, e in zip(canonical, errors)]
     featurised = [mols[s] for s in graphs.smiles]
-    packed = {}
-    for bits in dict.fromkeys(settings.fingerprint_bits):
-        generator = morgan_generator(2, bits)
-        rows = np.zeros((len(featurised), bits), dtype=np.uint8)
-        for i, mol in enumerate(featurised):
-            rows[i] = generator.GetFingerprintAsNumPy(mol)
-        packed[bits] = np.packbits(rows, axis=1)
+    packed = {bits: np.packbits(ecfp_of_mols(featurised, 2, bits), axis=1)
+              for bits in dict.fromkeys(settings.fingerprint_bits)}
     seen = None
     if settings.seen is not None:
         seen = seen_mask(graphs.smiles, settings.seen, 1, settings.seen_skeletons, graphs)

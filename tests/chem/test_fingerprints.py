@@ -7,7 +7,7 @@ import pytest
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
-from molprior.chem.fingerprints import ecfp, tanimoto
+from molprior.chem.fingerprints import ecfp, ecfp_of_mols, ecfp_with_errors, tanimoto
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 ASPIRIN_OTHER_SPELLING = "OC(=O)c1ccccc1OC(C)=O"
@@ -53,6 +53,16 @@ def test_identical_molecules_give_identical_rows():
 
 def test_empty_input():
     assert ecfp([]).shape == (0, 2048)
+
+
+def test_molecules_and_their_smiles_give_the_same_rows():
+    mols = [Chem.MolFromSmiles(s) for s in DRUGS] + [None]
+    rows = ecfp_of_mols(mols, 2, 1024)
+    assert np.array_equal(rows[:5], ecfp(DRUGS, n_bits=1024)) and rows[5].sum() == 0  # None: a row of zeros
+    many = DRUGS * 500  # more than one block of molecules
+    bits, errors = ecfp_with_errors(many[:1500] + ["C1CC"] + many[1500:])
+    assert errors == {1500: "cannot compute a fingerprint for unparseable SMILES 'C1CC'"} and bits[1500].sum() == 0
+    assert np.array_equal(np.delete(bits, 1500, axis=0), np.tile(ecfp(DRUGS), (500, 1)))
 
 
 def test_bad_smiles_raise_naming_the_smiles_and_position():

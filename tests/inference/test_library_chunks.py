@@ -11,7 +11,7 @@ from molprior.chem.featurize import featurize_smiles
 from molprior.chem.fingerprints import ecfp
 from molprior.chem.standardize import standardize_smiles
 from molprior.data import leakage
-from molprior.inference.library_chunks import ChunkSettings, prepare_chunk, use_settings
+from molprior.inference.library_chunks import ChunkSettings, prepare_chunk
 
 
 def test_a_chunk_matches_the_separate_steps():
@@ -20,11 +20,7 @@ def test_a_chunk_matches_the_separate_steps():
     trained = smiles[:100]
     seen = leakage.seen_keys(leakage.molecule_keys(trained).values())
     skeletons = leakage.seen_skeletons(featurize_smiles(trained).graphs)
-    use_settings(ChunkSettings((2048, 1024), seen, skeletons))
-    try:
-        chunk = prepare_chunk(texts)
-    finally:
-        use_settings(ChunkSettings())
+    chunk = prepare_chunk(texts, ChunkSettings((2048, 1024), seen, skeletons))
     expected = [standardize_smiles(t) for t in texts]
     assert chunk.canonical == [e.smiles for e in expected]
     assert chunk.errors == ["" if e.ok else e.reason for e in expected]
