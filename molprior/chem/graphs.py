@@ -97,8 +97,8 @@ class MolGraphs:
             return self
         atoms = self.atom_ptr[order + 1] - self.atom_ptr[order]
         edges = self.edge_ptr[order + 1] - self.edge_ptr[order]
-        atom_rows = _ranges(self.atom_ptr[order], atoms)
-        edge_rows = _ranges(self.edge_ptr[order], edges)
+        atom_rows = concatenated_ranges(self.atom_ptr[order], atoms)
+        edge_rows = concatenated_ranges(self.edge_ptr[order], edges)
         return MolGraphs(
             [self.smiles[i] for i in order],
             self.x[atom_rows],
@@ -122,6 +122,10 @@ class MolGraphs:
             smiles=self.smiles[i],
         )
 
+    def batch_edge_index(self) -> np.ndarray:
+        """All edges in batch numbering (atoms numbered across the graphs, in order)."""
+        return self.edge_index + np.repeat(self.atom_ptr[:-1], np.diff(self.edge_ptr))[None, :]
+
     def to_batch(self, order: np.ndarray | None = None):
         """Graphs ``order`` (all when ``None``) as one :class:`torch_geometric.data.Batch`,
         built from the shared arrays without a per-graph ``Data`` (the same tensors as
@@ -131,11 +135,9 @@ class MolGraphs:
 
         store = self if order is None else self.select(order)
         atoms = np.diff(store.atom_ptr)
-        edges = np.diff(store.edge_ptr)
-        shift = np.repeat(store.atom_ptr[:-1], edges)
         batch = Batch(
             x=torch.from_numpy(store.x.astype(np.int64)),
-            edge_index=torch.from_numpy(store.edge_index + shift[None, :]),
+            edge_index=torch.from_numpy(store.batch_edge_index()),
             edge_attr=torch.from_numpy(store.edge_attr.astype(np.int64)),
             batch=torch.from_numpy(np.repeat(np.arange(len(store), dtype=np.int64), atoms)),
             ptr=torch.from_numpy(store.atom_ptr.copy()),
@@ -147,7 +149,7 @@ class MolGraphs:
         return [self[i] for i in range(len(self))]
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, s + n)`` for each start ``s`` and length ``n``."""
     total = int(lengths.sum())
     if total == 0:

@@ -23,7 +23,7 @@ import numpy as np
 from rdkit import Chem
 
 from molprior.chem.features import reference_graph
-from molprior.chem.graphs import MolGraphs
+from molprior.chem.graphs import MolGraphs, concatenated_ranges
 from molprior.chem.rdkit_log import quiet_rdkit
 from molprior.errors import InputError
 from molprior.immunology.peptides import STANDARD_RESIDUES
@@ -87,8 +87,48 @@ def _peptide_bond_attr() -> np.ndarray:
     raise AssertionError("no peptide bond in a dipeptide")
 
 
-def _roles(length: int) -> list[int]:
-    return [N_TERMINAL] + [INTERNAL] * (length - 2) + [C_TERMINAL]
+@dataclass(frozen=True)
+class _TemplateTable:
+    """Every residue's templates in every role, stacked: template ``3 * residue + role``."""
+
+    x: np.ndarray  # all templates' atoms
+    atom_start: np.ndarray  # per template: its first row of ``x``
+    atoms: np.ndarray  # per template: atoms
+    edges: np.ndarray  # 2 x all templates' edges (local atom indices)
+    edge_attr: np.ndarray
+    edge_start: np.ndarray
+    n_edges: np.ndarray
+    amide_n: np.ndarray
+    carbonyl_c: np.ndarray
+
+
+_LETTERS = "".join(sorted(STANDARD_RESIDUES))
+_LETTER_INDEX = np.full(256, -1, np.int64)
+_LETTER_INDEX[np.frombuffer(_LETTERS.encode(), np.uint8)] = np.arange(len(_LETTERS))
+
+
+@lru_cache(maxsize=None)
+def _template_table() -> _TemplateTable:
+    templates = [residue_template(letter, role) for letter in _LETTERS for role in (N_TERMINAL, INTERNAL, C_TERMINAL)]
+    atoms = np.array([len(t.x) for t in templates], dtype=np.int64)
+    n_edges = np.array([t.edges.shape[1] for t in templates], dtype=np.int64)
+    return _TemplateTable(np.concatenate([t.x for t in templates]), np.cumsum(atoms) - atoms, atoms,
+                          np.concatenate([t.edges for t in templates], axis=1),
+                          np.concatenate([t.edge_attr for t in templates]), np.cumsum(n_edges) - n_edges, n_edges,
+                          np.array([t.amide_n for t in templates]), np.array([t.carbonyl_c for t in templates]))
+
+
+def _residue_codes(peptides: Sequence[str]) -> np.ndarray:
+    """The index in :data:`_LETTERS` of every residue of ``peptides``, concatenated."""
+    text = "".join(peptides)
+    codes = _LETTER_INDEX[np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)] if text else \
+        np.zeros(0, np.int64)
+    if len(codes) != len(text) or (codes < 0).any():  # a multi-byte character, or not a standard residue
+        for peptide in peptides:
+            for letter in peptide:
+                if letter not in STANDARD_RESIDUES:
+                    raise InputError(f"not a standard residue: {letter!r}")
+    return codes
 
 
 @dataclass
@@ -102,42 +142,50 @@ class PeptideGraphs:
     def __len__(self) -> int:
         return len(self.graphs)
 
+    def block(self, start: int, stop: int) -> "PeptideGraphs":
+        """Peptides ``start`` to ``stop`` (exclusive)."""
+        atoms = slice(self.graphs.atom_ptr[start], self.graphs.atom_ptr[stop])
+        return PeptideGraphs(self.graphs.select(np.arange(start, stop)), self.residue[atoms], self.lengths[start:stop])
 
-@quiet_rdkit()
+
 def peptide_graphs(peptides: Sequence[str]) -> PeptideGraphs:
-    """Graphs of peptides of standard residues, length 2 or more (``ValueError`` otherwise)."""
-    bond = _peptide_bond_attr()
-    bond_pair = np.stack([bond, bond])  # both directions of a peptide bond
-    xs, edge_blocks, attr_blocks, residues, atom_counts, edge_counts = [], [], [], [], [], []
-    for peptide in peptides:
-        if len(peptide) < 2:
-            raise InputError(f"a peptide needs at least two residues: {peptide!r}")
-        offset, previous_c, n_edges = 0, None, 0
-        for position, (letter, role) in enumerate(zip(peptide, _roles(len(peptide)))):
-            t = residue_template(letter, role)
-            xs.append(t.x)
-            edge_blocks.append(t.edges + offset)
-            attr_blocks.append(t.edge_attr)
-            n_edges += t.edges.shape[1]
-            if previous_c is not None:
-                n = offset + t.amide_n
-                edge_blocks.append(np.array([[previous_c, n], [n, previous_c]], dtype=np.int64))
-                attr_blocks.append(bond_pair)
-                n_edges += 2
-            residues.append(np.full(len(t.x), position, dtype=np.int64))
-            previous_c = offset + t.carbonyl_c
-            offset += len(t.x)
-        atom_counts.append(offset)
-        edge_counts.append(n_edges)
-    atom_ptr = np.concatenate([[0], np.cumsum(atom_counts)]).astype(np.int64)
-    edge_ptr = np.concatenate([[0], np.cumsum(edge_counts)]).astype(np.int64)
-    empty = not xs
-    graphs = MolGraphs(
-        list(peptides),
-        np.zeros((0, 9), np.uint8) if empty else np.concatenate(xs),
-        np.zeros((2, 0), np.int64) if empty else np.concatenate(edge_blocks, axis=1),
-        np.zeros((0, 3), np.uint8) if empty else np.concatenate(attr_blocks),
-        atom_ptr, edge_ptr,
-    )
-    residue = np.zeros(0, np.int64) if empty else np.concatenate(residues)
-    return PeptideGraphs(graphs, residue, np.array([len(p) for p in peptides], dtype=np.int64))
+    """Graphs of peptides of standard residues, length 2 or more (``ValueError`` otherwise).
+    Each peptide's atoms come residue by residue, in template order; its edges residue by
+    residue too: the template's, then the peptide bond to the previous residue (both ways)."""
+    lengths = np.array([len(p) for p in peptides], dtype=np.int64)
+    if (lengths < 2).any():
+        raise InputError(f"a peptide needs at least two residues: {peptides[int(np.argmax(lengths < 2))]!r}")
+    table = _template_table()
+    codes = _residue_codes(peptides)
+    n = len(lengths)
+    peptide_of = np.repeat(np.arange(n), lengths)  # per residue
+    first = np.cumsum(lengths) - lengths  # each peptide's first residue
+    position = np.arange(len(codes)) - first[peptide_of]
+    role = np.where(position == 0, N_TERMINAL, np.where(position == lengths[peptide_of] - 1, C_TERMINAL, INTERNAL))
+    template = 3 * codes + role
+    atoms = table.atoms[template]
+    atom_offset = np.cumsum(atoms) - atoms  # per residue, in the batch
+    atom_ptr = np.concatenate([[0], np.cumsum(atoms)[first + lengths - 1]]) if n else np.zeros(1, np.int64)
+    local_offset = atom_offset - atom_ptr[:-1][peptide_of]  # per residue, in its peptide
+    x = table.x[concatenated_ranges(table.atom_start[template], atoms)]
+    residue = np.repeat(position, atoms)
+
+    bonded = position > 0  # the residue has a peptide bond to the previous one
+    template_edges = table.n_edges[template]
+    block = template_edges + 2 * bonded  # edges per residue
+    block_start = np.cumsum(block) - block
+    edge_index = np.empty((2, int(block.sum())), np.int64)
+    edge_attr = np.empty((len(edge_index[0]), table.edge_attr.shape[1]), np.uint8)
+    own = concatenated_ranges(block_start, template_edges)
+    source = concatenated_ranges(table.edge_start[template], template_edges)
+    edge_index[:, own] = table.edges[:, source] + np.repeat(local_offset, template_edges)
+    edge_attr[own] = table.edge_attr[source]
+    later = np.flatnonzero(bonded)
+    amide = local_offset[later] + table.amide_n[template[later]]
+    carbonyl = local_offset[later - 1] + table.carbonyl_c[template[later - 1]]
+    at = block_start[later] + template_edges[later]
+    edge_index[:, at], edge_index[:, at + 1] = np.stack([carbonyl, amide]), np.stack([amide, carbonyl])
+    edge_attr[at] = edge_attr[at + 1] = _peptide_bond_attr()
+    edge_ptr = np.concatenate([[0], np.cumsum(block)[first + lengths - 1]]) if n else np.zeros(1, np.int64)
+    graphs = MolGraphs(list(peptides), x, edge_index, edge_attr, atom_ptr.astype(np.int64), edge_ptr.astype(np.int64))
+    return PeptideGraphs(graphs, residue, lengths)

@@ -62,7 +62,7 @@ def _expand(chunk: pd.DataFrame, genotype: list[str] | None, resolver: AlleleRes
 
 
 def score_chunk(predictor: MHCPredictor, chunk: pd.DataFrame, genotype: list[str] | None,
-                resolver: AlleleResolver, batch_size: int = 64) -> pd.DataFrame:
+                resolver: AlleleResolver, batch_size: int | None = None) -> pd.DataFrame:
     """Scores of one chunk of :func:`~molprior.data.peptide_input.iter_peptide_rows` output."""
     frame = _expand(chunk, genotype, resolver)
     for column in ("ic50_nm", "score", "percentile_rank"):

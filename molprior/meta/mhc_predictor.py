@@ -91,7 +91,7 @@ class MHCPredictor:
         return self.scorer.names
 
     @torch.inference_mode()
-    def body(self, peptides: Sequence[str], batch_size: int = 64, shared: bool | None = None) -> Representation:
+    def body(self, peptides: Sequence[str], batch_size: int | None = None, shared: bool | None = None) -> Representation:
         """Embeddings of peptides and the shared body's output (what alleles without a body
         adapter read; computed when such an allele is known, or as ``shared`` says)."""
         return self.scorer.represent(FeatureRows(self.peptide_encoder.embed(list(peptides), batch_size)), shared)

@@ -18,7 +18,9 @@ from torch_geometric.nn import GINEConv
 
 from molprior.chem.features import ATOM_FEATURE_DIMS, BOND_FEATURE_DIMS
 from molprior.errors import InputError
+from molprior.models.fixed_blocks import rowwise_in_fixed_blocks
 from molprior.models.readouts import readout
+from molprior.models.receptive_fields import ReceptiveFields
 
 
 @dataclass
@@ -100,6 +102,26 @@ class GraphEncoder(nn.Module):
         h = self.atom_embedding(x)
         for conv, bonds, norm in zip(self.convs, self.bond_embeddings, self.norms):
             h = h + self.dropout(torch.relu(norm(conv(h, edge_index, bonds(edge_attr)))))
+        return h
+
+    def field_embeddings(self, fields: ReceptiveFields) -> torch.Tensor:
+        """One embedding per distinct receptive field of the last layer (``fields`` found for
+        this encoder's depth): what :meth:`atom_embeddings` gives every atom of that field, with
+        each layer run once per field.  The additions are those of message passing, in the same
+        order; dense layers run in fixed-size blocks (:mod:`molprior.models.fixed_blocks`), so a
+        field's embedding does not depend on the other fields of the batch."""
+        if len(fields.layers) != len(self.convs):
+            raise ValueError(f"receptive fields of {len(fields.layers)} layers for an encoder of {len(self.convs)}")
+        h = self.atom_embedding(torch.from_numpy(fields.features))
+        for layer, conv, bonds, norm in zip(fields.layers, self.convs, self.bond_embeddings, self.norms):
+            bond_h = bonds(torch.from_numpy(fields.bond_features))
+            own = h[torch.from_numpy(layer.own)]
+            messages = torch.zeros_like(own)
+            for neighbour, bond in zip(torch.from_numpy(layer.neighbours).T, torch.from_numpy(layer.bonds).T):
+                message = (h[neighbour.clamp(min=0)] + bond_h[bond]).relu()
+                messages = messages + torch.where((neighbour >= 0).unsqueeze(1), message, 0.0)
+            update = rowwise_in_fixed_blocks(conv.nn, messages + (1 + conv.eps) * own)
+            h = own + self.dropout(torch.relu(norm(update)))
         return h
 
     def readout(self, h: torch.Tensor, batch: torch.Tensor, size: int | None = None,

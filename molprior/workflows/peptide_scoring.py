@@ -46,7 +46,7 @@ class ScoringOutcome:
 
 def score_peptide_file(predictor: MHCPredictor, peptides: str | Path, output: str | Path,
                        alleles: list[str] | None = None, chunk_rows: int = CHUNK_ROWS,
-                       mhcflurry_columns: bool = False, batch_size: int = 64) -> ScoringOutcome:
+                       mhcflurry_columns: bool = False, batch_size: int | None = None) -> ScoringOutcome:
     """Score ``peptides`` against ``alleles`` (a genotype; ``None``: the file's allele column)
     and write ``output`` (CSV) atomically (refused before any work when it is a directory or
     would replace the input).  Blank input lines are skipped and listed in ``empty_lines``."""

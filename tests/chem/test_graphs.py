@@ -9,7 +9,7 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from molprior.chem.features import reference_graph
-from molprior.chem.graphs import MolGraphs, _ranges
+from molprior.chem.graphs import MolGraphs, concatenated_ranges
 
 MOLECULES = ["CC(=O)Oc1ccccc1C(=O)O", "CCO", "[Na+]", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "C"]
 
@@ -135,5 +135,5 @@ def test_to_data_list(store):
 def test_ranges_helper():
     starts = np.array([5, 0, 9, 2])
     lengths = np.array([2, 3, 0, 1])
-    assert _ranges(starts, lengths).tolist() == [5, 6, 0, 1, 2, 2]
-    assert _ranges(np.array([3]), np.array([0])).tolist() == []
+    assert concatenated_ranges(starts, lengths).tolist() == [5, 6, 0, 1, 2, 2]
+    assert concatenated_ranges(np.array([3]), np.array([0])).tolist() == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from molprior.immunology.alleles import AlleleError, closest_alleles, normalize_allele, parse_genotype, resolve_allele
+from molprior.immunology.alleles import (TWO_FIELD, AlleleError, closest_alleles, normalize_allele, parse_genotype,
+                                         resolve_allele)
 
 MHC = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
 
@@ -21,6 +24,17 @@ def supported() -> list[str]:
 def test_supported_alleles_are_canonical(supported):
     assert len(supported) == 81
     assert [normalize_allele(a) for a in supported] == supported
+    # what resolve_allele's shortcut relies on: a two-field name is its own normalisation
+    assert all(TWO_FIELD.fullmatch(a) for a in supported)
+    assert not TWO_FIELD.fullmatch("HLA-A0201") and not TWO_FIELD.fullmatch("HLA-A*02:01:01")
+
+
+def test_a_supported_two_field_name_resolves_without_loading_the_parser(supported):
+    code = ("import sys; from molprior.immunology.alleles import resolve_allele; "
+            f"print(resolve_allele('HLA-B*07:02', {supported!r}), 'mhcgnomes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["HLA-B*07:02", "False"]
+    assert resolve_allele("HLA-B0702", supported) == "HLA-B*07:02"  # any other spelling is parsed
 
 
 @pytest.mark.parametrize("spelling", [
