@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from molprior.cli.options import NAMES_HELP, add_input_options, add_jobs_option, input_spec, int_list, jobs, name_list
+from molprior.cli.options import (NAMES_HELP, add_device_option, add_input_options, add_jobs_option, device,
+                                  input_spec, int_list, jobs, name_list)
 
 DEFAULT_CONFIG = "metatrain"
 MODEL_HELP = "a model directory, an MLflow run URI (runs:/ID/model) or a registry URI (models:/NAME@ALIAS)"
@@ -85,6 +86,7 @@ def add_parser(commands) -> None:
     predict.add_argument("--chunk-rows", type=int, default=20_000,
                          help="rows read, scored and written at a time (memory stays bounded; default 20000)")
     add_jobs_option(predict)
+    add_device_option(predict)
     predict.set_defaults(handler=run_predict)
 
 
@@ -227,7 +229,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
         raise InputError("give --model (an adapted model) or --support (a support file to adapt the shipped model to)")
     outcome = predict(model, args.input, args.output, args.smiles_column, jobs(args.jobs), args.chunk_rows,
-                      None if args.support else args.assay)
+                      None if args.support else args.assay, device(args.device))
     print(f"scored {outcome.scored} of {outcome.rows} rows ({outcome.errors} with an error): {outcome.output}")
     if outcome.seen is not None:
         print(f"{outcome.seen} of the {outcome.scored} scored molecules were in the model's meta-training data")
@@ -250,5 +252,5 @@ def _predict_peptides(args: argparse.Namespace, model_dir) -> int:
             raise InputError("with --support, --assay names the one allele the measurements are of")
         model_dir = _adapt_allele(_mhc_allele(args), args.support, f"{args.output}.model", args.model).model_dir
     alleles = [a.strip() for a in args.assay.split(",") if a.strip()] if args.assay else None
-    return report_scoring(score_peptide_file(load_predictor(model_dir), args.input, args.output, alleles,
-                                             args.chunk_rows))
+    return report_scoring(score_peptide_file(load_predictor(model_dir).to(device(args.device)), args.input,
+                                             args.output, alleles, args.chunk_rows, jobs=jobs(args.jobs)))

@@ -88,3 +88,31 @@ def jobs(value: int) -> int:
     from molprior.parallel import available_cores
 
     return available_cores() if value == -1 else max(1, value)
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu",
+                        help="where the model runs: cpu (default) or cuda (cuda:N for another GPU); with cuda the "
+                             "model runs in the main process (molecules: workers only read and featurise)")
+
+
+def device(value: str):
+    """The torch device ``--device`` names, refused clearly when this machine has no such device."""
+    import torch
+
+    from molprior.errors import InputError
+
+    try:
+        chosen = torch.device(value)
+    except RuntimeError as error:
+        raise InputError(f"--device {value}: not a device ({error}); choose cpu or cuda") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise InputError(f"--device {value}: no CUDA device is available to torch {torch.__version__} "
+                             f"({build}); see the README's GPU install, or use --device cpu")
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise InputError(f"--device {value}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif chosen.type != "cpu":
+        raise InputError(f"--device {value}: choose cpu or cuda")
+    return chosen

@@ -7,7 +7,9 @@ import argparse
 import json
 import sys
 
-from molprior.cli.options import comma_list
+from molprior.cli.options import add_device_option, comma_list, device, jobs
+
+CHUNK_ROWS = 5000  # molprior.workflows.peptide_scoring.CHUNK_ROWS (not imported: the parser stays light)
 
 MODEL_HELP = ("MHC model: a directory or an MLflow URI such as models:/molprior-mhc-i@champion "
               "(default: the model shipped with molprior)")
@@ -33,7 +35,11 @@ def add_parser(commands) -> None:
     score.add_argument("--mhcflurry-columns", action="store_true",
                        help="name the columns as mhcflurry-predict does (mhcflurry_affinity, "
                             "mhcflurry_affinity_percentile, mhcflurry_best_allele)")
-    score.add_argument("--chunk-rows", type=int, default=20000, help="peptides read per chunk (default 20000)")
+    score.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
+                       help=f"peptides read (and scored by one worker) per chunk (default {CHUNK_ROWS})")
+    score.add_argument("-j", "--jobs", type=int, default=-1,
+                       help="worker processes, each scoring whole chunks (default: all cores)")
+    add_device_option(score)
     score.set_defaults(handler=run_score)
 
     alleles = sub.add_parser("alleles", help="the alleles a model scores, with their measurement counts")
@@ -71,9 +77,9 @@ def run_score(args: argparse.Namespace) -> int:
     from molprior.tracking.artifacts import resolve_model_dir
     from molprior.workflows.peptide_scoring import score_peptide_file
 
-    predictor = load_predictor(resolve_model_dir(args.model, "mhc"))
+    predictor = load_predictor(resolve_model_dir(args.model, "mhc")).to(device(args.device))
     return report_scoring(score_peptide_file(predictor, args.peptides, args.output, args.alleles, args.chunk_rows,
-                                             args.mhcflurry_columns))
+                                             args.mhcflurry_columns, jobs=jobs(args.jobs)))
 
 
 def report_scoring(outcome) -> int:

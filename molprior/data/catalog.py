@@ -168,6 +168,17 @@ def data_dir() -> Path:
     return Path(root) if root else Path(__file__).resolve().parents[2] / "data"
 
 
+def local_or_embedded(path: str | Path) -> Path:
+    """``path`` as given when it exists; a relative ``data/...`` path that does not exist here
+    is read from the repository's embedded data (:func:`data_dir`), so the presets' data paths
+    work from any working directory."""
+    given = Path(path)
+    if given.exists() or given.is_absolute() or given.parts[:1] != ("data",):
+        return given
+    embedded = data_dir().joinpath(*given.parts[1:])
+    return embedded if embedded.exists() else given
+
+
 def embedded_copy(dataset: Dataset) -> Path | None:
     """The path of ``dataset``'s embedded copy when this installation has it (a clone does;
     an installed wheel has no ``data/``), else ``None``."""

@@ -38,26 +38,27 @@ def residue_positions(atoms: torch.Tensor, atom_peptide: torch.Tensor, peptides:
     """One row per peptide of ``peptides`` (:func:`readout_width` wide) from the embeddings of
     their atoms (``atoms``, in the graphs' order; ``atom_peptide`` the peptide of each atom)."""
     n = len(peptides)
+    tensor = lambda array: torch.from_numpy(array).to(atoms.device)  # noqa: E731
     residue_lengths = peptides.lengths
     first_residue = np.concatenate([[0], np.cumsum(residue_lengths)[:-1]]).astype(np.int64)
-    atom_residue = torch.from_numpy(first_residue[atom_peptide.numpy()] + peptides.residue)
+    atom_residue = tensor(first_residue[atom_peptide.cpu().numpy()] + peptides.residue)
     residues = _segment_mean(atoms, atom_residue, int(residue_lengths.sum()))
 
     k = terminal_slots
     offsets = np.arange(k)
     starts = first_residue[:, None] + np.minimum(offsets[None, :], residue_lengths[:, None] - 1)
     ends = first_residue[:, None] + np.maximum(residue_lengths[:, None] - k + offsets[None, :], 0)
-    slots = torch.from_numpy(np.concatenate([starts, ends], axis=1).reshape(-1))
+    slots = tensor(np.concatenate([starts, ends], axis=1).reshape(-1))
     terminal = residues[slots].reshape(n, 2 * k * residues.size(1))
 
     position = np.concatenate([np.arange(length) for length in residue_lengths]) if n else np.zeros(0, np.int64)
     residue_peptide = np.repeat(np.arange(n), residue_lengths)
     middle_rows = np.flatnonzero((position >= k) & (position < np.repeat(residue_lengths, residue_lengths) - k))
-    middle = _segment_mean(residues[torch.from_numpy(middle_rows)], torch.from_numpy(residue_peptide[middle_rows]), n)
-    whole = _segment_mean(atoms, atom_peptide, n)
+    middle = _segment_mean(residues[tensor(middle_rows)], tensor(residue_peptide[middle_rows]), n)
+    whole = _segment_mean(atoms, atom_peptide.to(atoms.device), n)
 
     low, high = lengths
-    length_index = torch.from_numpy(np.clip(residue_lengths, low, high) - low)
+    length_index = tensor(np.clip(residue_lengths, low, high) - low)
     length_onehot = torch.nn.functional.one_hot(length_index, high - low + 1).to(atoms.dtype)
     return torch.cat([terminal, middle, whole, length_onehot], dim=1)
 

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from molprior.chem.fingerprints import ecfp, tanimoto
 from molprior.data.leakage import load_seen, load_seen_skeletons
@@ -85,6 +86,17 @@ class AssayScorer:
         """The assay the model was adapted to (the name of its one head)."""
         return next(iter(self.scorer.heads))
 
+    def to(self, device: str | torch.device) -> "AssayScorer":
+        """Run the model on ``device`` (e.g. ``cuda``): worker processes then only read and
+        featurise the inputs, and this process runs every forward pass."""
+        self.scorer.to(device)
+        return self
+
+    @property
+    def workers_run_the_model(self) -> bool:
+        """Whether worker processes run the model too (on the CPU) or only read the inputs."""
+        return self.scorer.device.type == "cpu"
+
     def workers(self, jobs: int = 1) -> Workers:
         """The run's worker processes, each holding this scorer: every chunk of inputs is read and
         scored in one (:func:`_score_chunk`), and only its output rows come back."""
@@ -118,8 +130,12 @@ class AssayScorer:
         todo = [t for t in dict.fromkeys(texts) if t not in recent]
         chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
         by_text = {}
-        for rows in workers.map(_score_chunk, chunks):
-            by_text.update(rows)
+        if self.workers_run_the_model:  # each worker reads and scores whole chunks
+            for rows in workers.map(_score_chunk, chunks):
+                by_text.update(rows)
+        else:  # workers read, this process runs the model on its device
+            for chunk, prepared in zip(chunks, workers.map(_prepare_chunk, chunks)):
+                by_text.update(self._score_prepared(chunk, prepared))
         rows = [by_text[t] if t in by_text else recent[t] for t in texts]
         recent.update(by_text)
         columns = ["smiles", self.score_column, UNCERTAINTY, "support_similarity", "error", "seen"]
@@ -168,6 +184,11 @@ class RecentScores(OrderedDict):
             self.move_to_end(text)
         while len(self) > self.limit:
             self.popitem(last=False)
+
+
+def _prepare_chunk(state: tuple[AssayScorer, ChunkSettings], texts: list[str]) -> PreparedChunk:
+    """One chunk read and featurised with the run's settings (the model runs elsewhere)."""
+    return prepare_chunk(texts, state[1])
 
 
 def _score_chunk(state: tuple[AssayScorer, ChunkSettings], texts: list[str]) -> dict[str, tuple]:

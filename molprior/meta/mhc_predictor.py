@@ -69,6 +69,16 @@ class MHCPredictor:
     def learner(self) -> FewShotLearner:
         return self.scorer.learner
 
+    @property
+    def device(self) -> torch.device:
+        return self.scorer.device
+
+    def to(self, device: str | torch.device) -> "MHCPredictor":
+        """Embed and score on ``device`` (e.g. ``cuda``); scores come back to the CPU."""
+        self.peptide_encoder.to(device)
+        self.scorer.to(device)
+        return self
+
     def set_head(self, allele: str, head: dict[str, torch.Tensor],
                  adapter: dict[str, torch.Tensor] | None = None) -> None:
         """Give ``allele`` this head and body adapter (``None``: the shared body)."""

@@ -97,14 +97,25 @@ def sets_head_only(adapted: Adapted) -> bool:
 
 @dataclass
 class Scorer:
-    """A learner and its heads by name."""
+    """A learner and its heads by name, on one device (the CPU unless moved by :meth:`to`)."""
 
     learner: FewShotLearner
     heads: dict[str, Adapted] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def names(self) -> list[str]:
         return sorted(self.heads)
+
+    def to(self, device: str | torch.device) -> "Scorer":
+        """Score on ``device`` (e.g. ``cuda``): the model, every head and every input block go
+        there; outputs come back to the CPU."""
+        self.device = torch.device(device)
+        self.learner.to(self.device)
+        for adapted in self.heads.values():
+            adapted.params = {n: p.to(self.device) for n, p in adapted.params.items()}
+            adapted.state = {n: v.to(self.device) if isinstance(v, torch.Tensor) else v for n, v in adapted.state.items()}
+        return self
 
     @torch.inference_mode()
     def represent(self, inputs: ModelInputs, shared: bool | None = None) -> Representation:
@@ -114,8 +125,8 @@ class Scorer:
             shared = any(sets_head_only(head) for head in self.heads.values())
         if not shared:
             return Representation(inputs, None)
-        return Representation(inputs, map_fixed_blocks(lambda rows: self.learner.model.represent(inputs.block(rows)),
-                                                       len(inputs)))
+        return Representation(inputs, map_fixed_blocks(
+            lambda rows: self.learner.model.represent(inputs.block(rows).to(self.device)), len(inputs)))
 
     @torch.inference_mode()
     def outputs(self, representation: Representation, head: str,
@@ -152,6 +163,6 @@ class Scorer:
 
     @torch.inference_mode()
     def _forward(self, adapted: Adapted, batch) -> tuple[np.ndarray, np.ndarray]:
-        out, spread = self.learner.predict_with_spread(adapted, batch)
-        out = objective(self.learner.config.task_type).output(out).to(torch.float64).numpy()
-        return out, np.full(len(out), np.nan) if spread is None else spread.to(torch.float64).numpy()
+        out, spread = self.learner.predict_with_spread(adapted, batch.to(self.device))
+        out = objective(self.learner.config.task_type).output(out).to(torch.float64).cpu().numpy()
+        return out, np.full(len(out), np.nan) if spread is None else spread.to(torch.float64).cpu().numpy()

@@ -112,12 +112,14 @@ class GraphEncoder(nn.Module):
         field's embedding does not depend on the other fields of the batch."""
         if len(fields.layers) != len(self.convs):
             raise ValueError(f"receptive fields of {len(fields.layers)} layers for an encoder of {len(self.convs)}")
-        h = self.atom_embedding(torch.from_numpy(fields.features))
+        device = self.atom_embedding.tables[0].weight.device
+        tensor = lambda array: torch.from_numpy(array).to(device)  # noqa: E731
+        h = self.atom_embedding(tensor(fields.features))
         for layer, conv, bonds, norm in zip(fields.layers, self.convs, self.bond_embeddings, self.norms):
-            bond_h = bonds(torch.from_numpy(fields.bond_features))
-            own = h[torch.from_numpy(layer.own)]
+            bond_h = bonds(tensor(fields.bond_features))
+            own = h[tensor(layer.own)]
             messages = torch.zeros_like(own)
-            for neighbour, bond in zip(torch.from_numpy(layer.neighbours).T, torch.from_numpy(layer.bonds).T):
+            for neighbour, bond in zip(tensor(layer.neighbours).T, tensor(layer.bonds).T):
                 message = (h[neighbour.clamp(min=0)] + bond_h[bond]).relu()
                 messages = messages + torch.where((neighbour >= 0).unsqueeze(1), message, 0.0)
             update = rowwise_in_fixed_blocks(conv.nn, messages + (1 + conv.eps) * own)

@@ -56,4 +56,4 @@ def rowwise_in_fixed_blocks(function: Callable[[torch.Tensor], torch.Tensor], ro
     """A row-wise ``function`` (dense layers, heads) of ``rows``, applied ``size`` rows at a time."""
     if len(rows) == 0:
         return function(rows)
-    return map_fixed_blocks(lambda block: function(rows[torch.from_numpy(block)]), len(rows), size)
+    return map_fixed_blocks(lambda block: function(rows[torch.from_numpy(block).to(rows.device)]), len(rows), size)

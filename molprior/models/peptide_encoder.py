@@ -27,7 +27,7 @@ from molprior.models.receptive_fields import receptive_fields
 
 #: Peptides whose receptive fields are found together (the default of :meth:`PeptideEncoder.embed`).
 PEPTIDES_PER_PASS = 8192
-READOUT_BLOCK = 1024  # peptides whose atom embeddings are laid out at a time (bounds memory)
+READOUT_BLOCK = 256  # peptides whose atom embeddings are laid out at a time (bounds memory)
 
 
 class PeptideEncoder(nn.Module):
@@ -54,7 +54,7 @@ class PeptideEncoder(nn.Module):
         """One row per peptide, :attr:`output_dim` wide."""
         fields = receptive_fields(peptides.graphs, len(self.encoder.convs))
         embeddings = self.encoder.field_embeddings(fields)
-        atom_field = torch.from_numpy(fields.atom_field)
+        atom_field = torch.from_numpy(fields.atom_field).to(embeddings.device)
         atom_ptr = peptides.graphs.atom_ptr
         rows = []
         for start in range(0, len(peptides), READOUT_BLOCK):

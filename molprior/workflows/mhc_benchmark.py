@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from molprior.config import MHCTrainConfig, write_settings
+from molprior.data.catalog import local_or_embedded
 from molprior.data.episodes import random_episode
 from molprior.data.mhc import allele_tasks, load_measurements
 from molprior.data.tasks import FewShotTask
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 METHODS = ("molprior", "rf_onehot", "rf_blosum62", "nearest_allele", "pretrained_no_meta", "scratch")
 SPEED_PASSES = 2  # alternating timed passes per configuration (the faster one counts)
+COLD_PEPTIDES = 20000  # a fresh process's first peptides: its cold start, against the rest of its run
+RF_SPEED_PEPTIDES = 20000  # the forests' rate is timed on the first of the peptides
 
 
 @dataclass
@@ -63,7 +66,7 @@ class MHCBenchmarkConfig:
     cv_folds: int = 5
     cv_min_measurements: int = 1000
     methods: list[str] = field(default_factory=lambda: list(METHODS))
-    speed_peptides: int = 20000
+    speed_peptides: int = 100000
     speed_alleles: int = 6
     seed: int = 0
     train: MHCTrainConfig = field(default_factory=MHCTrainConfig)  # its data and held_out are the benchmark's
@@ -154,27 +157,40 @@ def cross_validation(config: MHCBenchmarkConfig, features: torch.Tensor, learner
     return pd.DataFrame(rows)
 
 
+def cold_and_steady(progress: list[tuple[int, float]], cold: int = COLD_PEPTIDES) -> dict[str, float]:
+    """From a run's ``(peptides written, seconds)`` per chunk: the rate over its first ``cold``
+    peptides and over the rest, and their ratio (none when the run is too short to have both)."""
+    first = next(((n, t) for n, t in progress if n >= cold), None)
+    if first is None or first == progress[-1]:
+        return {}
+    rates = {"peptides_per_s_cold": first[0] / first[1],
+             "peptides_per_s_steady": (progress[-1][0] - first[0]) / (progress[-1][1] - first[1])}
+    return {**rates, "ratio_cold_vs_steady": rates["peptides_per_s_cold"] / rates["peptides_per_s_steady"]}
+
+
 def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str], out: Path,
-               baselines: bool = True) -> dict[str, float]:
+               baselines: bool = True, jobs: int = 1) -> dict[str, float]:
     """Peptides/s of ``molprior peptides score``'s code path on a real peptide list against the
-    genotype; with ``baselines``, also against its first allele alone and the BLOSUM62 forests'
-    scoring for the same genotype (fitted on 128 measurements each), all in this process (the
-    faster of :data:`SPEED_PASSES` alternating passes per configuration)."""
+    genotype, in ``jobs`` worker processes; with ``baselines``, also against its first allele
+    alone and the BLOSUM62 forests' scoring for the same genotype (fitted on 128 measurements
+    each, timed on the first :data:`RF_SPEED_PEPTIDES`), all in this process (the faster of
+    :data:`SPEED_PASSES` alternating passes per configuration).  The first pass is this
+    process's first scoring: its first :data:`COLD_PEPTIDES` peptides against the rest of the
+    pass are the cold start (:func:`cold_and_steady`)."""
     from molprior.evaluation.mhc_baselines import PerAlleleForest
     from molprior.workflows.peptide_scoring import score_peptide_file
 
     path = out / "speed_peptides.txt"
     write_text("\n".join(peptides) + "\n", path)
-    result = {"speed_peptides": len(peptides), "speed_alleles": len(genotype)}
-    # a process's first tens of thousands of peptides run markedly slower than later ones, which
-    # would favour whichever configuration is timed second: with baselines, two alternating
-    # passes, the faster of each kept
+    result = {"speed_peptides": len(peptides), "speed_alleles": len(genotype), "speed_jobs": jobs}
     configurations = (("genotype", genotype), ("one_allele", genotype[:1])) if baselines else (("genotype", genotype),)
-    for _ in range(SPEED_PASSES if baselines else 1):
+    for repeat in range(SPEED_PASSES if baselines else 1):
         for label, alleles in configurations:
-            outcome = score_peptide_file(predictor, path, out / f"speed_{label}.csv", alleles)
+            outcome = score_peptide_file(predictor, path, out / f"speed_{label}.csv", alleles, jobs=jobs)
             key = f"peptides_per_s_{label}"
             result[key] = max(result.get(key, 0.0), outcome.peptides / outcome.seconds)
+            if repeat == 0 and label == "genotype":
+                result.update(cold_and_steady(outcome.progress))
     if not baselines:
         (out / "speed_genotype.csv").unlink(missing_ok=True)
         path.unlink(missing_ok=True)
@@ -182,10 +198,11 @@ def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str]
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     train = [peptides[i] for i in rng.choice(len(peptides), 128, replace=False)]
+    timed = peptides[:RF_SPEED_PEPTIDES]
     for _ in genotype:
         forest = PerAlleleForest("blosum62", n_jobs=-1).fit(train, rng.random(128))
-        forest.predict(peptides)
-    result["peptides_per_s_rf_blosum62_genotype"] = len(peptides) / (time.perf_counter() - start)
+        forest.predict(timed)
+    result["peptides_per_s_rf_blosum62_genotype"] = len(timed) / (time.perf_counter() - start)
     result["ratio_genotype_vs_rf"] = result["peptides_per_s_genotype"] / result["peptides_per_s_rf_blosum62_genotype"]
     result["ratio_genotype_vs_one_allele"] = result["peptides_per_s_genotype"] / result["peptides_per_s_one_allele"]
     for name in ("speed_genotype.csv", "speed_one_allele.csv", "speed_peptides.txt"):
@@ -194,28 +211,33 @@ def throughput(predictor: MHCPredictor, peptides: list[str], genotype: list[str]
 
 
 def run_speed(config: MHCBenchmarkConfig, output_dir: str | Path, model: str | None = None,
-              peptides: int | None = None) -> dict[str, float]:
+              peptides: int | None = None, jobs: int = 1) -> dict[str, float]:
     """Only the throughput part, on a trained predictor (default: the shipped one), in a tracked
     run: ``peptides`` real peptides of the data (repeated in order when more are asked for than
     the data has, e.g. a million for the streaming check), the predictor's first
-    ``speed_alleles`` alleles as the genotype; also the process's peak RSS."""
+    ``speed_alleles`` alleles as the genotype, in ``jobs`` worker processes; also the peak RSS
+    of this process and of the largest worker."""
     import resource
 
     from molprior.serialization import load_predictor
     from molprior.tracking.artifacts import resolve_model_dir
 
+    config = replace(config, data=str(local_or_embedded(config.data)))
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     predictor = load_predictor(resolve_model_dir(model, "mhc"))
     table = pd.read_csv(config.data)
     real = [p for p in dict.fromkeys(table["peptide"]) if 8 <= len(p) <= 15 and p.isalpha() and p.isupper()]
+    if not real:
+        raise InputError(f"{config.data} has no peptides of 8-15 standard residues to time")
     wanted = peptides or config.speed_peptides
     chosen = [real[i % len(real)] for i in range(wanted)]
     genotype = predictor.supported[: config.speed_alleles]
     with runs.tracked_run("benchmark-mhc-speed", params={"model": str(model or "shipped"), "peptides": wanted,
                                                          "genotype": ",".join(genotype)}):
-        result = throughput(predictor, chosen, genotype, out, baselines=wanted <= config.speed_peptides)
+        result = throughput(predictor, chosen, genotype, out, baselines=wanted <= config.speed_peptides, jobs=jobs)
         result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+        result["peak_rss_worker_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
         runs.log_metrics(result)
     write_text(json.dumps(result, indent=2) + "\n", out / "mhc_speed.json")
     return result
@@ -237,6 +259,7 @@ def summarise(few: pd.DataFrame, cv: pd.DataFrame) -> tuple[pd.DataFrame, dict[s
 def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: int = 2,
                       progress: bool = True) -> tuple[pd.DataFrame, dict[str, float]]:
     """Run the benchmark in one tracked MLflow run; write its tables into ``output_dir``."""
+    config = replace(config, data=str(local_or_embedded(config.data)))
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     train_config = config.train
@@ -284,7 +307,7 @@ def run_mhc_benchmark(config: MHCBenchmarkConfig, output_dir: str | Path, jobs: 
         for allele in genotype:
             predictor.set_reference(allele, reference)
         speed_peptides = [p for p in peptides if 8 <= len(p) <= 15][: config.speed_peptides]
-        speed = throughput(predictor, speed_peptides, genotype, out)
+        speed = throughput(predictor, speed_peptides, genotype, out, jobs=jobs)
         metrics.update(speed)
         metrics.update({f"metatrain.{k}": v for k, v in train_metrics.items()})
         metrics["metatrain.seconds"] = train_seconds

@@ -13,7 +13,7 @@ import copy
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from molprior.config import MHCTrainConfig, write_settings
+from molprior.data.catalog import local_or_embedded
 from molprior.data.mhc import MHCMeasurements, allele_tasks, load_measurements
 from molprior.data.tasks import FewShotTask
 from molprior.errors import InputError, MissingError
@@ -194,6 +195,7 @@ def allele_parameters(learner: FewShotLearner, features: torch.Tensor, tasks: li
 def run_mhc_training(config: MHCTrainConfig, output_dir: str | Path, progress: bool = True,
                      nested: bool = False, cache_dir: str | Path | None = None) -> MHCTrainOutcome:
     """Train, save (``output_dir/model``) and log the MHC class I predictor."""
+    config = replace(config, data=str(local_or_embedded(config.data)))
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in asdict(config).items()}

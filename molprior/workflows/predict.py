@@ -119,13 +119,14 @@ def score_frame(scorer: AssayScorer, frame: pd.DataFrame, column: str, jobs: int
 
 
 def run_predict(model: str | Path, input_path: str | Path, output: str | Path, smiles_column: str | None = None,
-                jobs: int = 1, chunk_rows: int = CHUNK_ROWS, assay: str | None = None) -> PredictOutcome:
+                jobs: int = 1, chunk_rows: int = CHUNK_ROWS, assay: str | None = None,
+                device: str = "cpu") -> PredictOutcome:
     """Score ``input_path`` with an adapted model, chunk by chunk, and write ``output`` atomically
     (refused before any work when it is a directory or would replace the input).  One set of
     ``jobs`` worker processes serves the whole run, and an input repeated within the run is
-    scored once."""
+    scored once.  On a GPU ``device`` the workers only read and featurise; the model runs here."""
     check_output_path(output, [input_path])
-    scorer = load_scorer(model, assay)
+    scorer = load_scorer(model, assay).to(device)
     rows = errors = 0
     seen = 0 if scorer.seen is not None else None
     recent = RecentScores()

@@ -47,9 +47,10 @@ def captured(monkeypatch):
         seen.update(config=config, output=output, jobs=jobs, progress=progress)
         return SUMMARY, METRICS
 
-    def fake_speed(config, output, model, peptides):
-        seen.update(config=config, output=output, model=model, peptides=peptides)
-        return {"peptides_per_s_genotype": 2000.0, "peak_rss_gb": 0.51234}
+    def fake_speed(config, output, model, peptides, jobs):
+        seen.update(config=config, output=output, model=model, peptides=peptides, speed_jobs=jobs)
+        return {"speed_alleles": 6, "speed_jobs": jobs, "peptides_per_s_genotype": 5500.0,
+                "ratio_cold_vs_steady": 0.8, "peak_rss_gb": 0.51234}
 
     monkeypatch.setattr(workflow, "run_mhc_benchmark", fake_benchmark)
     monkeypatch.setattr(workflow, "run_speed", fake_speed)
@@ -105,8 +106,11 @@ def test_speed_only_measures_the_given_model_and_runs_nothing_else(captured, tmp
     assert main(["-q", "benchmark", "mhc", "--speed-only", "--model", "models:/molprior-mhc-i@champion",
                  "--speed-peptides", "500", "-o", str(tmp_path / "speed")]) == 0
     assert captured["model"] == "models:/molprior-mhc-i@champion" and captured["peptides"] == 500
-    assert "jobs" not in captured  # no protocol run
-    assert capsys.readouterr().out == "peptides_per_s_genotype: 2000.000\npeak_rss_gb: 0.512\n"
+    assert "jobs" not in captured and captured["speed_jobs"] == 2  # no protocol run; two scoring workers
+    assert capsys.readouterr().out.splitlines() == [
+        "speed_alleles: 6.000", "speed_jobs: 2.000", "peptides_per_s_genotype: 5500.000", "ratio_cold_vs_steady: 0.800",
+        "peak_rss_gb: 0.512", "target >= 5,000 peptides/s (6 alleles, 2 workers): 5,500 -> met",
+        "target cold start >= 0.833 x steady: 0.800 -> NOT met"]
 
 
 def test_threads_sets_torchs_threads(captured):

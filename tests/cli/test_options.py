@@ -7,7 +7,8 @@ import argparse
 import pytest
 
 from molprior.cli.main import build_parser
-from molprior.cli.options import name_list
+from molprior.cli.options import device, name_list
+from molprior.errors import InputError
 
 
 def test_quoted_names_keep_their_commas():
@@ -76,3 +77,27 @@ def test_the_old_input_option_names_still_work():
     assert parser.parse_args(["pretrain", "--corpus", "c.smi", "-o", "m"]).corpus == "c.smi"
     assert parser.parse_args(["pretrain", "-i", "c.smi", "-o", "m"]).corpus == "c.smi"
     assert parser.parse_args(["peptides", "adapt", "--allele", "A", "-i", "m.csv"]).measurements == "m.csv"
+
+
+def test_the_device_is_checked_before_any_work(monkeypatch):
+    import torch
+
+    assert device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="--device cuda: no CUDA device is available to torch"):
+        device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert device("cuda") == torch.device("cuda")
+    with pytest.raises(InputError, match="has 1 CUDA device"):
+        device("cuda:3")
+    for wrong in ("mps", "gpu0"):
+        with pytest.raises(InputError, match=f"--device {wrong}"):
+            device(wrong)
+
+
+def test_predict_and_peptides_score_take_a_device():
+    parser = build_parser()
+    assert parser.parse_args(["predict", "-i", "lib.smi", "-o", "out.csv"]).device == "cpu"
+    assert parser.parse_args(["predict", "-i", "lib.smi", "-o", "out.csv", "--device", "cuda"]).device == "cuda"
+    assert parser.parse_args(["peptides", "score", "-i", "p.txt", "-o", "o.csv", "--device", "cuda:1"]).device == "cuda:1"

@@ -89,6 +89,17 @@ def test_get_unknown_name_lists_the_known_names():
         assert name in message
 
 
+def test_a_presets_data_path_works_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/ here
+    preset_path = "data/mhc/mhc_class1_human.csv.gz"
+    assert catalog.local_or_embedded(preset_path) == MHC_FILE.resolve()
+    (tmp_path / "data" / "mhc").mkdir(parents=True)
+    (tmp_path / preset_path).write_text("peptide,allele\n")
+    assert catalog.local_or_embedded(preset_path) == Path(preset_path)  # a file given here wins
+    assert catalog.local_or_embedded("data/no_such.csv") == Path("data/no_such.csv")  # the reader says it is missing
+    assert catalog.local_or_embedded("mine.csv") == Path("mine.csv")
+
+
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(catalog.CACHE_ENV, str(tmp_path / "c"))
     assert catalog.cache_dir() == tmp_path / "c"

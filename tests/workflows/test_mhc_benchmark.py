@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molprior.workflows.mhc_benchmark import METHODS, MHCBenchmarkConfig, run_mhc_benchmark
+from molprior.workflows.mhc_benchmark import METHODS, MHCBenchmarkConfig, cold_and_steady, run_mhc_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "mhc" / "mhc_class1_human.csv.gz"
 TRAIN = ["HLA-A*02:01", "HLA-A*03:01", "HLA-B*07:02", "HLA-A*02:02"]
@@ -62,6 +62,14 @@ def test_cross_validation_on_the_well_measured_held_out_allele(benchmark):
     for method in ("molprior", "rf_blosum62"):
         assert np.isclose(metrics[f"cv.{method}.roc_auc"], cv[cv["method"] == method]["roc_auc"].mean())
     assert metrics["cv.molprior.roc_auc"] > 0.6  # the fine-tuned head and adapter learned the allele
+
+
+def test_cold_start_is_the_first_peptides_against_the_rest_of_the_run():
+    progress = [(5000, 1.0), (10000, 1.5), (15000, 2.0), (20000, 2.5), (25000, 3.0), (30000, 3.5)]
+    rates = cold_and_steady(progress, cold=10000)
+    assert rates == {"peptides_per_s_cold": 10000 / 1.5, "peptides_per_s_steady": 20000 / 2.0,
+                     "ratio_cold_vs_steady": (10000 / 1.5) / (20000 / 2.0)}
+    assert cold_and_steady(progress, cold=30000) == {} and cold_and_steady(progress[:1], cold=100) == {}
 
 
 def test_throughput_and_tracked_run(benchmark):

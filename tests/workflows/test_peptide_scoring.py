@@ -214,6 +214,13 @@ def test_streaming_in_small_chunks_gives_the_same_file(predictor, peptide_list, 
         assert (tmp_path / f"chunk{size}.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes(), size
     assert (whole.peptides, whole.rows, whole.scored, whole.errors) == \
         (chunked.peptides, chunked.rows, chunked.scored, chunked.errors)
+    # chunks scored in two worker processes: the same file, the chunks written in input order
+    parallel = score_peptide_file(predictor, peptide_list, tmp_path / "parallel.csv", genotype, chunk_rows=3, jobs=2)
+    assert (tmp_path / "parallel.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert (parallel.rows, parallel.scored, parallel.errors) == (whole.rows, whole.scored, whole.errors)
+    written = [n for n, _ in parallel.progress]
+    assert written == list(range(3, whole.peptides, 3)) + [whole.peptides]
+    assert [t for _, t in parallel.progress] == sorted(t for _, t in parallel.progress)
     # the duplicate on line 14 is recognised across chunks
     assert "duplicate of row 1" in _read(tmp_path / "chunked.csv").query("row == 14")["note"].iloc[0]
 

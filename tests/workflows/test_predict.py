@@ -74,6 +74,17 @@ def test_output_bytes_do_not_depend_on_chunking_order_jobs_or_threads(fewshot_mo
     pd.testing.assert_frame_equal(shuffled[columns].sort_index(), ordered.loc[shuffled.index, columns].sort_index())
 
 
+def test_with_the_model_on_a_gpu_workers_only_read_and_the_file_is_the_same(fewshot_models, tmp_path, monkeypatch):
+    """The layout ``--device cuda`` uses (workers standardise and featurise, this process runs
+    the model), here with the model on the CPU: the same bytes as workers that score."""
+    _, adapted = fewshot_models
+    library = _library(tmp_path / "library.csv")
+    run_predict(adapted, library, tmp_path / "workers.csv", chunk_rows=11, jobs=2, device="cpu")
+    monkeypatch.setattr(AssayScorer, "workers_run_the_model", property(lambda self: False))
+    run_predict(adapted, library, tmp_path / "here.csv", chunk_rows=11, jobs=2)
+    assert (tmp_path / "here.csv").read_bytes() == (tmp_path / "workers.csv").read_bytes()
+
+
 def test_scores_match_the_scorer_on_the_same_molecules(fewshot_models, tmp_path):
     _, adapted = fewshot_models
     library = _library(tmp_path / "library.csv")
