@@ -13,6 +13,7 @@ import torch
 
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.data import leakage
+from molprior.data.input_kinds import input_kind
 from molprior.data.prepare import prepare_table
 from molprior.data.readers import InputSpec
 from molprior.errors import InputError
@@ -69,6 +70,21 @@ def read_support(path: str | Path, spec: InputSpec = InputSpec(), assay: str | N
     return tasks_from_table(table, [assay])[0], prepared.rejected
 
 
+def support_bank(smiles: list[str], fingerprint_bits: int,
+                 featurised: MoleculeBank | None = None) -> tuple[MoleculeBank, dict[str, str]]:
+    """The support's graphs (and ``fingerprint_bits``-bit ECFP4) and why any molecule has none:
+    taken from ``featurised`` when it holds every one, else featurised here."""
+    if featurised is None or featurised.kind != "smiles" or not all(s in featurised for s in smiles):
+        return MoleculeBank.build(smiles, fingerprint_bits=fingerprint_bits)
+    bank = featurised.subset(smiles)
+    held = 0 if bank.fingerprints is None else bank.fingerprints.shape[1]
+    if held != fingerprint_bits:
+        fingerprints = input_kind("smiles").fingerprints(bank.graphs.smiles, fingerprint_bits)[0] \
+            if fingerprint_bits else None
+        bank = MoleculeBank(bank.graphs, fingerprints)
+    return bank, {}
+
+
 def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank, start: torch.Tensor | None = None):
     """Adapt ``learner`` to every molecule of ``task`` (a hypernetwork head from the latent
     code ``start`` when given); returns the adapted weights and the seconds it took."""
@@ -109,13 +125,15 @@ def description_latent(learner: FewShotLearner, model_dir: Path, description: st
 
 def run_adapt(model: str | Path | None, support: str | Path | None, output_dir: str | Path,
               spec: InputSpec = InputSpec(), assay: str | None = None, jobs: int = 1, seed: int = 0,
-              nested: bool = False, description: str | None = None) -> AdaptOutcome:
+              nested: bool = False, description: str | None = None,
+              featurised: MoleculeBank | None = None) -> AdaptOutcome:
     """Adapt ``model`` (``None``: the shipped few-shot model) to the support file and save the
     adapted model in ``output_dir``; logged to MLflow as a run with the model as a logged model.
     With a hyper_maml model, ``description`` (free text naming the assay's target) gives the
     head's start; without a support file, the zero-shot head itself (assay ``assay`` or
     ``zero-shot``).  The adapted model keeps the record of the molecules its parent was
-    meta-trained on."""
+    meta-trained on.  ``featurised`` (a run's bank holding the support's molecules, e.g. the
+    pipeline's) gives their graphs instead of featurising them again."""
     if support is None and description is None:
         raise InputError("adapt needs a support file (--support), a description (--description), or both")
     learner, parent, parent_dir = load_fewshot_model(model)
@@ -132,7 +150,7 @@ def run_adapt(model: str | Path | None, support: str | Path | None, output_dir: 
         else:
             support_sha256 = runs.log_input_file(support, "support")
             task, rejected = read_support(support, spec, assay, jobs)
-            bank, errors = MoleculeBank.build(task.inputs, fingerprint_bits=learner.model.head_config.fingerprint_dim)
+            bank, errors = support_bank(task.inputs, learner.model.head_config.fingerprint_dim, featurised)
             if errors:
                 for smiles, reason in errors.items():
                     log.warning("support molecule %s left out: %s", smiles, reason)

@@ -107,7 +107,7 @@ def run_pipeline(config: PipelineConfig, cache_dir: str | Path | None = None, na
         outcome.fewshot, benchmark_metrics = _benchmark_step(config, out, prepared, jobs, meta, reused, outcome,
                                                              featurised)
         if config.register.heads:
-            _register_step(config, out, prepared, jobs, meta, prior, hashes, benchmark_metrics, outcome)
+            _register_step(config, out, prepared, jobs, meta, prior, hashes, benchmark_metrics, outcome, featurised[0])
             if config.score:
                 _score_step(config, out, prepared, jobs, outcome)
         runs.log_metrics(outcome.score_metrics)  # the headline check, also on the parent run
@@ -224,7 +224,7 @@ def support_and_library(prepared, assay: str, support_size: int, seed: int) -> t
 
 
 def _register_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta: Path, prior: str, hashes: dict,
-                   benchmark_metrics: dict[str, float], outcome) -> None:
+                   benchmark_metrics: dict[str, float], outcome, bank: MoleculeBank) -> None:
     from molprior.tracking.pyfunc import log_fewshot_pyfunc
     from molprior.serialization import load_learner
     from molprior.workflows.adapt import run_adapt
@@ -236,7 +236,7 @@ def _register_step(config: PipelineConfig, out: Path, prepared, jobs: int, meta:
         write_csv(support[["smiles", "value"]].rename(columns={"value": assay}), out / "register" / assay / "support.csv")
         write_csv(library, out / "register" / assay / "library.csv")
         result = run_adapt(meta, out / "register" / assay / "support.csv", out / "register" / assay / "adapted",
-                           jobs=jobs, seed=config.fewshot.seed, nested=True)
+                           jobs=jobs, seed=config.fewshot.seed, nested=True, featurised=bank)
         adapted[assay] = result.model_dir
     learner, description = load_learner(meta)
     info = description.get("metadata", {})

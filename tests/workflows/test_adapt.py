@@ -23,7 +23,7 @@ from molprior.meta.learner import FewShotLearner, LearnerConfig
 from molprior.models.encoder import EncoderConfig, GraphEncoder
 from molprior.models.heads import HeadConfig, TaskModel
 from molprior.serialization import load_learner
-from molprior.workflows.adapt import adapt, count_seen, load_fewshot_model, read_support, run_adapt
+from molprior.workflows.adapt import adapt, count_seen, load_fewshot_model, read_support, run_adapt, support_bank
 
 
 @pytest.fixture(autouse=True)
@@ -203,3 +203,21 @@ def test_a_description_must_be_readable_and_needs_a_hyper_model(hyper_model, tmp
     assert main(["adapt", "--description", "kinase", "-o", str(tmp_path / "x")]) == 2  # the shipped adkf model
     assert "is not a hyper_maml model" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_runs_bank_gives_the_support_its_graphs_without_featurising_again():
+    smiles = pd.read_csv(MOLECULEACE_DIR / "CHEMBL214_Ki.csv")["smiles"].head(40).tolist()
+    run_bank, _ = MoleculeBank.build(smiles, fingerprint_bits=2048)
+    support = smiles[5:25]
+    for bits in (0, 1024, 2048):
+        reused, errors = support_bank(support, bits, run_bank)
+        fresh, _ = MoleculeBank.build(support, fingerprint_bits=bits)
+        assert errors == {} and reused.graphs.smiles == fresh.graphs.smiles
+        np.testing.assert_array_equal(reused.graphs.x, fresh.graphs.x)
+        np.testing.assert_array_equal(reused.graphs.edge_index, fresh.graphs.edge_index)
+        assert (reused.fingerprints is None) == (bits == 0)
+        if bits:
+            np.testing.assert_array_equal(reused.fingerprints, fresh.fingerprints)
+    # a molecule the bank lacks: the support is featurised here, its failures reported
+    reused, errors = support_bank(support + ["C1CC"], 0, run_bank)
+    assert len(reused) == len(support) and "C1CC" in errors

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from molprior.config import FewShotConfig, PipelineConfig, RegisterConfig
+from molprior.meta.batches import MoleculeBank
 from molprior.tracking import registry
 from molprior.tracking.runs import tracking_uri
 from molprior.workflows.pipeline import run_pipeline
@@ -35,9 +36,10 @@ def test_pipeline_registers_a_champion_with_its_lineage_and_scores_through_it(ti
     from molprior.workflows import metatrain
 
     def featurised_again(*args, **kwargs):
-        raise AssertionError("meta-training or the benchmark featurised the input again")
+        raise AssertionError("meta-training, the benchmark or adaptation featurised the input again")
 
     monkeypatch.setattr(metatrain, "FeatureCache", featurised_again)  # the run's one bank serves both
+    monkeypatch.setattr(MoleculeBank, "build", classmethod(featurised_again))  # and the registered heads' supports
     outcome = run_pipeline(tiny_pipeline, cache_dir=tmp_path / "cache")
     children = _children(outcome.run_id)
     assert set(children) == {"metatrain", "benchmark", "adapt", "register", "score"}
