@@ -143,9 +143,13 @@ class PeptideGraphs:
         return len(self.graphs)
 
     def block(self, start: int, stop: int) -> "PeptideGraphs":
-        """Peptides ``start`` to ``stop`` (exclusive)."""
-        atoms = slice(self.graphs.atom_ptr[start], self.graphs.atom_ptr[stop])
-        return PeptideGraphs(self.graphs.select(np.arange(start, stop)), self.residue[atoms], self.lengths[start:stop])
+        """Peptides ``start`` to ``stop`` (exclusive), as views of these arrays (no copy)."""
+        g = self.graphs
+        atoms = slice(g.atom_ptr[start], g.atom_ptr[stop])
+        edges = slice(g.edge_ptr[start], g.edge_ptr[stop])
+        part = MolGraphs(g.smiles[start:stop], g.x[atoms], g.edge_index[:, edges], g.edge_attr[edges],
+                         g.atom_ptr[start:stop + 1] - g.atom_ptr[start], g.edge_ptr[start:stop + 1] - g.edge_ptr[start])
+        return PeptideGraphs(part, self.residue[atoms], self.lengths[start:stop])
 
 
 def peptide_graphs(peptides: Sequence[str]) -> PeptideGraphs:

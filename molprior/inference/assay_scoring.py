@@ -98,8 +98,9 @@ class AssayScorer:
         return self.scorer.device.type == "cpu"
 
     def workers(self, jobs: int = 1) -> Workers:
-        """The run's worker processes, each holding this scorer: every chunk of inputs is read and
-        scored in one (:func:`_score_chunk`), and only its output rows come back."""
+        """The run's worker processes, each holding this scorer: every chunk of inputs is read
+        and, with the model on the CPU, scored in one (:func:`_score_chunk`; only its output rows
+        come back), else read there and scored here (:func:`_prepare_chunk`)."""
         return Workers(jobs, (self, self.chunk_settings()))
 
     def chunk_settings(self) -> ChunkSettings:

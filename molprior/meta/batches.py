@@ -71,12 +71,19 @@ class MoleculeBank:
         """Positions of ``smiles`` in the bank; ``KeyError`` names the first one missing."""
         return _positions(self.position, smiles, "molecule {} is not in the bank (it did not featurise)")
 
-    def subset(self, smiles: Sequence[str]) -> "MoleculeBank":
+    def subset(self, smiles: Sequence[str], fingerprint_bits: int | None = None) -> "MoleculeBank":
         """A bank of just ``smiles`` (distinct, in first-seen order; all must be held here):
-        what scoring needs once meta-training no longer does, small enough to send to workers."""
+        what scoring needs once meta-training no longer does, small enough to send to workers.
+        ``fingerprint_bits`` (0: none) asks for fingerprints of that size (computed when this
+        bank holds another); ``None`` keeps this bank's."""
         order = self.indices(list(dict.fromkeys(smiles)))
-        return MoleculeBank(self.graphs.select(order),
-                            None if self.fingerprints is None else self.fingerprints[order], self.kind)
+        graphs = self.graphs.select(order)
+        fingerprints = None if self.fingerprints is None else self.fingerprints[order]
+        held = 0 if fingerprints is None else fingerprints.shape[1]
+        if fingerprint_bits is not None and fingerprint_bits != held:
+            fingerprints = input_kind(self.kind).fingerprints(graphs.smiles, fingerprint_bits)[0] \
+                if fingerprint_bits else None
+        return MoleculeBank(graphs, fingerprints, self.kind)
 
     def batch(self, indices: np.ndarray):
         """Molecules ``indices`` as one PyG batch; ``fp`` holds their float fingerprints."""

@@ -13,7 +13,6 @@ import torch
 
 from molprior.chem.features import FEATURIZER_VERSION
 from molprior.data import leakage
-from molprior.data.input_kinds import input_kind
 from molprior.data.prepare import prepare_table
 from molprior.data.readers import InputSpec
 from molprior.errors import InputError
@@ -76,13 +75,7 @@ def support_bank(smiles: list[str], fingerprint_bits: int,
     taken from ``featurised`` when it holds every one, else featurised here."""
     if featurised is None or featurised.kind != "smiles" or not all(s in featurised for s in smiles):
         return MoleculeBank.build(smiles, fingerprint_bits=fingerprint_bits)
-    bank = featurised.subset(smiles)
-    held = 0 if bank.fingerprints is None else bank.fingerprints.shape[1]
-    if held != fingerprint_bits:
-        fingerprints = input_kind("smiles").fingerprints(bank.graphs.smiles, fingerprint_bits)[0] \
-            if fingerprint_bits else None
-        bank = MoleculeBank(bank.graphs, fingerprints)
-    return bank, {}
+    return featurised.subset(smiles, fingerprint_bits), {}
 
 
 def adapt(learner: FewShotLearner, task: FewShotTask, bank: MoleculeBank, start: torch.Tensor | None = None):

@@ -87,3 +87,13 @@ def test_empty_list_and_invalid_peptides():
     for bad in ["SLYNXVATL", "slyntvatl", "SLYN*VATL", "SLYNBVATL"]:
         with pytest.raises(ValueError, match="standard residue"):
             peptide_graphs([bad])
+
+
+def test_a_block_is_the_graphs_of_its_peptides():
+    whole = peptide_graphs(EPITOPES)
+    part, alone = whole.block(1, 4), peptide_graphs(EPITOPES[1:4])
+    assert part.graphs.smiles == alone.graphs.smiles == EPITOPES[1:4]
+    for name in ("x", "edge_index", "edge_attr", "atom_ptr", "edge_ptr"):
+        np.testing.assert_array_equal(getattr(part.graphs, name), getattr(alone.graphs, name), err_msg=name)
+    np.testing.assert_array_equal(part.residue, alone.residue)
+    np.testing.assert_array_equal(part.lengths, alone.lengths)

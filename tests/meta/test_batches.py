@@ -38,6 +38,11 @@ def test_a_subset_bank_holds_the_same_features():
                            getattr(bank.batch(bank.indices([SMILES[1]])), key))
     with pytest.raises(KeyError, match="not in the bank"):
         bank.subset(["CCCC"])
+    # other fingerprints asked for: computed for the subset, as a bank built with them holds
+    built, _ = MoleculeBank.build([SMILES[3], SMILES[1]], fingerprint_bits=1024)
+    np.testing.assert_array_equal(bank.subset([SMILES[3], SMILES[1]], 1024).fingerprints, built.fingerprints)
+    assert bank.subset([SMILES[1]], 0).fingerprints is None
+    assert bank.subset([SMILES[1]], 2048).fingerprints.shape == (1, 2048)
 
 
 def test_a_peptide_bank_holds_peptide_graphs_and_keeps_its_kind():
